@@ -1,0 +1,65 @@
+"""Shared fixtures: the cast of actors, service markers, a live Celery worker, a browser.
+
+Tests marked ``postgres`` or ``live_worker`` skip when their service is not configured, except
+under ``TRANSFERDESK_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where a missing service fails
+the test instead: CI must never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+from tests.factories import Cast, make_cast
+from tests.support.worker import LiveWorker
+
+REQUIRE_SERVICES = os.environ.get("TRANSFERDESK_REQUIRE_SERVICES") == "1"
+SERVICE_MARKERS = {"postgres", "live_worker"}
+
+
+def _missing_service(item: pytest.Item) -> str | None:
+    needs_postgres = item.get_closest_marker("postgres") or item.get_closest_marker("live_worker")
+    if needs_postgres and not settings.IS_POSTGRES:
+        return "needs PostgreSQL: set DATABASE_URL"
+    if item.get_closest_marker("live_worker") and not settings.REDIS_URL:
+        return "needs Redis and a live worker: set REDIS_URL"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = _missing_service(item)
+    if reason:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{reason} (TRANSFERDESK_REQUIRE_SERVICES=1 forbids skipping)")
+        pytest.skip(reason)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = [
+        rep
+        for rep in terminalreporter.stats.get("skipped", [])
+        if SERVICE_MARKERS & set(getattr(rep, "keywords", {}))
+    ]
+    if skipped and REQUIRE_SERVICES:
+        terminalreporter.write_line(
+            f"{len(skipped)} PostgreSQL/live-worker test(s) were skipped; CI requires them.",
+            red=True,
+        )
+        terminalreporter._session.exitstatus = 1
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    """The named actors of every permission test (see tests/factories.py)."""
+    return make_cast()
+
+
+@pytest.fixture
+def live_worker(transactional_db: None) -> LiveWorker:
+    """A real ``celery worker`` process against Redis and the test database."""
+    worker = LiveWorker()
+    worker.start()
+    yield worker
+    worker.stop()

@@ -1,0 +1,96 @@
+"""Starts and stops real Celery worker processes for tests that need one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+from transferdesk.celery import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """The URL of the database the tests use (pytest-django's test database)."""
+    db = settings.DATABASES["default"]
+    if not settings.IS_POSTGRES:
+        raise RuntimeError("A live worker shares the test database: it needs PostgreSQL.")
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+class LiveWorker:
+    """One ``celery worker`` process consuming every queue, for the duration of a test."""
+
+    def __init__(self, queues: str = "handover,reports,maintenance", concurrency: int = 1):
+        self.queues = queues
+        self.concurrency = concurrency
+        self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = ROOT / "var" / "test-logs" / f"{self.name.split('@')[0]}.log"
+
+    def start(self, *, purge: bool = True, timeout: float = 60) -> None:
+        if purge:
+            app.control.purge()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "DATABASE_CONN_MAX_AGE": "0",
+        }
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "transferdesk", "worker",
+                "-Q", self.queues, "-c", str(self.concurrency), "-n", self.name,
+                "--without-gossip", "--without-mingle", "-l", "INFO",
+            ],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Celery worker exited early; see {self.log_path}")
+            if app.control.ping(destination=[self.name], timeout=0.5):
+                return
+        self.stop()
+        raise RuntimeError(f"Celery worker did not answer within {timeout}s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children), as a crash would."""
+        if self.process and self.process.poll() is None:
+            for pid in _children(self.process.pid):
+                _signal(pid, signal.SIGKILL)
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)

@@ -1,0 +1,51 @@
+"""Navigation by role for the base layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str | Promise
+    url_name: str
+
+    @property
+    def url(self) -> str:
+        return reverse(self.url_name)
+
+
+#: What each role sees in the top navigation. Later issues add their pages here.
+NAVIGATION: dict[str, list[NavItem]] = {
+    Role.BROKER: [NavItem(_("Deals"), "transfers:deal_list")],
+    Role.COMPLIANCE: [NavItem(_("Compliance"), "audits:dashboard")],
+    Role.BUYER: [NavItem(_("Data room"), "portal:home")],
+}
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items: list[NavItem] = []
+    for role in (Role.BROKER, Role.COMPLIANCE, Role.BUYER):
+        if user.has_role(role):
+            items.extend(i for i in NAVIGATION[role] if i not in items)
+    current = request.resolver_match.view_name if request.resolver_match else ""
+    return {
+        "nav_items": [
+            {
+                "label": i.label,
+                "url": i.url,
+                "active": current.split(":")[0] == i.url_name.split(":")[0],
+            }
+            for i in items
+        ]
+    }
