@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from kombu import Queue
@@ -278,9 +277,22 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "transferdesk-heartbeat": {
         "task": "transferdesk.tasks.heartbeat",
-        "schedule": crontab(minute="*/5"),
+        "schedule": timedelta(seconds=env_int("HEARTBEAT_INTERVAL", 300)),
         "options": {"queue": "maintenance"},
     },
+}
+
+# Shared cache (rate limits, heartbeat) in Redis when configured; never holds personal data.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "td",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 # --- Logging ---------------------------------------------------------------------------------
