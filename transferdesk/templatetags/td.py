@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django import template
+from django import forms, template
+from django.forms import BoundField
 
 register = template.Library()
 
@@ -15,3 +16,24 @@ def minutes(value: timedelta | None) -> int:
     if not value:
         return 0
     return int(-(-value.total_seconds() // 60))
+
+
+@register.filter
+def control(field: BoundField) -> str:
+    """Render a form field's widget with Bootstrap's classes and its error/help wiring.
+
+    Templates cannot pass attributes to a widget, and inline styles are forbidden by the
+    Content-Security-Policy, so the classes are added here instead of in every form.
+    """
+    widget = field.field.widget
+    if isinstance(widget, forms.CheckboxInput):
+        css = "form-check-input"
+    elif isinstance(widget, forms.Select | forms.SelectMultiple):
+        css = "form-select"
+    else:
+        css = "form-control"
+    classes = [widget.attrs.get("class", ""), css, "is-invalid" if field.errors else ""]
+    attrs = {"class": " ".join(c for c in classes if c)}
+    if field.help_text:
+        attrs["aria-describedby"] = f"{field.auto_id}_help"
+    return field.as_widget(attrs=attrs)
