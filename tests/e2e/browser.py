@@ -1,0 +1,49 @@
+"""What a person does in the browser, shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from playwright.sync_api import Page
+
+from transferdesk.management.commands.seed_demo import DEMO_PASSWORD
+
+SCREENSHOT_DIR = Path(settings.BASE_DIR) / "var" / "screenshots"
+
+
+def sign_in(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the real sign-in page, as a person would."""
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("form.td-sign-in button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def sign_out(page: Page) -> None:
+    """Open the user menu and choose the sign-out entry (whatever the language)."""
+    page.click(".td-user")
+    page.click("form.td-sign-out button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def use_language(page: Page, base_url: str, code: str) -> None:
+    """Set the interface language cookie, as the language switcher does."""
+    page.context.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": code, "url": base_url}]
+    )
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG as ``var/screenshots/<name>-<lang>.png`` (lang as the page says).
+
+    Waits for web fonts, so Chinese text is captured in the shipped CJK font, not as boxes.
+    """
+    page.wait_for_load_state("networkidle")
+    page.evaluate("document.fonts.ready.then(() => true)")
+    lang = page.locator("html").get_attribute("lang") or "unknown"
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}-{lang}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

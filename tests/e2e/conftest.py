@@ -1,0 +1,141 @@
+"""Real-browser fixtures: one headless Chromium per session, a fresh context per test.
+
+The browser is Debian's Chromium at ``/usr/bin/chromium`` driven by Playwright's sync API; the
+Playwright-managed browser downloads are never used. Without that binary the browser tests skip
+with the reason. Each test gets its own browser context (cookies, storage, language), a page
+whose console is watched for errors (a Content-Security-Policy violation is a console error),
+and the demo users from ``seed_demo`` on pytest-django's ``live_server``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.utils import translation
+from django.utils.translation import trans_real
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from accounts.choices import Role
+
+# Playwright's sync API runs an asyncio event loop in the test thread for as long as the
+# browser is open (the whole session, as the browser fixture is session-scoped). Django sees
+# that running loop and refuses ORM calls from the same thread (SynchronousOnlyOperation), even
+# though nothing here is asynchronous: the fixtures and tests still call the ORM synchronously
+# and the live server answers in its own thread. Allowing "async-unsafe" calls is safe because
+# no coroutine ever touches the database. It is set at import time since the loop outlives any
+# single test and later tests in the same process run while it is still there.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole session (starting it costs about a second)."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def compiled_catalogues() -> None:
+    """Build the ``.mo`` files (ignored by git) so Chinese pages render translated.
+
+    ``make test`` compiles them too; doing it here keeps ``pytest tests/e2e`` self-sufficient.
+    Django caches catalogues per process, so the cache is dropped after compiling.
+    """
+    call_command("compile_catalogues", stdout=StringIO())
+    trans_real._translations = {}
+    trans_real._default = None
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@dataclass
+class ConsoleWatch:
+    """Console errors and uncaught exceptions of a page, CSP violations included."""
+
+    errors: list[str] = field(default_factory=list)
+    #: Messages that a test expects (a lock-out answers 403, which Chromium logs as an error).
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
+
+    def allow(self, pattern: str) -> None:
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+
+
+@pytest.fixture
+def console() -> ConsoleWatch:
+    return ConsoleWatch()
+
+
+@pytest.fixture
+def page(
+    browser: Browser,
+    live_server: object,
+    demo_users: None,
+    compiled_catalogues: None,
+    console: ConsoleWatch,
+) -> Iterator[Page]:
+    """A page in a fresh browser context (English), with the demo users in the database.
+
+    The test fails if the page logged any console error it did not expect: a Content-Security-
+    Policy violation (an inline style or script), a missing asset or a JavaScript exception.
+    """
+    context = browser.new_context(
+        base_url=live_server.url, viewport=VIEWPORT, locale="en-GB", device_scale_factor=1
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on(
+        "console",
+        lambda msg: (
+            console.errors.append(f"{msg.type}: {msg.text} ({page.url})")
+            if msg.type == "error"
+            else None
+        ),
+    )
+    page.on("pageerror", lambda exc: console.errors.append(f"pageerror: {exc} ({page.url})"))
+    yield page
+    context.close()
+    unexpected = console.unexpected()
+    assert not unexpected, "browser console errors:\n" + "\n".join(unexpected)
+
+
+@pytest.fixture
+def demo_users(transactional_db: None) -> None:
+    """The demo users of ``seed_demo`` (broker, broker2, compliance, buyer, buyer2, admin).
+
+    Transactional tests flush the database afterwards, which also removes the role groups that
+    a data migration created; they are put back first so the demo users get their roles.
+    """
+    for role in Role:
+        Group.objects.get_or_create(name=role.value)
+    call_command("seed_demo", stdout=StringIO())
