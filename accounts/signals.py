@@ -1,1 +1,62 @@
-"""Sign-in plumbing (cross-cutting): sign-in events are wired to the audit trail here."""
+"""Sign-in plumbing (cross-cutting): sign-in events are wired to the audit trail here.
+
+Django and django-axes announce sign-ins, sign-outs, failures and lockouts as signals; these
+receivers turn each into an audit event. Failed attempts record the username that was typed
+(an account name, so that attacks on one account can be seen), never the password.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from audits.choices import AuditAction
+from audits.services import record_event
+
+USERNAME_LIMIT = 150
+
+
+def _account(username: str | None) -> Any:
+    """The account a typed username names, if any (to file the event under it)."""
+    if not username:
+        return None
+    user_model = get_user_model()
+    return user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first()
+
+
+@receiver(user_logged_in, dispatch_uid="audits_sign_in")
+def record_sign_in(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
+    record_event(action=AuditAction.SIGN_IN, actor=user, obj=user)
+
+
+@receiver(user_logged_out, dispatch_uid="audits_sign_out")
+def record_sign_out(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
+    if user is not None and user.is_authenticated:
+        record_event(action=AuditAction.SIGN_OUT, actor=user, obj=user)
+
+
+@receiver(user_login_failed, dispatch_uid="audits_sign_in_failed")
+def record_sign_in_failed(
+    sender: Any, credentials: dict[str, Any] | None = None, request: Any = None, **_: Any
+) -> None:
+    user_model = get_user_model()
+    username = str((credentials or {}).get(user_model.USERNAME_FIELD) or "")[:USERNAME_LIMIT]
+    record_event(
+        action=AuditAction.SIGN_IN_FAILED,
+        obj=_account(username),
+        details={"username": username},
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="audits_account_locked")
+def record_lockout(sender: Any, request: Any = None, username: str | None = None, **_: Any) -> None:
+    username = str(username or "")[:USERNAME_LIMIT]
+    record_event(
+        action=AuditAction.ACCOUNT_LOCKED,
+        obj=_account(username),
+        details={"username": username},
+    )

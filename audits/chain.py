@@ -1,0 +1,261 @@
+"""The keyed hash chain: canonical encoding of an event, its MAC, and verification.
+
+``mac(n) = HMAC-SHA256(audit key, prev_mac(n) || canonical(n))`` where ``prev_mac(n)`` is
+``mac(n-1)`` (``GENESIS_MAC`` for the first event) and ``canonical(n)`` is a deterministic JSON
+encoding of every stored column except ``mac``. The key comes from the environment
+(``TRANSFERDESK_AUDIT_KEY``), never from the database, so write access to the database is not
+enough to forge a chain that verifies.
+
+The writer (``services.record_event``) and the verifier (``verify_chain``, used by the
+``verify_audit_chain`` command and the daily task) share this module, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+
+from .models import GENESIS_MAC, AuditEvent
+
+#: Every stored column, in the order the verifier reads them. ``mac`` is last.
+CHAIN_FIELDS: tuple[str, ...] = (
+    "seq",
+    "time",
+    "actor_id",
+    "actor_name",
+    "action",
+    "object_type",
+    "object_id",
+    "deal_ref",
+    "request_id",
+    "ip",
+    "user_agent",
+    "details",
+    "prev_mac",
+    "mac",
+)
+_ENCODED_FIELDS = CHAIN_FIELDS[:-1]
+_UTC = dt.UTC
+
+
+def audit_key() -> bytes:
+    """The chain key, decoded from ``settings.TRANSFERDESK_AUDIT_KEY`` (urlsafe base64)."""
+    raw = settings.TRANSFERDESK_AUDIT_KEY
+    try:
+        key = base64.urlsafe_b64decode(raw.encode("ascii") + b"=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise ImproperlyConfigured(
+            "TRANSFERDESK_AUDIT_KEY is not urlsafe base64; generate 32 random bytes."
+        ) from None
+    if len(key) < 32:
+        raise ImproperlyConfigured("TRANSFERDESK_AUDIT_KEY must hold at least 32 bytes.")
+    return key
+
+
+def encode_time(value: dt.datetime) -> str:
+    """UTC, microseconds always written: the same text whatever the database returns."""
+    if value.tzinfo is None:
+        raise ValueError("Audit event times must be timezone-aware.")
+    return value.astimezone(_UTC).isoformat(timespec="microseconds")
+
+
+def _encode(doc: dict[str, Any]) -> bytes:
+    doc["time"] = encode_time(doc["time"])
+    if doc["ip"] == "":
+        doc["ip"] = None
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def canonical(row: Mapping[str, Any]) -> bytes:
+    """The deterministic encoding of one event (every column but ``mac``).
+
+    Sorted keys, no whitespace, UTF-8, time in UTC with microseconds. The values are the ones
+    the database gives back, which the writer guarantees by storing only JSON types (see
+    ``services.clean_details``) and normalised text.
+    """
+    return _encode({name: row[name] for name in _ENCODED_FIELDS})
+
+
+def _hmac_base(key: bytes) -> Any:
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def compute_mac(key: bytes, row: Mapping[str, Any], *, base: Any = None) -> str:
+    """HMAC-SHA256 over the previous MAC followed by the canonical encoding, as hex.
+
+    ``base`` is an HMAC already keyed with ``key``; copying it skips the key setup, which the
+    verifier does a million times.
+    """
+    mac = (base or _hmac_base(key)).copy()
+    mac.update(row["prev_mac"].encode())
+    mac.update(canonical(row))
+    return mac.hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    """The outcome of walking the chain. ``ok`` is False from the first broken event on.
+
+    ``problem`` is a stable code (``altered``, ``removed``, ``reordered``, ``relinked``,
+    ``anchor_mismatch``, ``truncated``) for alerts and scripts; ``message`` says it in words.
+    """
+
+    ok: bool
+    count: int
+    head_seq: int
+    head_mac: str
+    first_bad_seq: int | None = None
+    problem: str = ""
+    message: str = ""
+    anchors_checked: tuple[int, ...] = field(default=())
+
+
+def iter_chain_rows(*, chunk_size: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    """Every event in ``seq`` order as a tuple of ``CHAIN_FIELDS``, streamed.
+
+    On PostgreSQL ``iterator()`` uses a server-side cursor, so memory stays constant however
+    long the chain is.
+    """
+    return (
+        AuditEvent.objects.order_by("seq")
+        .values_list(*CHAIN_FIELDS)
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def verify_rows(
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    key: bytes,
+    anchors: Mapping[int, str] | None = None,
+) -> ChainVerification:
+    """Check that ``rows`` (tuples of ``CHAIN_FIELDS`` in seq order) form one intact chain.
+
+    For each event, in this order: its position (``seq`` must be the previous one plus one:
+    a gap means removed events, a step back means reordered or inserted ones), its link
+    (``prev_mac`` must equal the previous event's ``mac``), its own MAC. The first failure
+    stops the walk and is named. ``anchors`` maps seq to the MAC a receipt or report printed
+    for it: a chain that no longer reaches an anchor was truncated.
+    """
+    anchors = dict(anchors or {})
+    expected_seq = 1
+    prev_mac = GENESIS_MAC
+    count = 0
+    checked: list[int] = []
+    names = _ENCODED_FIELDS
+    last = len(CHAIN_FIELDS) - 1
+    base = _hmac_base(key)
+
+    def failed(seq: int, problem: str, message: str) -> ChainVerification:
+        return ChainVerification(
+            ok=False,
+            count=count,
+            head_seq=expected_seq - 1,
+            head_mac=prev_mac,
+            first_bad_seq=seq,
+            problem=problem,
+            message=message,
+            anchors_checked=tuple(checked),
+        )
+
+    # Plain comparisons, not compare_digest: nobody learns anything from the verifier's timing,
+    # and a tampered MAC may hold non-ASCII text that compare_digest would refuse.
+    for values in rows:
+        seq, stored_mac, row_prev = values[0], values[last], values[last - 1]
+        if seq > expected_seq:
+            return failed(
+                expected_seq,
+                "removed",
+                _("event {seq} is missing: removed (the next event present is {next})").format(
+                    seq=expected_seq, next=seq
+                ),
+            )
+        if seq < expected_seq:
+            return failed(
+                seq,
+                "reordered",
+                _(
+                    "event {seq} appears out of order after event {prev}: reordered or inserted"
+                ).format(seq=seq, prev=expected_seq - 1),
+            )
+        digest = base.copy()
+        digest.update(row_prev.encode())
+        # zip stops before ``mac``, the one column the MAC does not cover.
+        digest.update(_encode(dict(zip(names, values, strict=False))))
+        mac_ok = digest.hexdigest() == stored_mac
+        linked = row_prev == prev_mac
+        if not mac_ok and not linked:
+            return failed(
+                seq,
+                "reordered",
+                _(
+                    "event {seq} does not follow event {prev} and its MAC does not match: "
+                    "reordered, inserted or forged"
+                ).format(seq=seq, prev=seq - 1),
+            )
+        if not mac_ok:
+            return failed(
+                seq,
+                "altered",
+                _("event {seq} was altered or forged: its MAC does not match its content").format(
+                    seq=seq
+                ),
+            )
+        if not linked:
+            return failed(
+                seq,
+                "relinked",
+                _(
+                    "event {seq} does not link to event {prev}: an event before it was removed, "
+                    "replaced or inserted"
+                ).format(seq=seq, prev=seq - 1),
+            )
+        if seq in anchors:
+            if anchors.pop(seq) != stored_mac:
+                return failed(
+                    seq,
+                    "anchor_mismatch",
+                    _(
+                        "event {seq} differs from the MAC a receipt or report recorded for it"
+                    ).format(seq=seq),
+                )
+            checked.append(seq)
+        count += 1
+        expected_seq = seq + 1
+        prev_mac = stored_mac
+
+    if anchors:
+        missing = min(anchors)
+        return failed(
+            missing,
+            "truncated",
+            _(
+                "the chain ends at event {head} but a receipt or report recorded event {seq}: "
+                "the tail was removed"
+            ).format(head=expected_seq - 1, seq=missing),
+        )
+    return ChainVerification(
+        ok=True,
+        count=count,
+        head_seq=expected_seq - 1,
+        head_mac=prev_mac,
+        anchors_checked=tuple(checked),
+    )
+
+
+def verify_chain(
+    *, chunk_size: int = 10_000, anchors: Mapping[int, str] | None = None
+) -> ChainVerification:
+    """Walk the stored chain from the first event to the head, in constant memory."""
+    return verify_rows(iter_chain_rows(chunk_size=chunk_size), key=audit_key(), anchors=anchors)
