@@ -27,10 +27,13 @@ def tamper(db: None) -> Tamper:
     def run(sql: str, params: Sequence[Any] = ()) -> None:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                # Deferred foreign-key checks of this test's inserts must run before an ALTER.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute("ALTER TABLE audits_auditevent DISABLE TRIGGER USER")
             cursor.execute(sql, params)
             if connection.vendor == "postgresql":
                 cursor.execute("ALTER TABLE audits_auditevent ENABLE TRIGGER USER")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
     return run
 

@@ -1,0 +1,138 @@
+"""PostgreSQL only: the append-only trigger, the application role, and concurrent writers."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from audits.chain import verify_chain
+from audits.choices import AuditAction
+from audits.models import AuditEvent
+from audits.services import record_event
+from tests.support.worker import ROOT, database_url
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audits_auditevent SET actor_name = 'x' WHERE seq = 1",
+        "DELETE FROM audits_auditevent WHERE seq = 1",
+        "TRUNCATE audits_auditevent",
+    ],
+    ids=["update", "delete", "truncate"],
+)
+def test_the_trigger_refuses_to_change_or_remove_audit_events(sql):
+    record_event(action=AuditAction.CREATE)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # else TRUNCATE waits on FK checks
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    assert AuditEvent.objects.filter(seq=1, actor_name="").exists()
+
+
+@pytest.mark.django_db
+def test_the_orm_cannot_update_or_delete_audit_events_either():
+    event = record_event(action=AuditAction.CREATE)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEvent.objects.filter(seq=event.seq).update(object_id="x")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEvent.objects.filter(seq=event.seq).delete()
+
+
+@pytest.mark.django_db
+def test_an_attacker_with_superuser_access_can_disable_the_trigger_but_is_named(chain):
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE audits_auditevent DISABLE TRIGGER USER")
+        cursor.execute("UPDATE audits_auditevent SET object_id = 'other' WHERE seq = 2")
+        cursor.execute("ALTER TABLE audits_auditevent ENABLE TRIGGER USER")
+
+    result = verify_chain()
+    assert (result.ok, result.first_bad_seq) == (False, 2)
+
+
+@pytest.fixture
+def app_role(db: None) -> str:
+    """A role like the application's: INSERT and SELECT on the audit table, nothing more.
+
+    Created inside the test's transaction, so it vanishes with the rollback.
+    """
+    role = f"td_app_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        cursor.execute(f"GRANT SELECT, INSERT ON audits_auditevent TO {role}")
+        # Referencing the actor needs nothing on the user table; the row check runs as owner.
+    return role
+
+
+@pytest.mark.django_db
+def test_the_application_role_can_append_but_not_update_delete_or_disable_the_trigger(
+    app_role,
+):
+    record_event(action=AuditAction.CREATE)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET ROLE {app_role}")
+    try:
+        record_event(action=AuditAction.UPDATE)  # lock, read the head, insert: all allowed
+        for sql in (
+            "UPDATE audits_auditevent SET actor_name = 'x'",
+            "DELETE FROM audits_auditevent",
+            "TRUNCATE audits_auditevent",
+            "ALTER TABLE audits_auditevent DISABLE TRIGGER USER",
+        ):
+            with pytest.raises(DatabaseError), transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(sql)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    assert verify_chain().count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_four_processes_writing_500_events_each_leave_one_unbroken_chain():
+    writers, per_writer = 4, 500
+    env = {**os.environ, "DATABASE_URL": database_url(), "DATABASE_CONN_MAX_AGE": "0"}
+    start_at = time.time() + 4  # after every process has started Django
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.audits.chain_writer",
+                str(w),
+                str(per_writer),
+                str(start_at),
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for w in range(writers)
+    ]
+    errors = [p.communicate(timeout=300)[1].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0] * writers, errors
+
+    result = verify_chain()
+    assert result.ok, result.message
+    assert (result.count, result.head_seq) == (2000, 2000)
+    by_writer = AuditEvent.objects.order_by("seq").values_list("details__writer", flat=True)
+    order = list(by_writer)
+    for w in range(writers):
+        assert sorted(
+            d["n"]
+            for d in AuditEvent.objects.filter(details__writer=w).values_list("details", flat=True)
+        ) == list(range(per_writer))
+    runs = sum(1 for _ in itertools.groupby(order))
+    assert runs > writers, "the writers did not actually run at the same time"
