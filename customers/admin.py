@@ -1,6 +1,10 @@
+from __future__ import annotations
+
 from django.contrib import admin
 
-from .models import Organization
+from transferdesk.crypto.admin import MaskedHistoryAdmin, masked_personal_data
+
+from .models import Customer, Interaction, Organization, PurchaseRecord
 
 
 @admin.register(Organization)
@@ -9,3 +13,29 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_filter = ("kind", "country")
     search_fields = ("legal_name", "slug", "registration_number")
     prepopulated_fields = {"slug": ("legal_name",)}
+
+
+@admin.register(Customer)
+class CustomerAdmin(MaskedHistoryAdmin):
+    """Reference, organisation and general fields; personal data masked, history masked."""
+
+    list_display = ("reference", "organization", "status", "segment", "country", "personal")
+    list_filter = ("status", "organization", "country", "legal_basis")
+    list_select_related = ("organization",)
+    search_fields = ("reference",)  # exact-search by e-mail/phone goes through the blind index
+
+    @admin.display(description=masked_personal_data.short_description)
+    def personal(self, obj: Customer) -> str:
+        return masked_personal_data(obj)
+
+
+@admin.register(PurchaseRecord)
+class PurchaseRecordAdmin(MaskedHistoryAdmin):
+    list_display = ("customer", "purchased_on", "product", "amount", "currency")
+    list_select_related = ("customer",)
+
+
+@admin.register(Interaction)
+class InteractionAdmin(MaskedHistoryAdmin):
+    list_display = ("customer", "occurred_on", "channel")
+    list_select_related = ("customer",)

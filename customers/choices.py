@@ -6,3 +6,39 @@ class OrganizationKind(models.TextChoices):
     SELLER = "seller", _("Seller")
     BUYER = "buyer", _("Buyer")
     BROKER = "broker", _("Broker firm")
+
+
+class Tier(models.TextChoices):
+    """Sensitivity grades: general is stored in clear, sensitive and core are encrypted, and
+    core needs the ``customers.view_core_fields`` permission and an audit event to read."""
+
+    GENERAL = "general", _("General")
+    SENSITIVE = "sensitive", _("Sensitive")
+    CORE = "core", _("Core")
+
+
+class CustomerStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    OBJECTED = "objected", _("Objected to the transfer")
+    ERASED = "erased", _("Erased")
+    LEGAL_HOLD = "legal_hold", _("On legal hold")
+
+
+class LegalBasis(models.TextChoices):
+    """Legal bases for processing (GDPR art. 6, PIPL art. 13)."""
+
+    CONSENT = "consent", _("Consent")
+    CONTRACT = "contract", _("Performance of a contract")
+    LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation")
+    VITAL_INTERESTS = "vital_interests", _("Vital interests")
+    PUBLIC_TASK = "public_task", _("Public task")
+    LEGITIMATE_INTERESTS = "legitimate_interests", _("Legitimate interests")
+
+
+class InteractionChannel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("E-mail")
+    IN_PERSON = "in_person", _("In person")
+    CHAT = "chat", _("Chat")
+    LETTER = "letter", _("Letter")
+    OTHER = "other", _("Other")

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import OrganizationKind
+from transferdesk.crypto import blind_index
+from transferdesk.crypto.fields import (
+    BlindIndexField,
+    EncryptedCharField,
+    EncryptedEmailField,
+    EncryptedTextField,
+    is_changed,
+)
+from transferdesk.crypto.history import EncryptedHistoricalRecords
+from transferdesk.crypto.models import EncryptedModel
+from transferdesk.models import DataKey
+
+from . import registry
+from .choices import CustomerStatus, InteractionChannel, LegalBasis, OrganizationKind
 
 
 class Organization(models.Model):
@@ -33,3 +51,240 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.legal_name
+
+
+class Customer(EncryptedModel):
+    """One person in a seller's customer book: the asset a transfer moves.
+
+    Fields come in three tiers (see ``customers.registry``): general fields are plain and
+    filterable; sensitive and core fields are encrypted under this customer's own data key,
+    so destroying that key erases the person everywhere at once (history included). E-mail,
+    phone and national id are searchable only through their blind indexes.
+    """
+
+    data_key_path = "data_key"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization,
+        verbose_name=_("seller organisation"),
+        on_delete=models.PROTECT,
+        related_name="customers",
+    )
+    reference = models.CharField(_("reference"), max_length=64)
+    data_key = models.OneToOneField(
+        DataKey,
+        verbose_name=_("data key"),
+        on_delete=models.PROTECT,
+        related_name="customer",
+        editable=False,
+    )
+
+    # --- general (clear, filterable) ---
+    segment = models.CharField(_("segment"), max_length=64, blank=True)
+    city = models.CharField(_("city"), max_length=128, blank=True)
+    region = models.CharField(_("region"), max_length=128, blank=True)
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2 code")
+    )
+    customer_since = models.DateField(_("customer since"), null=True, blank=True)
+    preferred_language = models.CharField(_("preferred language"), max_length=16, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=CustomerStatus.choices,
+        default=CustomerStatus.ACTIVE,
+        db_index=True,
+    )
+    legal_basis = models.CharField(
+        _("legal basis"), max_length=32, choices=LegalBasis.choices, blank=True
+    )
+    collection_purpose = models.CharField(_("purpose of collection"), max_length=255, blank=True)
+    retention_until = models.DateField(_("retain until"), null=True, blank=True)
+    last_verified_on = models.DateField(_("last verified"), null=True, blank=True)
+
+    # --- sensitive (encrypted) ---
+    full_name = EncryptedCharField(_("full name"), max_length=255)
+    email = EncryptedEmailField(_("e-mail"), blank=True)
+    phone = EncryptedCharField(_("phone"), max_length=32, blank=True)
+    postal_address = EncryptedTextField(_("postal address"), max_length=1000, blank=True)
+    preferences = EncryptedTextField(
+        _("preferences and personal needs"), max_length=4000, blank=True
+    )
+
+    # --- core (encrypted; view_core_fields permission, every read audited) ---
+    national_id = EncryptedCharField(_("national id number"), max_length=64, blank=True)
+    bank_account = EncryptedCharField(_("bank account"), max_length=64, blank=True)
+    special_category_notes = EncryptedTextField(
+        _("special-category notes"), max_length=4000, blank=True
+    )
+
+    # --- blind indexes (keyed HMACs for exact search; never shown) ---
+    email_bidx = BlindIndexField(_("e-mail index"), source="email", kind=blind_index.EMAIL)
+    phone_bidx = BlindIndexField(
+        _("phone index"),
+        source="phone",
+        kind=blind_index.PHONE,
+        region_path="organization.country",
+    )
+    national_id_bidx = BlindIndexField(
+        _("national id index"), source="national_id", kind=blind_index.NATIONAL_ID
+    )
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    # Blind indexes stay out of history: after erasure an old row must not keep an HMAC that
+    # could confirm "this e-mail was a customer".
+    history = EncryptedHistoricalRecords(
+        excluded_fields=["email_bidx", "phone_bidx", "national_id_bidx"]
+    )
+
+    class Meta:
+        ordering = ["organization", "reference"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        permissions = [
+            ("view_core_fields", _("Can view the core-tier fields of customers")),
+        ]
+        indexes = [models.Index(fields=["organization", "status"], name="customer_org_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "reference"],
+                name="customer_reference_unique_per_org",
+                violation_error_message=_(
+                    "This organisation already has a customer with this reference."
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "email_bidx"],
+                condition=~Q(email_bidx=""),
+                name="customer_email_unique_per_org",
+                violation_error_message=_(
+                    "Another customer of this organisation has this e-mail address."
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "national_id_bidx"],
+                condition=~Q(national_id_bidx=""),
+                name="customer_national_id_unique_per_org",
+                violation_error_message=_(
+                    "Another customer of this organisation has this national id number."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        # The reference, never the name: str() ends up in logs, admin and audit details.
+        return self.reference
+
+    def clean(self) -> None:
+        """Store phones in E.164 (the organisation's country reads local numbers), then let the
+        base class compute the blind indexes the unique constraints check."""
+        if is_changed(self, "phone") and self.phone:
+            region = self.organization.country if self.organization_id else None
+            try:
+                self.phone = blind_index.normalise_phone(self.phone, region)
+            except ValidationError as exc:
+                raise ValidationError({"phone": exc.messages}) from None
+        super().clean()
+
+
+class PurchaseRecord(EncryptedModel):
+    """A purchase by a customer (the "purchase records" category); notes are encrypted under
+    the customer's data key, so erasing the customer erases them too."""
+
+    data_key_path = "customer.data_key"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="purchases"
+    )
+    purchased_on = models.DateField(_("date"))
+    product = models.CharField(_("product or service"), max_length=255)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, help_text=_("ISO 4217 code"))
+    notes = EncryptedTextField(_("notes"), max_length=4000, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    history = EncryptedHistoricalRecords()
+
+    class Meta:
+        ordering = ["customer", "-purchased_on"]
+        verbose_name = _("purchase record")
+        verbose_name_plural = _("purchase records")
+
+    def __str__(self) -> str:
+        return f"{self.purchased_on} {self.product}"
+
+
+class Interaction(EncryptedModel):
+    """A contact with a customer (the "interaction records" category); the summary is
+    encrypted under the customer's data key."""
+
+    data_key_path = "customer.data_key"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="interactions",
+    )
+    occurred_on = models.DateField(_("date"))
+    channel = models.CharField(_("channel"), max_length=16, choices=InteractionChannel.choices)
+    summary = EncryptedTextField(_("summary"), max_length=4000, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    history = EncryptedHistoricalRecords()
+
+    class Meta:
+        ordering = ["customer", "-occurred_on"]
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+
+    def __str__(self) -> str:
+        return f"{self.occurred_on} {self.get_channel_display()}"
+
+
+registry.register(
+    Customer,
+    general=[
+        "reference",
+        "segment",
+        "city",
+        "region",
+        "country",
+        "customer_since",
+        "preferred_language",
+        "status",
+        "legal_basis",
+        "collection_purpose",
+        "retention_until",
+        "last_verified_on",
+    ],
+    sensitive=["full_name", "email", "phone", "postal_address", "preferences"],
+    core=["national_id", "bank_account", "special_category_notes"],
+    bookkeeping=[
+        "id",
+        "organization",
+        "data_key",
+        "email_bidx",
+        "phone_bidx",
+        "national_id_bidx",
+        "created_at",
+        "updated_at",
+    ],
+)
+registry.register(
+    PurchaseRecord,
+    general=["purchased_on", "product", "amount", "currency"],
+    sensitive=["notes"],
+    bookkeeping=["id", "customer", "created_at"],
+)
+registry.register(
+    Interaction,
+    general=["occurred_on", "channel"],
+    sensitive=["summary"],
+    bookkeeping=["id", "customer", "created_at"],
+)

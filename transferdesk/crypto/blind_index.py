@@ -1,0 +1,74 @@
+"""Blind indexes: exact search on encrypted values without decrypting anything.
+
+A blind index is a keyed HMAC-SHA256 of a normalised value, under its own key
+(``TRANSFERDESK_BLIND_INDEX_KEY``, never a master key), so the database can answer "which
+customer has this e-mail" while holding neither the e-mail nor anything a dictionary attack
+could reverse without the key. Normalising first makes "Li.Wei@Example.com " and
+"li.wei@example.com" the same search; the kind is part of the HMAC input, so equal strings of
+different kinds never collide.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import phonenumbers
+from cryptography.hazmat.primitives import hashes, hmac
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .keyring import decode_key
+
+SETTING = "TRANSFERDESK_BLIND_INDEX_KEY"
+DIGEST_HEX_LENGTH = 64
+
+EMAIL = "email"
+PHONE = "phone"
+NATIONAL_ID = "national_id"
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def normalise_phone(value: str, region: str | None = None) -> str:
+    """E.164 (``+8613800138000``); ``region`` reads numbers written without a country code."""
+    try:
+        number = phonenumbers.parse(value, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            _("This is not a valid phone number (add the country code, e.g. +44)."),
+            code="invalid_phone",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_national_id(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+NORMALISERS = {EMAIL: normalise_email, NATIONAL_ID: normalise_national_id}
+
+
+def normalise(kind: str, value: str, *, region: str | None = None) -> str:
+    if kind == PHONE:
+        return normalise_phone(value, region)
+    return NORMALISERS[kind](value)
+
+
+@lru_cache(maxsize=4)
+def _key(raw: str) -> bytes:
+    return decode_key(raw.strip(), what=SETTING)
+
+
+def blind_index(kind: str, value: str | None, *, region: str | None = None) -> str:
+    """Hex HMAC of the normalised value; ``""`` for an empty value (nothing to find)."""
+    if value is None or not str(value).strip():
+        return ""
+    normalised = normalise(kind, str(value), region=region)
+    mac = hmac.HMAC(_key(getattr(settings, SETTING, "") or ""), hashes.SHA256())
+    mac.update(f"{kind}\x00{normalised}".encode())
+    return mac.finalize().hex()
