@@ -280,6 +280,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(seconds=env_int("HEARTBEAT_INTERVAL", 300)),
         "options": {"queue": "maintenance"},
     },
+    "audits-verify-chain": {
+        "task": "audits.tasks.verify_audit_chain",
+        "schedule": timedelta(days=1),
+        "options": {"queue": "maintenance"},
+    },
 }
 
 # Shared cache (rate limits, heartbeat) in Redis when configured; never holds personal data.

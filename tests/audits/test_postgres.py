@@ -35,9 +35,12 @@ def test_the_trigger_refuses_to_change_or_remove_audit_events(sql):
     record_event(action=AuditAction.CREATE)
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # else TRUNCATE waits on FK checks
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
     assert AuditEvent.objects.filter(seq=1, actor_name="").exists()
 
 
@@ -91,9 +94,8 @@ def test_the_application_role_can_append_but_not_update_delete_or_disable_the_tr
             "TRUNCATE audits_auditevent",
             "ALTER TABLE audits_auditevent DISABLE TRIGGER USER",
         ):
-            with pytest.raises(DatabaseError), transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(sql)
+            with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET ROLE")
@@ -118,7 +120,7 @@ def test_four_processes_writing_500_events_each_leave_one_unbroken_chain():
             cwd=ROOT,
             env=env,
             stderr=subprocess.PIPE,
-        )  # fmt: skip
+        )
         for w in range(writers)
     ]
     errors = [p.communicate(timeout=300)[1].decode() for p in processes]
