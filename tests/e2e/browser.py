@@ -17,15 +17,16 @@ def sign_in(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
     page.goto("/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("form.td-sign-in button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.click("form.td-sign-in button[type=submit]")
 
 
 def sign_out(page: Page) -> None:
     """Open the user menu and choose the sign-out entry (whatever the language)."""
-    page.click(".td-user")
-    page.click("form.td-sign-out button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    if not page.locator(".td-user-menu").is_visible():
+        page.click(".td-user")
+    with page.expect_navigation():
+        page.click("form.td-sign-out button[type=submit]")
 
 
 def use_language(page: Page, base_url: str, code: str) -> None:
@@ -40,7 +41,7 @@ def screenshot(page: Page, name: str) -> Path:
 
     Waits for web fonts, so Chinese text is captured in the shipped CJK font, not as boxes.
     """
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")
     page.evaluate("document.fonts.ready.then(() => true)")
     lang = page.locator("html").get_attribute("lang") or "unknown"
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.utils import translation
 from django.utils.translation import trans_real
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from accounts.choices import Role
 
@@ -114,14 +114,13 @@ def page(
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
-    page.on(
-        "console",
-        lambda msg: (
-            console.errors.append(f"{msg.type}: {msg.text} ({page.url})")
-            if msg.type == "error"
-            else None
-        ),
-    )
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            source = message.location.get("url") or page.url
+            console.errors.append(f"{message.text} (at {source}, page {page.url})")
+
+    page.on("console", on_console)
     page.on("pageerror", lambda exc: console.errors.append(f"pageerror: {exc} ({page.url})"))
     yield page
     context.close()

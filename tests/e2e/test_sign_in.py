@@ -1,0 +1,130 @@
+"""Signing in, landing, switching language, signing out and locking out, in a real browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.browser import sign_in, sign_out
+from tests.e2e.conftest import ConsoleWatch
+
+pytestmark = pytest.mark.browser
+
+
+def test_anonymous_visitor_of_root_sees_the_sign_in_page(page: Page) -> None:
+    page.goto("/")
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_label("Username")).to_be_visible()
+    expect(page.get_by_label("Password")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("username", "path", "heading", "role"),
+    [
+        ("broker", "/deals/", "Deals", "Broker"),
+        ("broker2", "/deals/", "Deals", "Broker"),
+        ("compliance", "/compliance/", "Compliance", "Compliance officer"),
+        ("buyer", "/portal/", "Data room", "Buyer"),
+        ("buyer2", "/portal/", "Data room", "Buyer"),
+    ],
+)
+def test_each_role_signs_in_and_lands_on_its_own_page(
+    page: Page, username: str, path: str, heading: str, role: str
+) -> None:
+    sign_in(page, username)
+
+    expect(page).to_have_url(re.compile(f"{re.escape(path)}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    # The navigation shows the role's own page, marked as current, and nothing else.
+    nav = page.locator("#td-nav .navbar-nav .nav-link")
+    expect(nav).to_have_text([heading])
+    expect(page.locator("#td-nav .nav-link.active")).to_have_text(heading)
+    # The user menu says who is signed in, and as what.
+    expect(page.locator(".td-user-role")).to_have_text(role)
+    # An honest empty state, not made-up data.
+    expect(page.locator(".td-empty h2")).to_be_visible()
+
+
+def test_admin_signs_in_and_lands_on_the_django_admin(page: Page) -> None:
+    sign_in(page, "admin")
+
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+
+
+def test_wrong_password_is_refused_with_a_clear_message(page: Page) -> None:
+    sign_in(page, "broker", "not-the-password")
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+    expect(page.get_by_role("alert")).to_contain_text("do not match")
+    expect(page.get_by_label("Username")).to_have_value("broker")
+
+
+def test_language_switcher_turns_the_page_into_chinese_and_back(page: Page) -> None:
+    sign_in(page, "broker")
+
+    page.get_by_role("button", name="简体中文").click()
+
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page).to_have_url(re.compile(r"/deals/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("交易")
+    expect(page.get_by_text("尚无分配给您的交易")).to_be_visible()
+    expect(page.locator(".td-user-role")).to_have_text("经纪人")
+    expect(page.get_by_role("button", name="简体中文")).to_have_attribute("aria-pressed", "true")
+
+    # The choice sticks for the next page.
+    page.goto("/accounts/password/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("修改密码")
+
+    page.get_by_role("button", name="English").click()
+
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Change password")
+
+
+def test_language_switcher_works_before_signing_in(page: Page) -> None:
+    page.goto("/accounts/login/")
+
+    page.get_by_role("button", name="简体中文").click()
+
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    expect(page.get_by_label("用户名")).to_be_visible()
+    sign_in(page, "buyer")
+    expect(page.get_by_role("heading", level=1)).to_have_text("数据室")
+
+
+def test_sign_out_ends_the_session(page: Page) -> None:
+    sign_in(page, "compliance")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Compliance")
+
+    page.locator(".td-user").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    sign_out(page)
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto("/compliance/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/compliance/$"))
+
+
+def test_sixth_attempt_shows_the_lock_out_page_even_with_the_right_password(
+    page: Page, console: ConsoleWatch
+) -> None:
+    for _ in range(4):
+        sign_in(page, "buyer", "not-the-password")
+        expect(page.get_by_role("alert")).to_contain_text("do not match")
+    console.allow(r"status of 4\d\d")  # the lock-out page answers with an error status
+    sign_in(page, "buyer", "not-the-password")
+
+    sign_in(page, "buyer")  # the sixth attempt, with the right password
+
+    expect(page.get_by_role("heading", name="This account is locked")).to_be_visible()
+    expect(page.get_by_text("even with the right password")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Try again in \d+ minutes"))).to_be_visible()
+    expect(page.locator(".td-user")).to_have_count(0)
+    page.get_by_role("link", name="Back to sign in").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
