@@ -32,7 +32,7 @@ from django.db import models
 
 from . import aead
 from .blind_index import blind_index
-from .errors import CryptoError, PlaintextInQuery
+from .errors import CryptoError, DataKeyDestroyed, MissingMasterKey, PlaintextInQuery
 
 if TYPE_CHECKING:
     from .models import DataKey
@@ -148,10 +148,21 @@ class EncryptedAttribute:
             return
         if not isinstance(value, str):
             raise TypeError(f"{self.field.label()} takes text, not {type(value).__name__}")
-        current = instance.__dict__.get(attname)
-        if current is not None and current.plaintext is not _UNKNOWN and current.plaintext == value:
-            return  # unchanged: keep the ciphertext (and the history diff quiet)
+        if self._unchanged(instance, value):
+            return  # keep the ciphertext: no needless write, and the history diff stays quiet
         instance.__dict__[attname] = _Slot(None, value, dirty=True, indexed=False)
+
+
+    def _unchanged(self, instance: Any, value: str) -> bool:
+        current = instance.__dict__.get(self.field.attname)
+        if current is None or current.dirty:
+            return False
+        if current.plaintext is _UNKNOWN:
+            try:  # reading the old value is fine here: it is about to be replaced anyway
+                current.plaintext = self.field.decrypt(instance, current.ciphertext)
+            except CryptoError:
+                return False
+        return bool(current.plaintext == value)
 
 
 class EncryptedField(models.Field):
@@ -219,7 +230,11 @@ class EncryptedField(models.Field):
         if ciphertext is None:
             return ""
         what, aad = self.location(instance)
-        key = data_key_of(instance).unwrap()
+        try:
+            key = data_key_of(instance).unwrap()
+        except (DataKeyDestroyed, MissingMasterKey) as exc:
+            # Same error type, prefixed with the place, so the message says what is unreadable.
+            raise type(exc)(f"cannot decrypt {what}: {exc}") from None
         return aead.decrypt(key, ciphertext, aad, what=what).decode("utf-8")
 
     def ciphertext_of(self, instance: Any, slot: _Slot) -> Ciphertext | None:

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+
+from transferdesk.crypto import blind_index as bi
+
+
+def test_emails_are_lower_cased_and_trimmed() -> None:
+    assert bi.normalise_email("  Li.Wei@Example.COM ") == "li.wei@example.com"
+    assert bi.blind_index(bi.EMAIL, " Li.Wei@Example.COM") == bi.blind_index(
+        bi.EMAIL, "li.wei@example.com"
+    )
+
+
+def test_phones_in_any_format_become_e164() -> None:
+    assert bi.normalise_phone("+86 138 0013 8000") == "+8613800138000"
+    assert bi.normalise_phone("13800138000", "CN") == "+8613800138000"
+    assert bi.normalise_phone("(020) 7946 0018", "GB") == "+442079460018"
+    assert bi.blind_index(bi.PHONE, "138-0013-8000", region="CN") == bi.blind_index(
+        bi.PHONE, "+86 13800138000"
+    )
+
+
+@pytest.mark.parametrize("bad", ["not a phone", "123", "+86 1"])
+def test_a_phone_that_does_not_parse_is_a_validation_error(bad: str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        bi.normalise_phone(bad, "CN")
+    assert excinfo.value.code == "invalid_phone"
+
+
+def test_national_ids_are_upper_cased_without_spaces() -> None:
+    assert bi.normalise_national_id(" 11010519491231002x ") == "11010519491231002X"
+    assert bi.normalise_national_id("ab 12 34 56 c") == "AB123456C"
+
+
+def test_an_empty_value_has_no_index() -> None:
+    assert bi.blind_index(bi.EMAIL, "") == ""
+    assert bi.blind_index(bi.PHONE, "  ") == ""
+    assert bi.blind_index(bi.NATIONAL_ID, None) == ""
+
+
+def test_the_same_text_of_different_kinds_indexes_differently() -> None:
+    assert bi.blind_index(bi.EMAIL, "AB123") != bi.blind_index(bi.NATIONAL_ID, "ab123")
+
+
+def test_the_index_is_keyed_by_its_own_key(settings) -> None:
+    before = bi.blind_index(bi.EMAIL, "a@example.com")
+    assert len(before) == 64
+    settings.TRANSFERDESK_BLIND_INDEX_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    assert bi.blind_index(bi.EMAIL, "a@example.com") != before
+
+
+def test_a_malformed_blind_index_key_is_a_configuration_error(settings) -> None:
+    settings.TRANSFERDESK_BLIND_INDEX_KEY = "short"
+    with pytest.raises(ImproperlyConfigured, match="TRANSFERDESK_BLIND_INDEX_KEY"):
+        bi.blind_index(bi.EMAIL, "a@example.com")

@@ -1,0 +1,168 @@
+"""Guarantee 1, tested the way an attacker would look: seed customers whose sensitive and core
+fields hold unique sentinels, then read every column of every table (SQLite) or a full
+``pg_dump`` of the test database (PostgreSQL) and find no sentinel in clear, history included.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Customer, Interaction, PurchaseRecord
+from customers.registry import fields_of
+from customers.services import customer_mark_verified, customer_update
+from tests.factories import OrganizationFactory
+
+
+def sentinel(label: str) -> str:
+    return f"SNTL{label}{uuid.uuid4().hex[:12]}"
+
+
+def seed(make_customer) -> list[str]:
+    """Customers, purchases, interactions and history rows full of sentinels."""
+    sentinels: list[str] = []
+    for i in range(3):
+        values = {
+            "full_name": sentinel("name") + " 王哨兵",
+            "email": f"{sentinel('mail').lower()}@example.com",
+            "phone": f"+86 139 {1000 + i:04d} {2000 + i:04d}",
+            "postal_address": sentinel("addr"),
+            "preferences": sentinel("pref"),
+            "national_id": sentinel("nid"),
+            "bank_account": sentinel("bank"),
+            "special_category_notes": sentinel("health"),
+        }
+        customer = make_customer(**values)
+        sentinels += [v for k, v in values.items() if k != "phone"]
+        sentinels += ["王哨兵", customer.phone]  # the phone as stored (E.164)
+        # An update writes a second history row with new sentinels beside the old ones.
+        new_address = sentinel("addr2")
+        customer_update(actor=None, customer=customer, values={"postal_address": new_address})
+        customer_mark_verified(actor=None, customer=customer)
+        sentinels.append(new_address)
+        notes, summary = sentinel("notes"), sentinel("summary")
+        PurchaseRecord.objects.create(
+            customer=customer,
+            purchased_on="2026-03-01",
+            product="Washer",
+            amount="10.00",
+            currency="CNY",
+            notes=notes,
+        )
+        interaction = Interaction.objects.create(
+            customer=customer, occurred_on="2026-03-02", channel="chat", summary=summary
+        )
+        interaction.summary = sentinel("summary2")
+        interaction.save()
+        sentinels += [notes, summary, interaction.summary]
+    assert Customer.history.count() == 9
+    return sentinels
+
+
+def find_in(blob: bytes, sentinels: list[str]) -> list[str]:
+    """Sentinels present in ``blob`` as UTF-8, or as the hex text dumps show for binary."""
+    lowered = blob.lower()
+    return [s for s in sentinels if s.encode() in blob or s.encode().hex().encode() in lowered]
+
+
+def scan_sqlite(sentinels: list[str]) -> set[str]:
+    """Every column of every table, read as stored (text or blob)."""
+    found: set[str] = set()
+    with connection.cursor() as cursor:
+        tables = [
+            row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+        assert {"customers_customer", "customers_historicalcustomer"} <= set(tables)
+        for table in tables:
+            columns = [row[1] for row in cursor.execute(f'PRAGMA table_info("{table}")')]
+            select = ", ".join(f'"{c}"' for c in columns)
+            for row in cursor.execute(f'SELECT {select} FROM "{table}"'):  # noqa: S608
+                for value in row:
+                    if value is None:
+                        continue
+                    blob = value if isinstance(value, bytes) else str(value).encode()
+                    found.update(f"{table}: {s}" for s in find_in(blob, sentinels))
+    return found
+
+
+def test_sentinels_cover_every_sensitive_and_core_field() -> None:
+    seeded = {
+        "full_name",
+        "email",
+        "phone",
+        "postal_address",
+        "preferences",
+        "national_id",
+        "bank_account",
+        "special_category_notes",
+    }
+    assert seeded == set(fields_of(Customer, "sensitive")) | set(fields_of(Customer, "core"))
+
+
+@pytest.mark.django_db
+def test_no_sentinel_is_stored_in_clear_in_any_sqlite_table(make_customer, caplog) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("the SQLite scan; PostgreSQL has its own tests below")
+    caplog.set_level(logging.DEBUG)
+    with CaptureQueriesContext(connection) as queries:
+        sentinels = seed(make_customer)
+    assert not scan_sqlite(sentinels)
+    # The scanner itself works: a value stored in clear on purpose is found.
+    canary = sentinel("canary")
+    OrganizationFactory(slug="canary", address=canary)
+    assert scan_sqlite([*sentinels, canary]) == {f"customers_organization: {canary}"}
+    # Nothing in clear in the SQL sent (parameters included) or in the log output either.
+    sql = "\n".join(q["sql"] for q in queries.captured_queries).encode()
+    assert not find_in(sql, sentinels)
+    assert not find_in(caplog.text.encode(), sentinels)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_no_sentinel_is_in_a_pg_dump_of_the_database(make_customer, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    sentinels = seed(make_customer)
+    canary = sentinel("canary")
+    OrganizationFactory(slug="canary", address=canary)
+    db = connection.settings_dict
+    if shutil.which("pg_dump") is None:
+        pytest.fail("pg_dump is needed for the PostgreSQL scan")
+    env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
+    command = ["pg_dump", "--data-only", "-h", db["HOST"] or "localhost", "-U", db["USER"]]
+    if db.get("PORT"):
+        command += ["-p", str(db["PORT"])]
+    dump = subprocess.run(
+        [*command, db["NAME"]], capture_output=True, check=True, env=env, timeout=120
+    ).stdout
+    assert b"customers_historicalcustomer" in dump
+    assert b"\\x01" in dump  # bytea ciphertext is there, version byte first
+    assert not find_in(dump, sentinels)
+    assert find_in(dump, [canary]) == [canary]  # the scan sees what is stored in clear
+    assert not find_in(caplog.text.encode(), sentinels)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_no_sentinel_is_in_any_column_of_any_postgres_table(make_customer) -> None:
+    canary = sentinel("canary")
+    OrganizationFactory(slug="canary", address=canary)
+    sentinels = [*seed(make_customer), canary]
+    found: list[str] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public'"
+        )
+        for table, column in cursor.fetchall():
+            cursor.execute(f'SELECT "{column}"::text FROM "{table}"')  # noqa: S608
+            for (value,) in cursor.fetchall():
+                if value is not None:
+                    found += [f"{table}.{column}" for _ in find_in(value.encode(), sentinels)]
+    assert found == ["customers_organization.address"]
