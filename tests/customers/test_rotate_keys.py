@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from audits.models import AuditEvent
+from customers.models import Customer, PurchaseRecord
+from transferdesk.crypto.errors import MissingMasterKey
+from transferdesk.models import DataKey
+
+from .conftest import random_key
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def old_key(settings) -> str:
+    entry = f"k1:{random_key()}"
+    settings.TRANSFERDESK_MASTER_KEYS = entry
+    return entry
+
+
+def snapshot() -> dict:
+    return {
+        c.pk: (c.full_name, c.email, c.national_id, [p.notes for p in c.purchases.all()])
+        for c in Customer.objects.order_by("pk")
+    }
+
+
+def raw_data() -> list:
+    return list(Customer.objects.order_by("pk").values_list("full_name", "email", "national_id"))
+
+
+def run(*args: str) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("rotate_keys", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_after_rotation_the_old_master_key_can_be_removed_and_everything_still_reads(
+    settings, old_key, make_customer
+):
+    for i in range(5):
+        customer = make_customer(
+            full_name=f"Rotated {i}", email=f"r{i}@example.com", national_id=f"ID{i:06d}"
+        )
+        PurchaseRecord.objects.create(
+            customer=customer,
+            purchased_on="2026-01-01",
+            product="Kettle",
+            amount="9.90",
+            currency="CNY",
+            notes=f"note {i}",
+        )
+    before, ciphertext_before = snapshot(), raw_data()
+
+    settings.TRANSFERDESK_MASTER_KEYS = f"k2:{random_key()},{old_key}"
+    output = run("--batch-size", "2")
+    assert "re-wrapped 2, 3 left" in output  # a progress line per committed batch
+    assert output.strip().splitlines()[-1] == (
+        "rotate_keys: 5 data key(s) re-wrapped under 'k2', 0 already current, "
+        "0 destroyed (skipped)."
+    )
+    assert set(DataKey.objects.values_list("master_key_id", flat=True)) == {"k2"}
+    assert raw_data() == ciphertext_before  # the data itself was not re-encrypted
+
+    settings.TRANSFERDESK_MASTER_KEYS = settings.TRANSFERDESK_MASTER_KEYS.split(",")[0]
+    assert snapshot() == before
+    assert AuditEvent.objects.filter(action="key_rotated").count() == 1
+
+
+def test_a_second_run_has_nothing_to_do(settings, old_key, make_customer):
+    make_customer(full_name="Once")
+    settings.TRANSFERDESK_MASTER_KEYS = f"k2:{random_key()},{old_key}"
+    assert "1 data key(s) re-wrapped" in run()
+    assert run().strip() == (
+        "rotate_keys: 0 data key(s) re-wrapped under 'k2', 1 already current, "
+        "0 destroyed (skipped)."
+    )
+
+
+def test_destroyed_keys_are_skipped_and_counted(settings, old_key, make_customer):
+    make_customer(full_name="Kept")
+    make_customer(full_name="Shredded").data_key.destroy()
+    settings.TRANSFERDESK_MASTER_KEYS = f"k2:{random_key()},{old_key}"
+    assert (
+        run()
+        .strip()
+        .endswith("1 data key(s) re-wrapped under 'k2', 0 already current, 1 destroyed (skipped).")
+    )
+
+
+def test_reading_with_the_old_key_missing_before_rotation_names_the_key_id(
+    settings, old_key, make_customer
+):
+    customer = make_customer(full_name="Stranded")
+    settings.TRANSFERDESK_MASTER_KEYS = f"k2:{random_key()}"  # k1 dropped too early
+    with pytest.raises(MissingMasterKey) as excinfo:
+        _ = Customer.objects.get(pk=customer.pk).full_name
+    assert "master key 'k1' is not in TRANSFERDESK_MASTER_KEYS" in str(excinfo.value)
+    assert "Stranded" not in str(excinfo.value)
+    with pytest.raises(CommandError, match="master key 'k1' is not in TRANSFERDESK_MASTER_KEYS"):
+        run()
+
+
+def test_new_customers_are_wrapped_under_the_first_key(settings, old_key, make_customer):
+    settings.TRANSFERDESK_MASTER_KEYS = f"k9:{random_key()},{old_key}"
+    assert make_customer(full_name="Newcomer").data_key.master_key_id == "k9"

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Customer
+from customers.selectors import (
+    NO_SUBSTRING_SEARCH,
+    customer_find_by_email,
+    customer_find_by_national_id,
+    customer_find_by_phone,
+    customer_search,
+)
+from tests.factories import OrganizationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def wang(make_customer) -> Customer:
+    return make_customer(
+        full_name="王小明 Wang Xiaoming",
+        email="Wang.Xiaoming@Example.cn",
+        phone="13800138000",  # local format, read in the seller's country (CN)
+        national_id="11010519491231002X",
+    )
+
+
+def test_an_email_typed_in_another_case_or_with_spaces_finds_the_customer(seller, wang):
+    for typed in [
+        "wang.xiaoming@example.cn",
+        "  WANG.XIAOMING@EXAMPLE.CN ",
+        "Wang.Xiaoming@Example.cn",
+    ]:
+        assert customer_find_by_email(organization=seller, email=typed) == wang
+
+
+def test_a_phone_typed_in_another_format_finds_the_customer(seller, wang):
+    for typed in ["+86 138 0013 8000", "138-0013-8000", "+8613800138000", "(+86) 13800138000"]:
+        assert customer_find_by_phone(organization=seller, phone=typed) == wang
+    assert customer_find_by_phone(organization=seller, phone="13800138000", region="CN") == wang
+
+
+def test_a_national_id_typed_in_lower_case_with_spaces_finds_the_customer(seller, wang):
+    found = customer_find_by_national_id(organization=seller, national_id="110105 19491231 002x")
+    assert found == wang
+
+
+def test_search_is_scoped_to_the_organisation(wang):
+    other = OrganizationFactory(slug="other-seller", country="CN")
+    assert customer_find_by_email(organization=other, email="wang.xiaoming@example.cn") is None
+
+
+def test_a_name_or_a_fragment_finds_nothing_because_there_is_no_such_search(seller, wang):
+    for query in ["王小明", "Wang", "Xiaoming", "wang.xiaoming", "example.cn", "1380013"]:
+        assert list(customer_search(organization=seller, query=query)) == []
+    assert "cannot be searched by fragment" in str(NO_SUBSTRING_SEARCH)
+
+
+def test_the_combined_search_finds_by_any_exact_key(seller, wang):
+    for query in [
+        wang.reference,
+        "WANG.XIAOMING@example.cn",
+        "+86 138 0013 8000",
+        "11010519491231002x",
+    ]:
+        assert list(customer_search(organization=seller, query=query)) == [wang]
+
+
+def test_an_unreadable_phone_number_finds_nothing_rather_than_failing(seller, wang):
+    assert customer_find_by_phone(organization=seller, phone="call me") is None
+
+
+def test_search_decrypts_nothing_and_sends_no_typed_value_to_the_database(seller, wang):
+    wang.data_key.destroy()  # any decryption would now fail
+    with CaptureQueriesContext(connection) as queries:
+        found = customer_find_by_email(organization=seller, email="wang.xiaoming@example.cn")
+    assert found == wang
+    assert "xiaoming" not in " ".join(q["sql"] for q in queries.captured_queries).lower()
+
+
+def test_blind_index_columns_are_indexed_in_the_database():
+    indexed = {f.name for f in Customer._meta.fields if f.db_index}
+    assert {"email_bidx", "phone_bidx", "national_id_bidx"} <= indexed
