@@ -111,3 +111,30 @@ def test_interaction_history_is_encrypted_under_the_customers_key(make_customer)
         Interaction.history.filter(id=interaction.pk).values_list("summary", flat=True).first()
         == live
     )
+
+
+def test_bulk_creation_with_history_stores_the_same_ciphertext_and_indexes(seller):
+    from customers.selectors import customer_find_by_phone
+    from transferdesk.crypto.history import bulk_create_with_encrypted_history
+    from transferdesk.models import DataKey, DataKeyPurpose
+
+    keys = DataKey.objects.bulk_create(
+        [DataKey.build(purpose=DataKeyPurpose.CUSTOMER) for _ in range(3)]
+    )
+    customers = [
+        Customer(
+            organization=seller,
+            reference=f"BULK-{i}",
+            data_key=key,
+            full_name=f"Bulk {i}",
+            phone=f"1390000000{i}",
+        )
+        for i, key in enumerate(keys)
+    ]
+    bulk_create_with_encrypted_history(customers, Customer)
+    for customer in customers:
+        assert history_ciphertexts(customer, "full_name") == [
+            live_ciphertext(customer, "full_name")
+        ]
+        assert Customer.history.get(id=customer.pk).full_name == customer.full_name
+    assert customer_find_by_phone(organization=seller, phone="+86 139 0000 0001") == customers[1]

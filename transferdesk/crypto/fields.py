@@ -152,7 +152,6 @@ class EncryptedAttribute:
             return  # keep the ciphertext: no needless write, and the history diff stays quiet
         instance.__dict__[attname] = _Slot(None, value, dirty=True, indexed=False)
 
-
     def _unchanged(self, instance: Any, value: str) -> bool:
         current = instance.__dict__.get(self.field.attname)
         if current is None or current.dirty:
@@ -225,6 +224,13 @@ class EncryptedField(models.Field):
             self.descriptor_class(self).__set__(instance, value)
             slot = instance.__dict__[self.attname]
         return slot
+
+    def plaintext_of(self, instance: Any) -> str:
+        """The plaintext, raw mode or not (for blind indexes computed during raw copies)."""
+        slot = self.slot(instance)
+        if slot.plaintext is _UNKNOWN:
+            slot.plaintext = self.decrypt(instance, slot.ciphertext)
+        return slot.plaintext
 
     def decrypt(self, instance: Any, ciphertext: Ciphertext | None) -> str:
         if ciphertext is None:
@@ -364,7 +370,7 @@ class BlindIndexField(models.CharField):
         slot = instance.__dict__.get(source_field.attname)
         if slot is None or slot.indexed:
             return
-        value = getattr(instance, self.source)
+        value = source_field.plaintext_of(instance)
         setattr(instance, self.attname, blind_index(self.kind, value, region=self.region(instance)))
         slot.indexed = True
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from simple_history.models import HistoricalRecords
+from simple_history.utils import bulk_create_with_history
 
 from .fields import raw_ciphertext
 
@@ -53,3 +54,14 @@ class _RawCopy:
             return self
         with raw_ciphertext():
             return self.inner.__get__(instance, owner)
+
+
+def bulk_create_with_encrypted_history(objs: list[Any], model: Any, **kwargs: Any) -> list[Any]:
+    """``bulk_create_with_history`` for encrypted models (imports): encrypts each changed value
+    once in ``bulk_create`` and copies that ciphertext into the history rows.
+
+    Primary keys are UUIDs set before insert, so simple-history takes its one-pass path on
+    every database.
+    """
+    with raw_ciphertext():
+        return bulk_create_with_history(objs, model, **kwargs)

@@ -75,11 +75,17 @@ class DataKey(models.Model):
         return state
 
     @classmethod
+    def build(cls, *, purpose: str, keyring: Keyring | None = None) -> DataKey:
+        """A new random data key wrapped under the active master key, not yet saved (imports
+        create many at once with ``bulk_create``)."""
+        key = cls(purpose=purpose)
+        key._wrap(os.urandom(KEY_BYTES), keyring or get_keyring())
+        return key
+
+    @classmethod
     def generate(cls, *, purpose: str, keyring: Keyring | None = None) -> DataKey:
         """Create and save a new random data key wrapped under the active master key."""
-        keyring = keyring or get_keyring()
-        key = cls(purpose=purpose)
-        key._wrap(os.urandom(KEY_BYTES), keyring)
+        key = cls.build(purpose=purpose, keyring=keyring)
         key.save(force_insert=True)
         return key
 
