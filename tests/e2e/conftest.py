@@ -90,6 +90,11 @@ class ConsoleWatch:
     def unexpected(self) -> list[str]:
         return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
 
+    def take(self) -> list[str]:
+        """The errors logged since the last call, for a test that checks page by page."""
+        taken, self.errors = self.errors, []
+        return taken
+
 
 @pytest.fixture
 def console() -> ConsoleWatch:
