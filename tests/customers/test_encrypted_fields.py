@@ -174,3 +174,13 @@ def test_decryption_failures_log_nothing_personal(make_customer, caplog):
     with pytest.raises(DecryptionError):
         _ = Customer.objects.get(pk=bob.pk).full_name
     assert "Logcheck" not in caplog.text
+
+
+def test_the_shared_factory_makes_encrypted_searchable_customers():
+    from customers.selectors import customer_find_by_email
+    from tests.factories import CustomerFactory
+
+    customer = CustomerFactory(email="Factory@Example.test")
+    assert Customer.objects.get(pk=customer.pk).email == "Factory@Example.test"
+    found = customer_find_by_email(organization=customer.organization, email="factory@example.test")
+    assert found == customer
