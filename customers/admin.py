@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from transferdesk.crypto.admin import MaskedHistoryAdmin, masked_personal_data
 
@@ -24,7 +25,7 @@ class CustomerAdmin(MaskedHistoryAdmin):
     list_select_related = ("organization",)
     search_fields = ("reference",)  # exact-search by e-mail/phone goes through the blind index
 
-    @admin.display(description=masked_personal_data.short_description)
+    @admin.display(description=_("personal data"))
     def personal(self, obj: Customer) -> str:
         return masked_personal_data(obj)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -54,7 +54,7 @@ def _set_history_user(customer: Customer, actor: Any) -> None:
     # simple-history reads the user from the request in views; services also run in commands
     # and tasks, so the actor is given explicitly.
     if actor is not None and getattr(actor, "is_authenticated", False):
-        customer._history_user = actor
+        customer._history_user = actor  # type: ignore[attr-defined]
 
 
 # Not durable: the import service creates many customers inside its own all-or-nothing
@@ -90,6 +90,7 @@ def customer_update(*, actor: Any, customer: Customer, values: Mapping[str, Any]
     changed: list[str] = []
     for name, value in values.items():
         field = Customer._meta.get_field(name)
+        assert isinstance(field, models.Field)  # _check_names allows concrete fields only
         if isinstance(field, EncryptedField):
             slot_before = customer.__dict__.get(field.attname)
             setattr(customer, name, value)

@@ -182,7 +182,7 @@ class EncryptedField(models.Field):
         if self.max_length is not None:
             self.validators.append(validators.MaxLengthValidator(self.max_length))
 
-    def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
+    def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         kwargs.pop("null", None)
         return name, path, args, kwargs
@@ -344,7 +344,7 @@ class BlindIndexField(models.CharField):
         kwargs.setdefault("editable", False)
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
+    def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         kwargs.update(source=self.source, kind=self.kind)
         if self.region_path:
