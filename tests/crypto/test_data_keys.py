@@ -69,3 +69,18 @@ def test_a_pickled_data_key_does_not_carry_the_unwrapped_key(keyring) -> None:
     raw = key.unwrap()
     assert raw not in pickle.dumps(key)
     assert pickle.loads(pickle.dumps(key)).unwrap() == raw  # noqa: S301 - our own bytes
+
+
+def test_destroying_through_the_service_records_one_audit_event(keyring) -> None:
+    from audits.models import AuditEvent
+    from transferdesk.crypto.services import data_key_destroy
+
+    key = DataKey.generate(purpose=DataKeyPurpose.CUSTOMER)
+    key.unwrap()
+    data_key_destroy(data_key=key, actor=None, reason="erasure_request")
+    with pytest.raises(DataKeyDestroyed):
+        key.unwrap()  # the caller's instance forgot the key too
+    [event] = AuditEvent.objects.filter(action="key_destroyed", object_id=str(key.pk))
+    assert event.details == {"purpose": "customer", "reason": "erasure_request"}
+    with pytest.raises(ValueError, match="already destroyed"):
+        data_key_destroy(data_key=key, actor=None, reason="again")

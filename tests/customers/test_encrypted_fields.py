@@ -184,3 +184,23 @@ def test_the_shared_factory_makes_encrypted_searchable_customers():
     assert Customer.objects.get(pk=customer.pk).email == "Factory@Example.test"
     found = customer_find_by_email(organization=customer.organization, email="factory@example.test")
     assert found == customer
+
+
+def test_a_model_form_edits_encrypted_fields_as_text(make_customer):
+    from django import forms
+
+    class CustomerForm(forms.ModelForm):
+        class Meta:
+            model = Customer
+            fields = ["full_name", "email", "postal_address"]
+
+    customer = make_customer(full_name="Form Person", email="form@example.com")
+    form = CustomerForm(instance=Customer.objects.get(pk=customer.pk))
+    assert form.initial["full_name"] == "Form Person"
+    assert isinstance(form.fields["postal_address"].widget, forms.Textarea)
+    bound = CustomerForm(
+        {"full_name": "Form Person", "email": "bad", "postal_address": ""},
+        instance=Customer.objects.get(pk=customer.pk),
+    )
+    assert not bound.is_valid()
+    assert list(bound.errors) == ["email"]

@@ -109,3 +109,19 @@ def test_reading_with_the_old_key_missing_before_rotation_names_the_key_id(
 def test_new_customers_are_wrapped_under_the_first_key(settings, old_key, make_customer):
     settings.TRANSFERDESK_MASTER_KEYS = f"k9:{random_key()},{old_key}"
     assert make_customer(full_name="Newcomer").data_key.master_key_id == "k9"
+
+
+def test_an_interrupted_rotation_resumes_where_it_stopped(settings, old_key, make_customer):
+    from transferdesk.crypto.rotation import rotate_data_keys
+
+    for i in range(5):
+        make_customer(full_name=f"Resume {i}")
+    settings.TRANSFERDESK_MASTER_KEYS = f"k2:{random_key()},{old_key}"
+
+    def crash(result, remaining):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rotate_data_keys(batch_size=2, on_batch=crash)
+    assert DataKey.objects.filter(master_key_id="k2").count() == 2  # the first batch stayed
+    assert "3 data key(s) re-wrapped under 'k2', 2 already current" in run()
