@@ -123,3 +123,18 @@ def test_a_failed_create_leaves_no_data_key_behind(seller):
     with pytest.raises(ValidationError):
         customer_create(actor=None, organization=seller, values={"reference": "X"})
     assert not DataKey.objects.exists()
+
+
+def test_clearing_an_already_empty_field_is_not_a_change(make_customer):
+    customer = make_customer(full_name="Blank Fields")
+    fresh = Customer.objects.get(pk=customer.pk)
+    customer_update(actor=None, customer=fresh, values={"bank_account": "", "email": ""})
+    assert len(events_for(customer)) == 1
+
+
+def test_clearing_a_field_stores_null_and_empties_its_index(make_customer):
+    customer = make_customer(full_name="Clear Me", email="clear@example.com")
+    customer_update(actor=None, customer=customer, values={"email": ""})
+    row = Customer.objects.filter(pk=customer.pk).values("email", "email_bidx").get()
+    assert row == {"email": None, "email_bidx": ""}
+    assert Customer.objects.get(pk=customer.pk).email == ""

@@ -144,7 +144,9 @@ class EncryptedAttribute:
             )
             return
         if value is None or value == "":
-            instance.__dict__[attname] = _Slot(None, "", dirty=False, indexed=False)
+            current = instance.__dict__.get(attname)
+            if current is None or current.ciphertext is not None or current.dirty:
+                instance.__dict__[attname] = _Slot(None, "", dirty=False, indexed=False)
             return
         if not isinstance(value, str):
             raise TypeError(f"{self.field.label()} takes text, not {type(value).__name__}")
