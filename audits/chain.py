@@ -47,6 +47,9 @@ CHAIN_FIELDS: tuple[str, ...] = (
 )
 _ENCODED_FIELDS = CHAIN_FIELDS[:-1]
 _UTC = dt.UTC
+# One encoder, built once: ``json.dumps`` with options builds a new one per call, which costs a
+# fifth of the verifier's time.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def audit_key() -> bytes:
@@ -74,7 +77,7 @@ def _encode(doc: dict[str, Any]) -> bytes:
     doc["time"] = encode_time(doc["time"])
     if doc["ip"] == "":
         doc["ip"] = None
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(doc).encode()
 
 
 def canonical(row: Mapping[str, Any]) -> bytes:
