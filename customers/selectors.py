@@ -9,14 +9,20 @@ would need decrypt-and-scan, which would read every customer's data to answer on
 from __future__ import annotations
 
 import contextlib
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from transferdesk.crypto import blind_index
+from transferdesk.crypto.fields import raw_ciphertext
 
+from .choices import Tier
 from .models import Customer, Organization
+from .registry import fields_of, tier_of
 
 #: Shown when someone tries to search by name or a fragment: why nothing can be found.
 NO_SUBSTRING_SEARCH = _(
@@ -88,3 +94,75 @@ def customer_search(*, organization: Organization, query: str) -> QuerySet[Custo
     for column, digest in digests.items():
         condition |= Q(**{column: digest})
     return Customer.objects.filter(condition, organization=organization)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed field of a history entry; values are None where the viewer may not see
+    the field's tier (the page shows that it changed, not what it was)."""
+
+    field: str
+    label: str
+    tier: str
+    old: object = None
+    new: object = None
+    visible: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    date: datetime.datetime
+    user: object
+    kind: str  # "+" created, "~" changed, "-" deleted
+    changes: list[FieldChange] = field(default_factory=list)
+
+
+def customer_history(*, customer: Customer, visible_tiers: Iterable[str]) -> list[HistoryEntry]:
+    """Who changed what and when, newest first, for the record's history tab.
+
+    Changed fields are found by comparing ciphertext (unchanged values keep theirs), so
+    nothing is decrypted to build the list; values are decrypted only for fields of
+    ``visible_tiers``. Reading sensitive or core values is an access: the view that shows them
+    records the audit event.
+    """
+    visible = {str(t) for t in visible_tiers}
+    rows = list(
+        Customer.history.filter(id=customer.pk)
+        .select_related("history_user", "data_key")
+        .order_by("-history_date", "-history_id")
+    )
+    tracked = [
+        name
+        for tier in (Tier.GENERAL, Tier.SENSITIVE, Tier.CORE)
+        for name in fields_of(Customer, tier)
+    ]
+    entries: list[HistoryEntry] = []
+    for newer, older in zip(rows, [*rows[1:], None], strict=True):
+        changes: list[FieldChange] = []
+        if older is not None:
+            with raw_ciphertext():
+                changed = set(newer.diff_against(older, included_fields=tracked).changed_fields)
+            for name in tracked:
+                if name not in changed:
+                    continue
+                tier = str(tier_of(Customer, name))
+                shown = tier in visible
+                changes.append(
+                    FieldChange(
+                        field=name,
+                        label=str(getattr(Customer._meta.get_field(name), "verbose_name", name)),
+                        tier=tier,
+                        old=getattr(older, name) if shown else None,
+                        new=getattr(newer, name) if shown else None,
+                        visible=shown,
+                    )
+                )
+        entries.append(
+            HistoryEntry(
+                date=newer.history_date,
+                user=newer.history_user,
+                kind=newer.history_type,
+                changes=changes,
+            )
+        )
+    return entries

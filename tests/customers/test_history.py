@@ -138,3 +138,34 @@ def test_bulk_creation_with_history_stores_the_same_ciphertext_and_indexes(selle
         ]
         assert Customer.history.get(id=customer.pk).full_name == customer.full_name
     assert customer_find_by_phone(organization=seller, phone="+86 139 0000 0001") == customers[1]
+
+
+def test_the_history_tab_names_changed_fields_and_shows_values_of_visible_tiers_only(
+    make_customer,
+):
+    from customers.selectors import customer_history
+
+    customer = make_customer(full_name="Tab Person", national_id="TAB0001", segment="a")
+    customer_update(
+        actor=None,
+        customer=customer,
+        values={"full_name": "Tab Person II", "national_id": "TAB0002", "segment": "b"},
+    )
+    newest, created = customer_history(customer=customer, visible_tiers=["general", "sensitive"])
+    assert created.kind == "+" and created.changes == []
+    by_field = {c.field: c for c in newest.changes}
+    assert set(by_field) == {"full_name", "national_id", "segment"}
+    assert (by_field["full_name"].old, by_field["full_name"].new) == ("Tab Person", "Tab Person II")
+    assert (by_field["segment"].old, by_field["segment"].new) == ("a", "b")
+    core = by_field["national_id"]
+    assert (core.visible, core.old, core.new) == (False, None, None)
+
+
+def test_the_history_tab_lists_changes_after_the_key_is_destroyed(make_customer):
+    from customers.selectors import customer_history
+
+    customer = make_customer(full_name="Gone Person", segment="a")
+    customer_update(actor=None, customer=customer, values={"full_name": "Gone", "segment": "b"})
+    customer.data_key.destroy()
+    [newest, _] = customer_history(customer=customer, visible_tiers=["general"])
+    assert {c.field for c in newest.changes} == {"full_name", "segment"}

@@ -83,3 +83,20 @@ def test_search_decrypts_nothing_and_sends_no_typed_value_to_the_database(seller
 def test_blind_index_columns_are_indexed_in_the_database():
     indexed = {f.name for f in Customer._meta.fields if f.db_index}
     assert {"email_bidx", "phone_bidx", "national_id_bidx"} <= indexed
+
+
+def test_a_list_decrypting_a_shown_field_runs_constant_queries(
+    make_customer, django_assert_num_queries
+):
+    for i in range(3):
+        make_customer(full_name=f"Listed {i}")
+
+    def names() -> list[str]:
+        return [c.full_name for c in Customer.objects.with_data_keys().order_by("reference")]
+
+    with django_assert_num_queries(1):
+        assert len(names()) == 3
+    for i in range(3, 20):
+        make_customer(full_name=f"Listed {i}")
+    with django_assert_num_queries(1):
+        assert len(names()) == 20
