@@ -31,8 +31,11 @@ HEADINGS = {
         "zh-hans": "您无权打开此页面",
     },
     "admin": {"en": "Site administration", "zh-hans": "站点管理"},
+    "sign-in-error": {"en": "Sign in", "zh-hans": "登录"},
     "sign-in-mobile": {"en": "Sign in", "zh-hans": "登录"},
     "deals-mobile": {"en": "Deals", "zh-hans": "交易"},
+    "menu-mobile": {"en": "Deals", "zh-hans": "交易"},
+    "user-menu": {"en": "Deals", "zh-hans": "交易"},
 }
 ERROR_STATUS = re.compile(r"status of 40[34]")
 
@@ -66,6 +69,9 @@ def test_screenshots_of_the_main_pages(
 
     sign_in(page, "broker")
     _shoot(page, console, "deals", lang)
+    page.click(".td-user")
+    expect(page.locator(".td-user-menu")).to_be_visible()
+    _shoot(page, console, "user-menu", lang)
     page.goto("/accounts/password/")
     _shoot(page, console, "password-change", lang)
     page.goto("/deals/no-such-page/")
@@ -87,7 +93,9 @@ def test_screenshots_of_the_main_pages(
     sign_out_of_admin(page)
 
     # Five failed attempts lock the account; the sixth is refused even with the right password.
-    for _ in range(5):
+    sign_in(page, "buyer2", "not-the-password")
+    _shoot(page, console, "sign-in-error", lang)
+    for _ in range(4):
         sign_in(page, "buyer2", "not-the-password")
     sign_in(page, "buyer2")
     _shoot(page, console, "locked-out", lang, status_error=True)
@@ -107,3 +115,7 @@ def test_screenshots_on_a_phone(page: Page, live_server, console: ConsoleWatch, 
     _shoot(page, console, "sign-in-mobile", lang)
     sign_in(page, "broker")
     _shoot(page, console, "deals-mobile", lang)
+    page.click(".navbar-toggler")
+    expect(page.locator("#td-nav.show")).to_be_visible()
+    page.wait_for_timeout(400)  # the collapse animation
+    _shoot(page, console, "menu-mobile", lang)

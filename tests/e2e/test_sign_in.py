@@ -128,3 +128,34 @@ def test_sixth_attempt_shows_the_lock_out_page_even_with_the_right_password(
     expect(page.locator(".td-user")).to_have_count(0)
     page.get_by_role("link", name="Back to sign in").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_password_change_through_the_form_takes_effect(page: Page) -> None:
+    new_password = "a much longer passphrase 42"
+    sign_in(page, "broker2")
+    page.locator(".td-user").click()
+    page.get_by_role("link", name="Change password").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Change password")
+
+    page.get_by_label("Old password").fill("transferdesk-demo")
+    page.locator("#id_new_password1").fill(new_password)
+    page.get_by_label("New password confirmation").fill(new_password)
+    page.get_by_role("button", name="Change password").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Password changed")
+    sign_out(page)
+    sign_in(page, "broker2", new_password)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Deals")
+
+
+def test_password_change_shows_what_is_wrong(page: Page) -> None:
+    sign_in(page, "broker2")
+    page.goto("/accounts/password/")
+
+    page.get_by_label("Old password").fill("transferdesk-demo")
+    page.locator("#id_new_password1").fill("short")
+    page.get_by_label("New password confirmation").fill("short")
+    page.get_by_role("button", name="Change password").click()
+
+    expect(page.locator(".invalid-feedback").first).to_contain_text("too short")
+    expect(page.locator("#id_new_password2")).to_have_class(re.compile(r"\bis-invalid\b"))
