@@ -138,3 +138,43 @@ def test_four_processes_writing_500_events_each_leave_one_unbroken_chain():
         ) == list(range(per_writer))
     runs = sum(1 for _ in itertools.groupby(order))
     assert runs > writers, "the writers did not actually run at the same time"
+
+
+def _manage(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url(), "DATABASE_CONN_MAX_AGE": "0"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_audit_chain_exits_0_with_one_line_then_1_naming_a_deleted_event():
+    events = [record_event(action=AuditAction.EXPORT, details={"rows": n}) for n in range(3)]
+
+    ok = _manage("verify_audit_chain")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == f"verify_audit_chain: OK 3 events, head 3 {events[-1].mac}\n"
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audits_auditevent DISABLE TRIGGER USER")
+        try:
+            cursor.execute("DELETE FROM audits_auditevent WHERE seq = 2")
+        finally:
+            cursor.execute("ALTER TABLE audits_auditevent ENABLE TRIGGER USER")
+
+    broken = _manage("verify_audit_chain")
+    assert broken.returncode == 1
+    assert "FAILED at event 2 (removed)" in broken.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_empties_the_audit_table_and_leaves_the_truncate_trigger_on():
+    from django.core.management import call_command
+
+    record_event(action=AuditAction.CREATE)
+    call_command("flush", interactive=False, verbosity=0)
+
+    assert not AuditEvent.objects.exists()
+    record_event(action=AuditAction.CREATE)
+    with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audits_auditevent")
