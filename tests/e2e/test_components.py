@@ -1,0 +1,104 @@
+"""The shared partials (table, pagination, progress, confirmation, messages, empty state) on one
+page, under the real Content-Security-Policy, so later pages inherit components that look right.
+
+No view of the product shows all of them yet, so the page is rendered here with the project's
+templates and served to the browser on the live server's origin by Playwright.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.conf import settings
+from django.contrib.messages import constants
+from django.contrib.messages.storage.base import Message
+from django.core.paginator import Paginator
+from django.template import engines
+from django.test import RequestFactory
+from playwright.sync_api import Page, Route, expect
+
+from accounts.models import User
+from tests.e2e.browser import screenshot, use_language
+from tests.e2e.conftest import ConsoleWatch
+
+pytestmark = pytest.mark.browser
+
+GALLERY = """{% extends "base.html" %}{% load i18n %}
+{% block title %}Components{% endblock %}
+{% block heading %}{% translate "Deals" %}{% endblock %}
+{% block subheading %}{% translate "Transfer deals you are assigned to, with their handover progress." %}{% endblock %}
+{% block actions %}<a class="btn btn-outline-secondary" href="#">{% translate "Cancel" %}</a><a class="btn btn-primary" href="#">{% translate "Continue" %}</a>{% endblock %}
+{% block content %}
+<div class="td-stat-row">
+  {% for label, value in stats %}<div class="card"><div class="card-body"><div class="td-stat-label">{{ label }}</div><div class="td-stat-value">{{ value }}</div></div></div>{% endfor %}
+</div>
+<div class="row g-4">
+  <div class="col-lg-8">{% include "partials/table.html" with columns=columns rows=page_obj.object_list page_obj=page_obj %}</div>
+  <div class="col-lg-4 d-flex flex-column gap-4">
+    <div class="card"><div class="card-body">
+      {% include "partials/progress.html" with done=37 total=120 label=progress_label %}
+    </div></div>
+    {% include "partials/confirm.html" with action="#" title=confirm_title message=confirm_message button=confirm_button danger=True cancel_url="#" %}
+  </div>
+</div>
+{% endblock %}
+"""
+
+
+def _csp_header() -> str:
+    directives = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+def _render(user: User, lang: str) -> str:
+    from django.utils import translation
+
+    request = RequestFactory().get("/components/", headers={"accept-language": lang})
+    request.user = user
+    request.resolver_match = SimpleNamespace(view_name="transfers:deal_list")
+    rows = [
+        [f"Deal {n:03d}", "Meridian → Northwind", f"{n % 3 + 1} / 3", "2026-11-22"]
+        for n in range(1, 48)
+    ]
+    with translation.override(lang):
+        context = {
+            "columns": ["Deal", "Parties", "Stages", "Updated"],
+            "page_obj": Paginator(rows, 8).page(3),
+            "stats": [("Deals", 3), ("Customers", "12,480"), ("Stages", 7), ("Open requests", 2)],
+            "progress_label": "Stage 2 · pseudonymised",
+            "confirm_title": "Cancel this stage?",
+            "confirm_message": "Nothing has been delivered yet. The buyer will not see it.",
+            "confirm_button": "Cancel stage",
+            "messages": [
+                Message(constants.SUCCESS, "Stage 2 was approved."),
+                Message(constants.ERROR, "Row 14, column email: not a valid address."),
+            ],
+        }
+        return engines["django"].from_string(GALLERY).render(context, request)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hans"])
+def test_shared_components_render_cleanly_under_the_csp(
+    page: Page, live_server, console: ConsoleWatch, lang: str
+) -> None:
+    use_language(page, live_server.url, lang)
+    html = _render(User.objects.get(username="broker"), lang)
+
+    def serve(route: Route) -> None:
+        route.fulfill(
+            status=200,
+            content_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": _csp_header()},
+            body=html,
+        )
+
+    page.route(f"{live_server.url}/components/", serve)
+    page.goto("/components/")
+
+    expect(page.locator(".td-table-card tbody tr")).to_have_count(8)
+    expect(page.locator(".td-pagination .page-item.active")).to_have_text("3")
+    expect(page.locator("progress.td-progress-bar")).to_have_attribute("value", "37")
+    expect(page.locator(".alert-success")).to_contain_text("Stage 2 was approved.")
+    screenshot(page, "components")
+    assert console.take() == []
