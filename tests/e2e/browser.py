@@ -7,12 +7,10 @@ from pathlib import Path
 from django.conf import settings
 from playwright.sync_api import Page
 
-from transferdesk.management.commands.seed_demo import DEMO_PASSWORD
-
 SCREENSHOT_DIR = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
-def sign_in(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
+def sign_in(page: Page, username: str, password: str) -> None:
     """Sign in through the real sign-in page, as a person would."""
     page.goto("/accounts/login/")
     page.fill("#id_username", username)

@@ -25,6 +25,7 @@ from django.utils.translation import trans_real
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from accounts.choices import Role
+from tests.factories import Cast, make_cast
 
 # Playwright's sync API runs an asyncio event loop in the test thread for as long as the
 # browser is open (the whole session, as the browser fixture is session-scoped). Django sees
@@ -105,11 +106,11 @@ def console() -> ConsoleWatch:
 def page(
     browser: Browser,
     live_server: object,
-    demo_users: None,
+    transactional_db: None,
     compiled_catalogues: None,
     console: ConsoleWatch,
 ) -> Iterator[Page]:
-    """A page in a fresh browser context (English), with the demo users in the database.
+    """A page in a fresh browser context (English) on the live server.
 
     The test fails if the page logged any console error it did not expect: a Content-Security-
     Policy violation (an inline style or script), a missing asset or a JavaScript exception.
@@ -133,13 +134,27 @@ def page(
     assert not unexpected, "browser console errors:\n" + "\n".join(unexpected)
 
 
-@pytest.fixture
-def demo_users(transactional_db: None) -> None:
-    """The demo users of ``seed_demo`` (broker, broker2, compliance, buyer, buyer2, admin).
-
-    Transactional tests flush the database afterwards, which also removes the role groups that
-    a data migration created; they are put back first so the demo users get their roles.
-    """
+def _restore_role_groups() -> None:
+    """Transactional tests flush the database afterwards, which also removes the role groups
+    that a data migration created; they are put back so that users get their roles."""
     for role in Role:
         Group.objects.get_or_create(name=role.value)
+
+
+@pytest.fixture
+def cast(transactional_db: None) -> Cast:
+    """The named actors (tests/factories.py), committed so that the live server sees them.
+
+    Password: ``tests.factories.PASSWORD``. Preferred for behaviour tests: fast, and independent
+    of how much demo data ``seed_demo`` grows to hold.
+    """
+    _restore_role_groups()
+    return make_cast()
+
+
+@pytest.fixture
+def demo_users(transactional_db: None) -> None:
+    """What ``make run`` shows: the demo organisations and users of ``seed_demo`` (broker,
+    broker2, compliance, buyer, buyer2, admin; password ``DEMO_PASSWORD``). For screenshots."""
+    _restore_role_groups()
     call_command("seed_demo", stdout=StringIO())

@@ -7,6 +7,7 @@ templates and served to the browser on the live server's origin by Playwright.
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -24,26 +25,7 @@ from tests.e2e.conftest import ConsoleWatch
 
 pytestmark = pytest.mark.browser
 
-GALLERY = """{% extends "base.html" %}{% load i18n %}
-{% block title %}Components{% endblock %}
-{% block heading %}{% translate "Deals" %}{% endblock %}
-{% block subheading %}{% translate "Transfer deals you are assigned to, with their handover progress." %}{% endblock %}
-{% block actions %}<a class="btn btn-outline-secondary" href="#">{% translate "Cancel" %}</a><a class="btn btn-primary" href="#">{% translate "Continue" %}</a>{% endblock %}
-{% block content %}
-<div class="td-stat-row">
-  {% for label, value in stats %}<div class="card"><div class="card-body"><div class="td-stat-label">{{ label }}</div><div class="td-stat-value">{{ value }}</div></div></div>{% endfor %}
-</div>
-<div class="row g-4">
-  <div class="col-lg-8">{% include "partials/table.html" with columns=columns rows=page_obj.object_list page_obj=page_obj %}</div>
-  <div class="col-lg-4 d-flex flex-column gap-4">
-    <div class="card"><div class="card-body">
-      {% include "partials/progress.html" with done=37 total=120 label=progress_label %}
-    </div></div>
-    {% include "partials/confirm.html" with action="#" title=confirm_title message=confirm_message button=confirm_button danger=True cancel_url="#" %}
-  </div>
-</div>
-{% endblock %}
-"""
+GALLERY = Path(__file__).with_name("component_gallery.html")
 
 
 def _csp_header() -> str:
@@ -75,12 +57,12 @@ def _render(user: User, lang: str) -> str:
                 Message(constants.ERROR, "Row 14, column email: not a valid address."),
             ],
         }
-        return engines["django"].from_string(GALLERY).render(context, request)
+        return engines["django"].from_string(GALLERY.read_text()).render(context, request)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-hans"])
 def test_shared_components_render_cleanly_under_the_csp(
-    page: Page, live_server, console: ConsoleWatch, lang: str
+    demo_users: None, page: Page, live_server, console: ConsoleWatch, lang: str
 ) -> None:
     use_language(page, live_server.url, lang)
     html = _render(User.objects.get(username="broker"), lang)

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import screenshot, sign_in, sign_out, use_language
 from tests.e2e.conftest import ConsoleWatch
+from transferdesk.management.commands.seed_demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -60,14 +61,14 @@ def _shoot(
 
 @pytest.mark.parametrize("lang", ["en", "zh-hans"])
 def test_screenshots_of_the_main_pages(
-    page: Page, live_server, console: ConsoleWatch, lang: str
+    demo_users: None, page: Page, live_server, console: ConsoleWatch, lang: str
 ) -> None:
     use_language(page, live_server.url, lang)
 
     page.goto("/accounts/login/")
     _shoot(page, console, "sign-in", lang)
 
-    sign_in(page, "broker")
+    sign_in(page, "broker", DEMO_PASSWORD)
     _shoot(page, console, "deals", lang)
     page.click(".td-user")
     expect(page.locator(".td-user-menu")).to_be_visible()
@@ -78,17 +79,17 @@ def test_screenshots_of_the_main_pages(
     _shoot(page, console, "not-found", lang, status_error=True)
     sign_out(page)
 
-    sign_in(page, "compliance")
+    sign_in(page, "compliance", DEMO_PASSWORD)
     _shoot(page, console, "compliance", lang)
     sign_out(page)
 
-    sign_in(page, "buyer")
+    sign_in(page, "buyer", DEMO_PASSWORD)
     _shoot(page, console, "data-room", lang)
     page.goto("/deals/")
     _shoot(page, console, "forbidden", lang, status_error=True)
     sign_out(page)
 
-    sign_in(page, "admin")
+    sign_in(page, "admin", DEMO_PASSWORD)
     _shoot(page, console, "admin", lang)
     sign_out_of_admin(page)
 
@@ -97,7 +98,7 @@ def test_screenshots_of_the_main_pages(
     _shoot(page, console, "sign-in-error", lang)
     for _ in range(4):
         sign_in(page, "buyer2", "not-the-password")
-    sign_in(page, "buyer2")
+    sign_in(page, "buyer2", DEMO_PASSWORD)
     _shoot(page, console, "locked-out", lang, status_error=True)
 
 
@@ -107,13 +108,15 @@ def sign_out_of_admin(page: Page) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-hans"])
-def test_screenshots_on_a_phone(page: Page, live_server, console: ConsoleWatch, lang: str) -> None:
+def test_screenshots_on_a_phone(
+    demo_users: None, page: Page, live_server, console: ConsoleWatch, lang: str
+) -> None:
     use_language(page, live_server.url, lang)
     page.set_viewport_size({"width": 390, "height": 844})
 
     page.goto("/accounts/login/")
     _shoot(page, console, "sign-in-mobile", lang)
-    sign_in(page, "broker")
+    sign_in(page, "broker", DEMO_PASSWORD)
     _shoot(page, console, "deals-mobile", lang)
     page.click(".navbar-toggler")
     expect(page.locator("#td-nav.show")).to_be_visible()
