@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import sign_in, sign_out
+from tests.e2e.browser import screenshot, sign_in, sign_out
 from tests.e2e.conftest import ConsoleWatch
 from tests.factories import PASSWORD, Cast
 
@@ -142,6 +142,7 @@ def test_password_change_through_the_form_takes_effect(cast: Cast, page: Page) -
     page.get_by_role("button", name="Change password").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Password changed")
+    screenshot(page, "password-changed")
     sign_out(page)
     sign_in(page, "broker2", new_password)
     expect(page.get_by_role("heading", level=1)).to_have_text("Deals")
