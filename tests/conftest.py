@@ -1,8 +1,8 @@
 """Shared fixtures: the cast of actors, service markers, a live Celery worker, a browser.
 
-Tests marked ``postgres`` or ``live_worker`` skip when their service is not configured, except
-under ``TRANSFERDESK_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where a missing service fails
-the test instead: CI must never pass by skipping them.
+Tests marked ``postgres``, ``redis`` or ``live_worker`` skip when their service is not
+configured, except under ``TRANSFERDESK_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where a
+missing service fails the test instead: CI must never pass by skipping them.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ from tests.factories import Cast, make_cast
 from tests.support.worker import LiveWorker
 
 REQUIRE_SERVICES = os.environ.get("TRANSFERDESK_REQUIRE_SERVICES") == "1"
-SERVICE_MARKERS = {"postgres", "live_worker"}
+SERVICE_MARKERS = {"postgres", "live_worker", "redis"}
 
 
 def _missing_service(item: pytest.Item) -> str | None:
     needs_postgres = item.get_closest_marker("postgres") or item.get_closest_marker("live_worker")
     if needs_postgres and not settings.IS_POSTGRES:
         return "needs PostgreSQL: set DATABASE_URL"
-    if item.get_closest_marker("live_worker") and not settings.REDIS_URL:
-        return "needs Redis and a live worker: set REDIS_URL"
+    needs_redis = item.get_closest_marker("live_worker") or item.get_closest_marker("redis")
+    if needs_redis and not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL"
     return None
 
 
@@ -48,6 +49,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             red=True,
         )
         terminalreporter._session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher.
+    Argon2 stays configured second, so its hashes still verify."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
 
 
 @pytest.fixture

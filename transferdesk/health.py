@@ -7,6 +7,10 @@ broker and at least one worker answering a ping. Otherwise 503 with the failing 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -36,18 +40,37 @@ def _check_database() -> str | None:
 
 
 def _check_broker(url: str) -> str | None:
+    # A plain Redis PING: kombu's ensure_connection() on the Redis transport can succeed
+    # without talking to the server, and would report a dead broker as healthy.
     try:
-        with Connection(url, connect_timeout=PROBE_TIMEOUT) as conn:
-            conn.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT)
-    except Exception as exc:  # noqa: BLE001
+        if url.startswith(("redis://", "rediss://")):
+            client = redis.Redis.from_url(
+                url, socket_connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT
+            )
+            try:
+                client.ping()
+            finally:
+                client.close()
+        else:
+            with Connection(url, connect_timeout=PROBE_TIMEOUT) as conn:
+                conn.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
         return f"unreachable: {type(exc).__name__}"
     return None
 
 
-def _check_workers(url: str) -> tuple[str | None, int]:
+# Celery's broadcast publishes with unbounded connection retries; should the broker vanish
+# between the two checks, the ping must not hang the probe. One worker thread: a stuck ping
+# makes later probes time out too, instead of piling up threads.
+_ping_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz-ping")
+
+
+def _check_workers() -> tuple[str | None, int]:
+    future = _ping_executor.submit(celery_app.control.ping, timeout=PROBE_TIMEOUT)
     try:
-        with celery_app.connection_for_write(url) as conn:
-            replies = celery_app.control.ping(timeout=PROBE_TIMEOUT, connection=conn)
+        replies = future.result(timeout=PROBE_TIMEOUT + 3)
+    except FutureTimeout:
+        return "ping timed out", 0
     except Exception as exc:  # noqa: BLE001
         return f"ping failed: {type(exc).__name__}", 0
     if not replies:
@@ -78,7 +101,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
             checks["workers"] = "not checked (broker unreachable)"
             failed.append("workers")
         else:
-            error, count = _check_workers(broker_url)
+            error, count = _check_workers()
             checks["workers"] = error or f"{count} answering"
             if error:
                 failed.append("workers")

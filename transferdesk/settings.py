@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from .envconfig import SecretSource, env_bool, env_int, env_list
 
@@ -268,10 +268,16 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
-CELERY_TASK_QUEUES = [Queue("handover"), Queue("reports"), Queue("maintenance")]
+# Each queue its own direct exchange and routing key, so a message lands in exactly one queue.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in ("handover", "reports", "maintenance")
+]
+CELERY_TASK_DEFAULT_EXCHANGE = "maintenance"
+CELERY_TASK_DEFAULT_ROUTING_KEY = "maintenance"
 CELERY_TASK_ROUTES = {
-    "transfers.tasks.handover_*": {"queue": "handover"},
-    "audits.tasks.report_*": {"queue": "reports"},
+    "transfers.tasks.handover_*": {"queue": "handover", "routing_key": "handover"},
+    "audits.tasks.report_*": {"queue": "reports", "routing_key": "reports"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {

@@ -33,23 +33,31 @@ def database_url() -> str:
 class LiveWorker:
     """One ``celery worker`` process consuming every queue, for the duration of a test."""
 
-    def __init__(self, queues: str = "handover,reports,maintenance", concurrency: int = 1):
+    def __init__(
+        self,
+        queues: str = "handover,reports,maintenance",
+        concurrency: int = 1,
+        redis_url: str | None = None,
+    ):
+        self.redis_url = redis_url or settings.REDIS_URL
         self.queues = queues
         self.concurrency = concurrency
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = ROOT / "var" / "test-logs" / f"{self.name.split('@')[0]}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.write_bytes(b"")
 
     def start(self, *, purge: bool = True, timeout: float = 60) -> None:
         if purge:
-            app.control.purge()
+            with app.connection_for_write(self.redis_url) as conn:
+                app.control.purge(connection=conn)
         env = {
             **os.environ,
             "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.REDIS_URL,
+            "REDIS_URL": self.redis_url,
             "DATABASE_CONN_MAX_AGE": "0",
         }
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
@@ -63,10 +71,17 @@ class LiveWorker:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Celery worker exited early; see {self.log_path}")
-            if app.control.ping(destination=[self.name], timeout=0.5):
+            # The worker's own "ready" log line: pinging from the test process through a
+            # second broker connection can block inside kombu's shared poller.
+            if f"{self.name} ready." in self.log_path.read_text(errors="replace"):
                 return
+            time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"Celery worker did not answer within {timeout}s; see {self.log_path}")
+
+    def answers_ping(self, timeout: float = 0.5) -> bool:
+        with app.connection_for_write(self.redis_url) as conn:
+            return bool(app.control.ping(destination=[self.name], timeout=timeout, connection=conn))
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool children), as a crash would."""
