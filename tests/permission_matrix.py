@@ -1,0 +1,51 @@
+"""Every URL and every actor → the expected status. A URL with no row here fails the suite.
+
+Add a row for each view you add. Statuses: 200 page, 302 redirect (anonymous → sign-in, or a
+POST-only action's redirect), 403 signed in but the role may not, 404 outside the user's scope,
+405 wrong method. ``kwargs`` builds the URL arguments from the test's objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ACTORS = ("broker", "other_broker", "compliance", "buyer", "other_buyer", "anonymous")
+
+#: Namespaces whose permissions are owned by another system and tested on their own.
+EXCLUDED_NAMESPACES = {"admin"}
+
+
+@dataclass(frozen=True)
+class Row:
+    expected: dict[str, int]
+    method: str = "get"
+    kwargs: Callable[[Any], dict[str, Any]] = field(default=lambda world: {})
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(ACTORS, status)
+
+
+def signed_in(status: int) -> dict[str, int]:
+    return {**everyone(status), "anonymous": 302}
+
+
+def only(status_for: dict[str, int], others: int = 403) -> dict[str, int]:
+    return {**signed_in(others), **status_for}
+
+
+MATRIX: dict[str, Row] = {
+    "home": Row(signed_in(302)),
+    "healthz": Row(everyone(200)),
+    "readyz": Row(everyone(200)),
+    "set_language": Row(everyone(302), method="post"),
+    "accounts:login": Row({**everyone(302), "anonymous": 200}),
+    "accounts:logout": Row(everyone(302), method="post"),
+    "accounts:password_change": Row(signed_in(200)),
+    "accounts:password_change_done": Row(signed_in(200)),
+    "transfers:deal_list": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
+    "portal:home": Row(only({"buyer": 200, "other_buyer": 200})),
+    "audits:dashboard": Row(only({"compliance": 200})),
+}
