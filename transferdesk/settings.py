@@ -329,3 +329,7 @@ LOGGING = {
 
 # --- TransferDesk ----------------------------------------------------------------------------
 TRANSFERDESK_PAGE_SIZE = 25
+#: Where encrypted backups are written (the backup issue's jobs use it).
+TRANSFERDESK_BACKUP_DIR = Path(
+    os.environ.get("TRANSFERDESK_BACKUP_DIR", BASE_DIR / "var" / "backups")
+)
