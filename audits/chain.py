@@ -17,12 +17,16 @@ import binascii
 import datetime as dt
 import hmac
 import json
+import multiprocessing
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router
+from django.db.models import Max, Min
 from django.utils.translation import gettext as _
 
 from .models import GENESIS_MAC, AuditEvent
@@ -125,18 +129,36 @@ def iter_chain_rows(*, chunk_size: int = 10_000) -> Iterator[tuple[Any, ...]]:
     )
 
 
+def _mac_matches(key: bytes, values: tuple[Any, ...]) -> bool:
+    """Whether a row (a tuple of ``CHAIN_FIELDS``) carries the MAC of its own content."""
+    # zip stops before ``mac``, the one column the MAC does not cover. hmac.digest is the
+    # one-call C path: a million HMAC objects would cost more than the hashing. A plain ``==``,
+    # not compare_digest: nobody learns anything from the verifier's timing, and a tampered
+    # MAC may hold non-ASCII text that compare_digest would refuse.
+    message = values[-2].encode() + _encode(dict(zip(_ENCODED_FIELDS, values, strict=False)))
+    return hmac.digest(key, message, "sha256").hex() == values[-1]
+
+
 def verify_rows(
     rows: Iterable[tuple[Any, ...]],
     *,
     key: bytes,
     anchors: Mapping[int, str] | None = None,
 ) -> ChainVerification:
-    """Check that ``rows`` (tuples of ``CHAIN_FIELDS`` in seq order) form one intact chain.
+    """Check that ``rows`` (tuples of ``CHAIN_FIELDS`` in seq order) form one intact chain."""
+    steps = ((v[0], v[-2], v[-1], _mac_matches(key, v)) for v in rows)
+    return _walk(steps, anchors=anchors)
+
+
+def _walk(
+    steps: Iterable[tuple[int, str, str, bool]], *, anchors: Mapping[int, str] | None
+) -> ChainVerification:
+    """Walk ``(seq, prev_mac, mac, mac_ok)`` in seq order and name the first broken event.
 
     For each event, in this order: its position (``seq`` must be the previous one plus one:
     a gap means removed events, a step back means reordered or inserted ones), its link
-    (``prev_mac`` must equal the previous event's ``mac``), its own MAC. The first failure
-    stops the walk and is named. ``anchors`` maps seq to the MAC a receipt or report printed
+    (``prev_mac`` must equal the previous event's ``mac``), its own MAC (``mac_ok``). The
+    first failure stops the walk. ``anchors`` maps seq to the MAC a receipt or report printed
     for it: a chain that no longer reaches an anchor was truncated.
     """
     anchors = dict(anchors or {})
@@ -144,8 +166,6 @@ def verify_rows(
     prev_mac = GENESIS_MAC
     count = 0
     checked: list[int] = []
-    names = _ENCODED_FIELDS
-    last = len(CHAIN_FIELDS) - 1
 
     def failed(seq: int, problem: str, message: str) -> ChainVerification:
         return ChainVerification(
@@ -159,10 +179,7 @@ def verify_rows(
             anchors_checked=tuple(checked),
         )
 
-    # Plain comparisons, not compare_digest: nobody learns anything from the verifier's timing,
-    # and a tampered MAC may hold non-ASCII text that compare_digest would refuse.
-    for values in rows:
-        seq, stored_mac, row_prev = values[0], values[last], values[last - 1]
+    for seq, row_prev, stored_mac, mac_ok in steps:
         if seq > expected_seq:
             return failed(
                 expected_seq,
@@ -179,10 +196,6 @@ def verify_rows(
                     "event {seq} appears out of order after event {prev}: reordered or inserted"
                 ).format(seq=seq, prev=expected_seq - 1),
             )
-        # zip stops before ``mac``, the one column the MAC does not cover. hmac.digest is the
-        # one-call C path: a million HMAC objects would cost more than the hashing.
-        message = row_prev.encode() + _encode(dict(zip(names, values, strict=False)))
-        mac_ok = hmac.digest(key, message, "sha256").hex() == stored_mac
         linked = row_prev == prev_mac
         if not mac_ok and not linked:
             return failed(
@@ -244,7 +257,77 @@ def verify_rows(
 
 
 def verify_chain(
-    *, chunk_size: int = 10_000, anchors: Mapping[int, str] | None = None
+    *,
+    chunk_size: int = 10_000,
+    anchors: Mapping[int, str] | None = None,
+    jobs: int = 1,
 ) -> ChainVerification:
-    """Walk the stored chain from the first event to the head, in constant memory."""
-    return verify_rows(iter_chain_rows(chunk_size=chunk_size), key=audit_key(), anchors=anchors)
+    """Walk the stored chain from the first event to the head, in constant memory.
+
+    ``jobs`` > 1 recomputes the MACs in that many processes, each over a range of ``seq``,
+    then walks positions and links (three short columns) in this process; the outcome is the
+    same as with one process. It forks, so it is for the command line: inside a transaction
+    (whose rows other processes cannot see) or for a short chain it walks in one process.
+    """
+    key = audit_key()
+    using = router.db_for_read(AuditEvent)
+    if jobs > 1 and not connections[using].in_atomic_block:
+        bounds = AuditEvent.objects.using(using).aggregate(lo=Min("seq"), hi=Max("seq"))
+        if bounds["hi"] is not None and bounds["hi"] - bounds["lo"] >= PARALLEL_MIN_EVENTS:
+            return _verify_in_processes(
+                lo=bounds["lo"], hi=bounds["hi"], jobs=jobs, chunk_size=chunk_size,
+                anchors=anchors, using=using,
+            )  # fmt: skip
+    return verify_rows(iter_chain_rows(chunk_size=chunk_size), key=key, anchors=anchors)
+
+
+#: Below this many events, forking costs more than it saves.
+PARALLEL_MIN_EVENTS = 50_000
+
+
+def _verify_in_processes(
+    *,
+    lo: int,
+    hi: int,
+    jobs: int,
+    chunk_size: int,
+    anchors: Mapping[int, str] | None,
+    using: str,
+) -> ChainVerification:
+    # Ranges (after, upto]: the first is open below and every range stops at the head seen now,
+    # so rows out of place and rows appended meanwhile are treated exactly as by _walk, which
+    # reads up to the same head.
+    cuts = [lo - 1 + (hi - lo + 1) * i // jobs for i in range(1, jobs)]
+    ranges = list(zip([None, *cuts], [*cuts, hi], strict=True))
+    connections.close_all()  # children must not share this process's connection
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [
+            pool.submit(_first_bad_mac, after=after, upto=upto, chunk_size=chunk_size, using=using)
+            for after, upto in ranges
+        ]
+        first_bad = min((b for f in futures if (b := f.result()) is not None), default=None)
+    light = (
+        AuditEvent.objects.using(using)
+        .filter(seq__lte=hi)
+        .order_by("seq")
+        .values_list("seq", "prev_mac", "mac")
+        .iterator(chunk_size=chunk_size * 5)
+    )
+    # Only the first bad MAC matters: the walk stops there at the latest.
+    return _walk(((s, p, m, s != first_bad) for s, p, m in light), anchors=anchors)
+
+
+def _first_bad_mac(*, after: int | None, upto: int, chunk_size: int, using: str) -> int | None:
+    """In a child process: the first seq in (after, upto] whose MAC does not match, if any."""
+    key = audit_key()
+    rows = AuditEvent.objects.using(using).filter(seq__lte=upto)
+    if after is not None:
+        rows = rows.filter(seq__gt=after)
+    try:
+        for values in rows.order_by("seq").values_list(*CHAIN_FIELDS).iterator(chunk_size):
+            if not _mac_matches(key, values):
+                return values[0]
+        return None
+    finally:
+        connections.close_all()

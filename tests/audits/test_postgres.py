@@ -178,3 +178,45 @@ def test_flush_empties_the_audit_table_and_leaves_the_truncate_trigger_on():
     record_event(action=AuditAction.CREATE)
     with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
         cursor.execute("TRUNCATE audits_auditevent")
+
+
+@pytest.fixture
+def long_chain(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> list[AuditEvent]:
+    """A committed chain that the parallel verifier splits into ranges (threshold lowered)."""
+    from audits import chain as chain_module
+
+    monkeypatch.setattr(chain_module, "PARALLEL_MIN_EVENTS", 10)
+    return [record_event(action=AuditAction.VIEW_CORE, details={"n": n}) for n in range(40)]
+
+
+def _superuser_sql(sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audits_auditevent DISABLE TRIGGER USER")
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.execute("ALTER TABLE audits_auditevent ENABLE TRIGGER USER")
+
+
+def test_verifying_in_several_processes_gives_the_same_answer_on_a_clean_chain(long_chain):
+    assert verify_chain(jobs=3) == verify_chain(jobs=1)
+    assert verify_chain(jobs=3).count == 40
+
+
+@pytest.mark.parametrize(
+    ("sql", "seq", "problem"),
+    [
+        ("UPDATE audits_auditevent SET details = '{\"n\": 0}' WHERE seq = 27", 27, "altered"),
+        ("DELETE FROM audits_auditevent WHERE seq = 14", 14, "removed"),
+        ("DELETE FROM audits_auditevent WHERE seq = 40", None, None),  # a shorter chain
+        ("UPDATE audits_auditevent SET prev_mac = mac WHERE seq = 30", 30, "reordered"),
+    ],
+    ids=["altered", "removed-at-a-range-boundary", "tail-removed", "relinked"],
+)
+def test_verifying_in_several_processes_names_the_same_event_as_one_process(
+    long_chain, sql, seq, problem
+):
+    _superuser_sql(sql)
+    parallel, single = verify_chain(jobs=3), verify_chain(jobs=1)
+    assert parallel == single
+    assert (parallel.first_bad_seq, parallel.problem or None) == (seq, problem)

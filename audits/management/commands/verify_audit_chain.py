@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -35,10 +36,18 @@ class Command(BaseCommand):
             help=_("A chain head printed on a receipt or report; the chain must still hold it."),
         )
         parser.add_argument("--chunk-size", type=int, default=10_000, help=_("Rows per fetch."))
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=min(4, os.cpu_count() or 1),
+            help=_("Processes recomputing MACs on long chains (default: CPUs, at most 4)."),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         anchors = dict(_anchor(value) for value in options["anchor"])
-        result = verify_chain(chunk_size=options["chunk_size"], anchors=anchors)
+        result = verify_chain(
+            chunk_size=options["chunk_size"], anchors=anchors, jobs=options["jobs"]
+        )
         if not result.ok:
             raise CommandError(
                 f"verify_audit_chain: FAILED at event {result.first_bad_seq} "
