@@ -7,13 +7,18 @@ the audits app into it, and bulk-loads N chained events with COPY, computing the
 Python with the application's own MAC function. Then, each in a fresh process so that peak
 memory belongs to that phase alone:
 
-* verify: ``audits.chain.verify_chain()``, exactly what ``verify_audit_chain`` runs;
-* floor: the least work that can check the same chain, with no Django: a psycopg2 server-side
-  cursor streaming the same columns, the same canonical JSON, the same HMAC.
+* verify: ``audits.chain.verify_chain(jobs=JOBS)``, exactly what ``verify_audit_chain`` runs
+  (``--jobs`` defaults to the command's default: the CPUs, at most 4), and again in one
+  process;
+* floor: the least work that can check the same chain in one process, with no Django: a
+  psycopg2 server-side cursor streaming the same columns, the same canonical JSON, the same
+  HMAC.
 
 Goal (issue 6): under 20 s for 1,000,000 events, in constant memory. The last line is
 
     RESULT events=N seconds=S floor_seconds=F ratio=S/F peak_mb=M
+
+where S is the command's time and M the largest resident set of any of its processes.
 """
 
 from __future__ import annotations
@@ -45,7 +50,10 @@ LOAD_CHUNK = 50_000
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    """The largest resident set of this process or any of its children (Linux: kilobytes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
 
 
 def _django(url: str) -> None:
@@ -91,10 +99,11 @@ def scratch_database(base_url: str, prefix: str) -> Any:
         admin.close()
 
 
-def _phase(name: str, url: str, n: int) -> dict[str, Any]:
+def _phase(name: str, url: str, n: int, jobs: int = 1) -> dict[str, Any]:
     """Run one phase in its own process; it prints one JSON line last."""
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", name, "--n", str(n), "--url", url],
+        [sys.executable, __file__, "--phase", name, "--n", str(n), "--url", url,
+         "--jobs", str(jobs)],
         cwd=ROOT, check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -111,7 +120,7 @@ def _text(value: Any) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-def phase_load(url: str, n: int) -> dict[str, Any]:
+def phase_load(url: str, n: int, jobs: int) -> dict[str, Any]:
     """Migrate and COPY in N chained events, as varied as everyday traffic."""
     _django(url)
     from django.core.management import call_command
@@ -168,20 +177,21 @@ def phase_load(url: str, n: int) -> dict[str, Any]:
     return {"load_seconds": loaded, "head_mac": prev}
 
 
-def phase_verify(url: str, n: int) -> dict[str, Any]:
+def phase_verify(url: str, n: int, jobs: int) -> dict[str, Any]:
+    """What ``verify_audit_chain --jobs JOBS`` runs."""
     _django(url)
     from audits.chain import verify_chain
 
     base_mb = _peak_mb()
     started = time.perf_counter()
-    result = verify_chain()
+    result = verify_chain(jobs=jobs)
     seconds = time.perf_counter() - started
     if not result.ok or result.count != n:
         raise SystemExit(f"verification failed: {result}")
     return {"seconds": seconds, "peak_mb": _peak_mb(), "base_mb": base_mb, "head": result.head_mac}
 
 
-def phase_floor(url: str, n: int) -> dict[str, Any]:
+def phase_floor(url: str, n: int, jobs: int) -> dict[str, Any]:
     """The same check with no Django: psycopg2 named cursor, canonical JSON, HMAC."""
     import base64
 
@@ -232,11 +242,17 @@ PHASES = {"load": phase_load, "verify": phase_verify, "floor": phase_floor}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="processes for verify (the command's default: CPUs, at most 4)",
+    )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(PHASES[args.phase](args.url, args.n)))
+        print(json.dumps(PHASES[args.phase](args.url, args.n, args.jobs)))
         return
 
     base_url = os.environ.get("DATABASE_URL", "")
@@ -245,12 +261,18 @@ def main() -> None:
     with scratch_database(base_url, "td_bench_verify") as url:
         load = _phase("load", url, args.n)
         print(f"loaded {args.n} events in {load['load_seconds']:.1f} s", flush=True)
-        verify = _phase("verify", url, args.n)
+        verify = _phase("verify", url, args.n, args.jobs)
+        single = _phase("verify", url, args.n, 1) if args.jobs > 1 else verify
         floor = _phase("floor", url, args.n)
     if verify["head"] != load["head_mac"]:
         raise SystemExit("verify reported another head than the one loaded")
     print(
-        f"verify: {verify['seconds']:.2f} s, peak {verify['peak_mb']:.0f} MB "
+        f"verify in one process: {single['seconds']:.2f} s, peak {single['peak_mb']:.0f} MB; "
+        f"floor / one process: {floor['seconds'] / single['seconds']:.2f}"
+    )
+    print(
+        f"verify --jobs {args.jobs}: {verify['seconds']:.2f} s, peak {verify['peak_mb']:.0f} MB "
+        f"per process "
         f"(after start-up {verify['base_mb']:.0f} MB); floor: {floor['seconds']:.2f} s, "
         f"peak {floor['peak_mb']:.0f} MB (after start-up {floor['base_mb']:.0f} MB)"
     )
