@@ -1,5 +1,4 @@
-"""Shared permission plumbing: role checks for pages. Object scoping (``restrict``) joins here
-with the deal and customer models."""
+"""Shared permission plumbing: role checks for pages, and the scoped-read door ``restrict``."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 
 from accounts.choices import Role
@@ -30,3 +30,43 @@ def role_required(*roles: Role) -> Callable[[View], View]:
         return wrapper
 
     return decorator
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """The one door for reads (DESIGN.md guarantee 5): ``Model.objects.restrict(user, action)``.
+
+    Each model says who may reach which of its rows by defining a classmethod
+    ``restrict_q(user, action) -> Q`` built on django-guardian object permissions granted at
+    deal or organisation level. Anonymous and inactive users get nothing. Superusers get no
+    wider view here: administrators work in the Django admin, where personal data is masked,
+    and guardian's superuser and global-permission shortcuts are never used (this deliberately
+    departs from "superusers pass" in CONVENTIONS.md, because DESIGN.md's guarantee 5 switches
+    those widenings off).
+    """
+
+    def restrict(self, user: Any, action: str = "view") -> RestrictedQuerySet:
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        restrict_q = getattr(self.model, "restrict_q", None)
+        if restrict_q is None:
+            raise TypeError(f"{self.model.__name__} defines no restrict_q(user, action)")
+        return self.filter(restrict_q(user, action)).distinct()
+
+
+def objects_with_perm(user: Any, perm: str, queryset: models.QuerySet) -> models.QuerySet:
+    """The objects of ``queryset`` on which ``user`` holds object permission ``perm``.
+
+    A thin wrapper over guardian's ``get_objects_for_user`` with its permissive defaults
+    switched off: no superuser shortcut, no global permissions, user permissions only
+    (roles are groups, and a group never carries object permissions here).
+    """
+    from guardian.shortcuts import get_objects_for_user
+
+    return get_objects_for_user(
+        user,
+        perm,
+        klass=queryset,
+        use_groups=False,
+        with_superuser=False,
+        accept_global_perms=False,
+    )
