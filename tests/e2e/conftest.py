@@ -3,8 +3,9 @@
 The browser is Debian's Chromium at ``/usr/bin/chromium`` driven by Playwright's sync API; the
 Playwright-managed browser downloads are never used. Without that binary the browser tests skip
 with the reason. Each test gets its own browser context (cookies, storage, language), a page
-whose console is watched for errors (a Content-Security-Policy violation is a console error),
-and the demo users from ``seed_demo`` on pytest-django's ``live_server``.
+whose console is watched for errors (a Content-Security-Policy violation is a console error)
+on pytest-django's ``live_server``, and either the factory cast (behaviour tests) or the demo
+users of ``seed_demo`` (screenshots). Helpers for what a person does are in ``browser.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.core.management import call_command
 from django.utils import translation
 from django.utils.translation import trans_real
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from pytest_django.live_server_helper import LiveServer
 
 from accounts.choices import Role
 from tests.factories import Cast, make_cast
@@ -82,7 +84,8 @@ class ConsoleWatch:
     """Console errors and uncaught exceptions of a page, CSP violations included."""
 
     errors: list[str] = field(default_factory=list)
-    #: Messages that a test expects (a lock-out answers 403, which Chromium logs as an error).
+    #: Messages a test expects: a page answering 403/404/429 (the lock-out page) is logged by
+    #: Chromium as a failed resource.
     allowed: list[re.Pattern[str]] = field(default_factory=list)
 
     def allow(self, pattern: str) -> None:
@@ -105,7 +108,7 @@ def console() -> ConsoleWatch:
 @pytest.fixture
 def page(
     browser: Browser,
-    live_server: object,
+    live_server: LiveServer,
     transactional_db: None,
     compiled_catalogues: None,
     console: ConsoleWatch,
