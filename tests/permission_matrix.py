@@ -48,4 +48,8 @@ MATRIX: dict[str, Row] = {
     "transfers:deal_list": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
     "portal:home": Row(only({"buyer": 200, "other_buyer": 200})),
     "audits:dashboard": Row(only({"compliance": 200})),
+    "job_progress": Row(
+        {**signed_in(404), "broker": 200, "compliance": 200},
+        kwargs=lambda world: {"pk": world.job.pk},
+    ),
 }

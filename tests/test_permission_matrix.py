@@ -33,7 +33,10 @@ def test_every_url_has_a_row_in_the_permission_matrix():
 @pytest.fixture
 def world(cast, settings):
     """The objects URL arguments are built from; later issues add deals, stages, customers."""
+    from transferdesk.jobs import job_create
+
     settings.CELERY_TASK_ALWAYS_EAGER = True  # /readyz: the broker is checked elsewhere
+    cast.job = job_create(kind="test", actor=cast.broker, total=10)
     return cast
 
 

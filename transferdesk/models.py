@@ -1,7 +1,8 @@
-"""Models owned by the project package: the data keys of the crypto layer."""
+"""Models owned by the project package: the data keys of the crypto layer, and job rows."""
 
 from __future__ import annotations
 
 from .crypto.models import DataKey, DataKeyPurpose
+from .jobs import Job, JobStatus
 
-__all__ = ["DataKey", "DataKeyPurpose"]
+__all__ = ["DataKey", "DataKeyPurpose", "Job", "JobStatus"]

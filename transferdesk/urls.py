@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("jobs/<uuid:pk>/progress", views.job_progress, name="job_progress"),
     path("accounts/", include("accounts.urls")),
     path("deals/", include("transfers.urls")),
     path("portal/", include("transfers.portal_urls")),

@@ -1,12 +1,16 @@
-"""Project-level views: the role-based landing redirect."""
+"""Project-level views: the role-based landing redirect and job progress."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.choices import Role
+
+from .jobs import Job
 
 LANDING = {
     Role.COMPLIANCE: "audits:dashboard",
@@ -24,3 +28,14 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_staff:
         return redirect("admin:index")
     return render(request, "no_role.html", status=403)
+
+
+@login_required
+def job_progress(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The progress bar of a job, polled by htmx while it runs. Only the person who started the
+    job, and compliance, may see it; anyone else gets the same 404 as a missing job."""
+    jobs = Job.objects.all()
+    if not request.user.has_role(Role.COMPLIANCE):
+        jobs = jobs.filter(started_by=request.user)
+    job = get_object_or_404(jobs, pk=pk)
+    return render(request, "partials/job_progress.html", {"job": job})

@@ -1,0 +1,62 @@
+"""Job rows: progress a page can poll, and failures that say why."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from transferdesk.jobs import (
+    Job,
+    JobStatus,
+    job_create,
+    job_fail,
+    job_progress,
+    job_start,
+    job_succeed,
+)
+
+
+@pytest.fixture
+def job(cast):
+    return job_create(kind="customer_import", actor=cast.broker, total=200, obj=cast.seller)
+
+
+def test_a_running_job_reports_progress_rate_and_time_left(job):
+    job_start(job_id=job.pk)
+    Job.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(seconds=10))
+    job_progress(job_id=job.pk, done=50)
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING
+    assert job.percent == 25
+    assert 4.5 < job.rate_per_second < 5.5
+    assert 28 <= job.seconds_left <= 31
+    assert job.object_type == "customers.Organization"
+
+
+def test_the_progress_partial_polls_while_running_and_stops_when_done(client, cast, job):
+    client.force_login(cast.broker)
+    job_start(job_id=job.pk)
+    job_progress(job_id=job.pk, done=100)
+    page = client.get(reverse("job_progress", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 2s"' in page
+    assert "100 of 200 (50%)" in page
+    job_succeed(job_id=job.pk, result={"download_url": "/files/x.pdf"})
+    page = client.get(reverse("job_progress", args=[job.pk])).content.decode()
+    assert "hx-trigger" not in page
+    assert "Finished" in page and 'href="/files/x.pdf"' in page
+
+
+def test_a_failed_job_says_why_and_that_nothing_changed(client, cast, job):
+    client.force_login(cast.broker)
+    job_fail(job_id=job.pk, error="Row 12, column phone: not a phone number")
+    page = client.get(reverse("job_progress", args=[job.pk])).content.decode()
+    assert "The job failed; nothing was changed." in page
+    assert "Row 12, column phone: not a phone number" in page
+
+
+def test_someone_elses_job_is_a_404(client, cast, job):
+    client.force_login(cast.other_broker)
+    assert client.get(reverse("job_progress", args=[job.pk])).status_code == 404

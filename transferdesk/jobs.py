@@ -1,0 +1,125 @@
+"""Jobs a person waits for (imports, reports, notice runs, purges): one persisted row each.
+
+The row, not the broker, is the truth about a job: its task reports progress into it, pages poll
+it (``job_progress`` view, htmx), and a failure leaves a readable reason — never personal data.
+Modelled on NetBox's ``core.models.Job``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class Job(models.Model):
+    """A background job with its progress, outcome and the person who started it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("kind"), max_length=64, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    object_type = models.CharField(_("object type"), max_length=100, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    done = models.BigIntegerField(_("done"), default=0)
+    total = models.BigIntegerField(_("total"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        indexes = [models.Index(fields=["object_type", "object_id"], name="job_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.SUCCEEDED:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def rate_per_second(self) -> float | None:
+        if not self.started_at or not self.done:
+            return None
+        end = self.finished_at or timezone.now()
+        seconds = (end - self.started_at).total_seconds()
+        return self.done / seconds if seconds > 0 else None
+
+    @property
+    def seconds_left(self) -> int | None:
+        rate = self.rate_per_second
+        if self.is_finished or not rate or not self.total:
+            return None
+        return int((self.total - self.done) / rate)
+
+
+def job_create(
+    *, kind: str, actor: Any = None, total: int = 0, obj: models.Model | None = None
+) -> Job:
+    """Create the row before the task is enqueued (enqueue it with ``transaction.on_commit``)."""
+    return Job.objects.create(
+        kind=kind,
+        started_by=actor if actor is not None and actor.is_authenticated else None,
+        total=total,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+    )
+
+
+def job_start(*, job_id: uuid.UUID | str, total: int | None = None) -> None:
+    fields: dict[str, Any] = {"status": JobStatus.RUNNING, "started_at": timezone.now()}
+    if total is not None:
+        fields["total"] = total
+    Job.objects.filter(pk=job_id).update(**fields)
+
+
+def job_progress(*, job_id: uuid.UUID | str, done: int, total: int | None = None) -> None:
+    """Record progress; a single UPDATE, cheap enough to call once per chunk."""
+    fields: dict[str, Any] = {"done": done}
+    if total is not None:
+        fields["total"] = total
+    Job.objects.filter(pk=job_id).update(**fields)
+
+
+def job_succeed(*, job_id: uuid.UUID | str, result: dict[str, Any] | None = None) -> None:
+    Job.objects.filter(pk=job_id).update(
+        status=JobStatus.SUCCEEDED, result=result or {}, finished_at=timezone.now()
+    )
+
+
+def job_fail(*, job_id: uuid.UUID | str, error: str) -> None:
+    """Mark failed with a reason a person can act on (never personal data)."""
+    Job.objects.filter(pk=job_id).update(
+        status=JobStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
