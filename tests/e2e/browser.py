@@ -11,8 +11,9 @@ SCREENSHOT_DIR = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 def sign_in(page: Page, username: str, password: str) -> None:
-    """Sign in through the real sign-in page, as a person would."""
-    page.goto("/accounts/login/")
+    """Sign in through the real sign-in page, as a person would (again, after a failure)."""
+    if page.locator("form.td-sign-in").count() == 0:
+        page.goto("/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     with page.expect_navigation():
