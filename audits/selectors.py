@@ -14,7 +14,7 @@ class ChainHead(NamedTuple):
     (``verify_audit_chain --anchor SEQ:MAC``).
     """
 
-    count: int
+    events: int  # how many events (``count`` would shadow tuple.count)
     seq: int
     mac: str
 
@@ -26,5 +26,5 @@ def chain_head() -> ChainHead:
     """
     head = AuditEvent.objects.order_by("-seq").values_list("seq", "mac").first()
     if head is None:
-        return ChainHead(count=0, seq=0, mac=GENESIS_MAC)
-    return ChainHead(count=AuditEvent.objects.count(), seq=head[0], mac=head[1])
+        return ChainHead(events=0, seq=0, mac=GENESIS_MAC)
+    return ChainHead(events=AuditEvent.objects.count(), seq=head[0], mac=head[1])
