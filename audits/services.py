@@ -108,6 +108,10 @@ def record_event(
     head instead of forking the chain; on SQLite by the write lock that every transaction takes
     at BEGIN (``transaction_mode=IMMEDIATE`` in settings). The unique ``seq`` is the last line
     of defence: a fork would fail to insert rather than be stored.
+
+    Because the lock is held until the caller's transaction ends, call ``record_event`` as the
+    last step of the transaction, after the slow work: every other writer of the trail (sign-
+    ins included) waits while it is held, and taking it before row locks invites deadlocks.
     """
     action = AuditAction(action)
     cleaned = clean_details(details or {})
