@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import screenshot, sign_in, sign_out
 from tests.e2e.conftest import ConsoleWatch
-from tests.factories import PASSWORD, Cast
+from tests.factories import PASSWORD, Cast, UserFactory
 
 pytestmark = pytest.mark.browser
 
@@ -168,3 +168,18 @@ def test_password_change_shows_what_is_wrong(cast: Cast, page: Page) -> None:
 
     expect(page.locator(".invalid-feedback").first).to_contain_text("too short")
     expect(page.locator("#id_new_password2")).to_have_class(re.compile(r"\bis-invalid\b"))
+
+
+def test_user_without_a_role_is_told_to_ask_an_administrator(
+    cast: Cast, page: Page, console: ConsoleWatch
+) -> None:
+    UserFactory(username="newcomer", organization=cast.broker_firm)
+    console.allow(r"status of 403")  # the page answers 403: there is nothing to show yet
+
+    sign_in(page, "newcomer", PASSWORD)
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("No role yet")
+    expect(page.get_by_text("Ask an administrator")).to_be_visible()
+    expect(page.locator(".td-user-role")).to_have_text("No role")
+    expect(page.locator("#td-nav .navbar-nav .nav-link")).to_have_count(0)
+    screenshot(page, "no-role")
