@@ -1,7 +1,8 @@
 """Run as a separate process by the concurrency test: append N audit events from one writer.
 
-``python -m tests.audits.chain_writer WRITER COUNT START_AT`` waits until the Unix time
-START_AT, so that all writers start together, then appends COUNT events, each in its own
+``python -m tests.audits.chain_writer WRITER COUNT BARRIER_DIR`` starts Django, creates
+``BARRIER_DIR/ready-WRITER`` and waits for ``BARRIER_DIR/go`` (so that all writers start
+together however long each takes to start), then appends COUNT events, each in its own
 transaction as services do.
 """
 
@@ -10,18 +11,27 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 
 def main(argv: list[str]) -> None:
-    writer, count, start_at = int(argv[0]), int(argv[1]), float(argv[2])
+    writer, count, barrier = int(argv[0]), int(argv[1]), Path(argv[2])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "transferdesk.settings")
     import django
 
     django.setup()
+    from django.db import connection
+
     from audits.choices import AuditAction
     from audits.services import record_event
 
-    time.sleep(max(0.0, start_at - time.time()))
+    connection.ensure_connection()
+    (barrier / f"ready-{writer}").touch()
+    deadline = time.monotonic() + 120
+    while not (barrier / "go").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("no go signal")
+        time.sleep(0.01)
     for n in range(count):
         record_event(
             action=AuditAction.UPDATE,

@@ -103,10 +103,9 @@ def test_the_application_role_can_append_but_not_update_delete_or_disable_the_tr
 
 
 @pytest.mark.django_db(transaction=True)
-def test_four_processes_writing_500_events_each_leave_one_unbroken_chain():
+def test_four_processes_writing_500_events_each_leave_one_unbroken_chain(tmp_path):
     writers, per_writer = 4, 500
     env = {**os.environ, "DATABASE_URL": database_url(), "DATABASE_CONN_MAX_AGE": "0"}
-    start_at = time.time() + 4  # after every process has started Django
     processes = [
         subprocess.Popen(
             [
@@ -115,7 +114,7 @@ def test_four_processes_writing_500_events_each_leave_one_unbroken_chain():
                 "tests.audits.chain_writer",
                 str(w),
                 str(per_writer),
-                str(start_at),
+                str(tmp_path),
             ],
             cwd=ROOT,
             env=env,
@@ -123,14 +122,17 @@ def test_four_processes_writing_500_events_each_leave_one_unbroken_chain():
         )
         for w in range(writers)
     ]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready-*"))) < writers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (tmp_path / "go").touch()  # all four are connected: let them write at once
     errors = [p.communicate(timeout=300)[1].decode() for p in processes]
     assert [p.returncode for p in processes] == [0] * writers, errors
 
     result = verify_chain()
     assert result.ok, result.message
     assert (result.count, result.head_seq) == (2000, 2000)
-    by_writer = AuditEvent.objects.order_by("seq").values_list("details__writer", flat=True)
-    order = list(by_writer)
+    order = list(AuditEvent.objects.order_by("seq").values_list("details__writer", flat=True))
     for w in range(writers):
         assert sorted(
             d["n"]
