@@ -7,6 +7,7 @@ templates and served to the browser on the live server's origin by Playwright.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,6 +53,29 @@ def _render(user: User, lang: str) -> str:
             "confirm_title": "Cancel this stage?",
             "confirm_message": "Nothing has been delivered yet. The buyer will not see it.",
             "confirm_button": "Cancel stage",
+            # Finished as far as polling goes, so htmx does not ask the server for them.
+            "job_running": SimpleNamespace(
+                id=uuid.uuid4(),
+                is_finished=True,
+                status="running",
+                done=1840,
+                total=5000,
+                percent=36,
+                seconds_left=42,
+                error="",
+                result={},
+            ),
+            "job_failed": SimpleNamespace(
+                id=uuid.uuid4(),
+                is_finished=True,
+                status="failed",
+                done=0,
+                total=0,
+                percent=0,
+                seconds_left=None,
+                error="Row 14, column email: not a valid address.",
+                result={},
+            ),
             "messages": [
                 Message(constants.SUCCESS, "Stage 2 was approved."),
                 Message(constants.ERROR, "Row 14, column email: not a valid address."),
@@ -80,7 +104,8 @@ def test_shared_components_render_cleanly_under_the_csp(
 
     expect(page.locator(".td-table-card tbody tr")).to_have_count(8)
     expect(page.locator(".td-pagination .page-item.active")).to_have_text("3")
-    expect(page.locator("progress.td-progress-bar")).to_have_attribute("value", "37")
+    expect(page.locator("progress.td-progress-bar").first).to_have_attribute("value", "37")
+    expect(page.locator(".td-job .alert-danger")).to_contain_text("Row 14")
     expect(page.locator(".alert-success")).to_contain_text("Stage 2 was approved.")
     screenshot(page, "components")
     assert console.take() == []
