@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .crypto import checks as _crypto_checks  # noqa: F401 - registers the system checks
 from .crypto.models import DataKey, DataKeyPurpose
 from .jobs import Job, JobStatus
 
