@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audits.choices import AuditAction
 from audits.services import record_event
-from transferdesk.crypto.fields import EncryptedField, blind_index_fields
+from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
 from transferdesk.models import DataKey, DataKeyPurpose
 
 from .models import Customer, Organization
@@ -92,9 +92,7 @@ def customer_update(*, actor: Any, customer: Customer, values: Mapping[str, Any]
         field = Customer._meta.get_field(name)
         assert isinstance(field, models.Field)  # _check_names allows concrete fields only
         if isinstance(field, EncryptedField):
-            slot_before = customer.__dict__.get(field.attname)
-            setattr(customer, name, value)
-            if customer.__dict__.get(field.attname) is not slot_before:
+            if assign(customer, name, value):
                 changed.append(name)
         elif getattr(customer, field.attname) != value:
             setattr(customer, name, value)

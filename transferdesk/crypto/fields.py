@@ -399,6 +399,15 @@ def blind_index_fields_for(instance: Any, update_fields: Iterable[str]) -> list[
     ]
 
 
+def assign(instance: Any, name: str, value: Any) -> bool:
+    """Set encrypted field ``name``; True if the stored value will change (an equal value, or
+    empty over empty, keeps the current ciphertext and returns False)."""
+    attname = instance._meta.get_field(name).attname
+    before = instance.__dict__.get(attname)
+    setattr(instance, name, value)
+    return instance.__dict__.get(attname) is not before
+
+
 def is_changed(instance: Any, name: str) -> bool:
     """Whether encrypted field ``name`` was assigned a new value not yet indexed/saved."""
     slot = instance.__dict__.get(instance._meta.get_field(name).attname)
