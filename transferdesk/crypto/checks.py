@@ -53,7 +53,7 @@ def check_model(model: type[models.Model]) -> list[checks.CheckMessage]:
             )
         )
     for field in encrypted:
-        if field.unique or field.db_index:
+        if field.unique or getattr(field, "db_index", False):
             errors.append(
                 checks.Error(
                     f"{model._meta.label}.{field.name} is encrypted and cannot be unique "
