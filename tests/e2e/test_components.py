@@ -109,3 +109,44 @@ def test_shared_components_render_cleanly_under_the_csp(
     expect(page.locator(".alert-success")).to_contain_text("Stage 2 was approved.")
     screenshot(page, "components")
     assert console.take() == []
+
+
+def test_job_progress_polls_and_swaps_in_place_under_the_csp(
+    demo_users: None, page: Page, live_server, console: ConsoleWatch
+) -> None:
+    """htmx (as configured by the base layout) replaces a running job's bar with the server's
+    answer without tripping the policy: no inline styles, no eval."""
+    job_id = uuid.uuid4()
+
+    def job(**state: object) -> SimpleNamespace:
+        base = {"id": job_id, "done": 0, "total": 10, "percent": 0, "seconds_left": None}
+        return SimpleNamespace(**{**base, "error": "", "result": {}, **state})
+
+    def html(template: str, **context: object) -> str:
+        return engines["django"].from_string(template).render(context)
+
+    shell = html(
+        '{% extends "base.html" %}{% block content %}'
+        '{% include "partials/job_progress.html" %}{% endblock %}',
+        job=job(is_finished=False, status="running", done=4, percent=40),
+    )
+    finished = html(
+        '{% include "partials/job_progress.html" %}',
+        job=job(is_finished=True, status="succeeded", done=10, percent=100),
+    )
+    csp = {"Content-Security-Policy": _csp_header()}
+    page.route(
+        f"{live_server.url}/job-demo/",
+        lambda route: route.fulfill(content_type="text/html", headers=csp, body=shell),
+    )
+    page.route(
+        f"{live_server.url}/jobs/{job_id}/progress",
+        lambda route: route.fulfill(content_type="text/html", headers=csp, body=finished),
+    )
+
+    page.goto("/job-demo/")
+    expect(page.locator(f"#job-{job_id}")).to_contain_text("Running")
+
+    expect(page.locator(f"#job-{job_id}")).to_contain_text("Finished", timeout=6000)
+    expect(page.locator(f"#job-{job_id} progress")).to_have_attribute("value", "100")
+    assert console.take() == []
