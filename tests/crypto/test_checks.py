@@ -27,3 +27,14 @@ def test_a_plain_model_with_an_integer_key_and_an_indexed_encrypted_field_is_ref
         "transferdesk.E102",
         "transferdesk.E103",
     ]
+
+
+def test_a_malformed_keyring_or_blind_index_key_fails_the_start_up_checks(settings):
+    from transferdesk.crypto.checks import check_crypto_settings
+
+    assert check_crypto_settings() == []
+    settings.TRANSFERDESK_MASTER_KEYS = "k1:tooshort"
+    settings.TRANSFERDESK_BLIND_INDEX_KEY = ""
+    errors = check_crypto_settings()
+    assert [e.id for e in errors] == ["transferdesk.E110", "transferdesk.E111"]
+    assert "TRANSFERDESK_MASTER_KEYS: key 'k1'" in errors[0].msg

@@ -64,3 +64,26 @@ def check_model(model: type[models.Model]) -> list[checks.CheckMessage]:
                 )
             )
     return errors
+
+
+@checks.register(checks.Tags.security)
+def check_crypto_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Parse the keyring and the blind-index key at start-up, not at the first record read."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .blind_index import SETTING as BLIND_INDEX_SETTING
+    from .keyring import decode_key, get_keyring
+
+    errors: list[checks.CheckMessage] = []
+    try:
+        get_keyring()
+    except ImproperlyConfigured as exc:
+        errors.append(checks.Error(str(exc), id="transferdesk.E110"))
+    try:
+        decode_key(
+            (getattr(settings, BLIND_INDEX_SETTING, "") or "").strip(), what=BLIND_INDEX_SETTING
+        )
+    except ImproperlyConfigured as exc:
+        errors.append(checks.Error(str(exc), id="transferdesk.E111"))
+    return errors
