@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from accounts.choices import Role
 from transferdesk.crypto import blind_index
 from transferdesk.crypto.fields import (
     BlindIndexField,
@@ -21,16 +24,36 @@ from transferdesk.crypto.fields import (
 from transferdesk.crypto.history import EncryptedHistoricalRecords
 from transferdesk.crypto.models import EncryptedModel
 from transferdesk.models import DataKey
+from transferdesk.permissions import RestrictedQuerySet, objects_with_perm
 
 from . import registry
 from .choices import CustomerStatus, InteractionChannel, LegalBasis, OrganizationKind
+
+#: Organisation-level object permissions (granted with ``services.organization_grant``).
+MANAGE_CUSTOMERS = "manage_customers"
+REVEAL_CORE = "reveal_core"
+ORGANIZATION_PERMISSIONS = (MANAGE_CUSTOMERS, REVEAL_CORE)
+
+#: Actions of ``restrict`` and the organisation permission each needs. Compliance officers are
+#: the one exception, see ``Organization.restrict_q``.
+ACTION_PERMISSIONS = {
+    "view": MANAGE_CUSTOMERS,
+    "change": MANAGE_CUSTOMERS,
+    "import": MANAGE_CUSTOMERS,
+    "reveal": REVEAL_CORE,
+}
+
+
+class OrganizationQuerySet(RestrictedQuerySet):
+    pass
 
 
 class Organization(models.Model):
     """A party to transfers: a seller whose customer book moves, a buyer, or the broker firm.
 
     Organisation details are business contact data, not customer personal data, so they are
-    stored in clear.
+    stored in clear. Access to an organisation's customer book is granted per organisation
+    (``manage_customers``, ``reveal_core``), never per customer row.
     """
 
     slug = models.SlugField(_("short name"), max_length=64, unique=True)
@@ -44,16 +67,66 @@ class Organization(models.Model):
     address = models.TextField(_("address"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    objects = OrganizationQuerySet.as_manager()
+
     class Meta:
         ordering = ["legal_name"]
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")
+        permissions = [
+            (MANAGE_CUSTOMERS, _("Can see, correct and import the customer book")),
+            (REVEAL_CORE, _("Can reveal the core-tier fields of customers (always logged)")),
+        ]
 
     def __str__(self) -> str:
         return self.legal_name
 
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        """The organisations whose customer book ``user`` may ``action``.
 
-class CustomerQuerySet(models.QuerySet["Customer"]):
+        Brokers hold organisation object permissions (``view``/``change``/``import`` need
+        ``manage_customers``, ``reveal`` needs ``reveal_core``). Compliance officers oversee
+        every book but only ``view`` it, and the views show them the general tier alone:
+        "never more plaintext than a task needs" — no names, no reveal, no edits, no imports.
+        """
+        perm = ACTION_PERMISSIONS.get(action)
+        if perm is None:
+            return Q(pk__in=[])
+        if action == "view" and user.has_role(Role.COMPLIANCE):
+            return Q()
+        granted = objects_with_perm(user, f"customers.{perm}", cls.objects.all())
+        return Q(pk__in=granted.values("pk"))
+
+
+class OrganizationUserObjectPermission(UserObjectPermissionBase):
+    """A user's permission on one organisation (direct foreign key: fast joins, and the grant
+    goes away with the organisation)."""
+
+    content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = _("organisation permission of a user")
+        verbose_name_plural = _("organisation permissions of users")
+
+
+class OrganizationGroupObjectPermission(GroupObjectPermissionBase):
+    """A group's permission on one organisation. Scoping reads user grants only (roles are
+    groups and must never carry object permissions); kept so that guardian's direct-FK lookup
+    has both halves."""
+
+    content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = _("organisation permission of a group")
+        verbose_name_plural = _("organisation permissions of groups")
+
+
+def _organizations_q(user: Any, action: str, path: str) -> Q:
+    return Q(**{f"{path}__in": Organization.objects.filter(Organization.restrict_q(user, action))})
+
+
+class CustomerQuerySet(RestrictedQuerySet):
     def with_data_keys(self) -> CustomerQuerySet:
         """Join each customer's data key (and organisation), so that reading the encrypted
         fields a page shows costs no query per row: decryption itself happens in memory."""
@@ -143,6 +216,11 @@ class Customer(EncryptedModel):
 
     objects = CustomerQuerySet.as_manager()
 
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        """Customers of the organisations whose book ``user`` may ``action``."""
+        return _organizations_q(user, action, "organization")
+
     # Blind indexes stay out of history: after erasure an old row must not keep an HMAC that
     # could confirm "this e-mail was a customer".
     history = EncryptedHistoricalRecords(
@@ -216,6 +294,7 @@ class PurchaseRecord(EncryptedModel):
     notes = EncryptedTextField(_("notes"), max_length=4000, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
+    objects = RestrictedQuerySet.as_manager()
     history = EncryptedHistoricalRecords()
 
     class Meta:
@@ -225,6 +304,10 @@ class PurchaseRecord(EncryptedModel):
 
     def __str__(self) -> str:
         return f"{self.purchased_on} {self.product}"
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        return _organizations_q(user, action, "customer__organization")
 
 
 class Interaction(EncryptedModel):
@@ -245,6 +328,7 @@ class Interaction(EncryptedModel):
     summary = EncryptedTextField(_("summary"), max_length=4000, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
+    objects = RestrictedQuerySet.as_manager()
     history = EncryptedHistoricalRecords()
 
     class Meta:
@@ -254,6 +338,10 @@ class Interaction(EncryptedModel):
 
     def __str__(self) -> str:
         return f"{self.occurred_on} {self.get_channel_display()}"
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        return _organizations_q(user, action, "customer__organization")
 
 
 registry.register(
@@ -297,3 +385,77 @@ registry.register(
     sensitive=["summary"],
     bookkeeping=["id", "customer", "created_at"],
 )
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("Waiting for the column mapping")
+    RUNNING = "running", _("Running")
+    APPLIED = "applied", _("Applied")
+    REJECTED = "rejected", _("Rejected: nothing was imported")
+    FAILED = "failed", _("Failed: nothing was imported")
+
+
+class ImportUpload(models.Model):
+    """A customer file uploaded for import, between the upload and the end of the import.
+
+    The file's bytes are personal data, so they are stored only encrypted (AES-GCM under a
+    data key of their own) and wiped, with that key destroyed, as soon as the import ends: no
+    clear copy on disk, and none left behind. What remains is the outcome: counts, the column
+    mapping, and the problems by row and column (messages name fields, never values), which
+    the downloadable error report is built from.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization,
+        verbose_name=_("organisation"),
+        on_delete=models.CASCADE,
+        related_name="imports",
+    )
+    uploaded_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("uploaded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    data_key = models.OneToOneField(
+        DataKey, verbose_name=_("data key"), on_delete=models.PROTECT, related_name="+"
+    )
+    content = models.BinaryField(_("encrypted file"), null=True, editable=False)
+    file_format = models.CharField(_("format"), max_length=8)
+    headers = models.JSONField(_("column headers"), default=list)
+    mapping = models.JSONField(_("column mapping"), default=dict)
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    report = models.JSONField(_("report"), default=dict)
+    job = models.ForeignKey(
+        "transferdesk.Job",
+        verbose_name=_("job"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("customer import")
+        verbose_name_plural = _("customer imports")
+
+    def __str__(self) -> str:
+        return f"import {self.id}"
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        """Imports of books the user may import into, and only their own uploads: a file
+        another broker uploaded is theirs to map and apply."""
+        if action not in ("view", "import"):
+            return Q(pk__in=[])
+        return _organizations_q(user, "import", "organization") & Q(uploaded_by=user)

@@ -9,21 +9,35 @@ Audit details name fields, never their values.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audits.choices import AuditAction
 from audits.services import record_event
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
+from transferdesk.crypto.history import bulk_create_with_encrypted_history
+from transferdesk.crypto.keyring import get_keyring
 from transferdesk.models import DataKey, DataKeyPurpose
 
-from .models import Customer, Organization
+from . import importing
+from .models import (
+    ORGANIZATION_PERMISSIONS,
+    Customer,
+    Interaction,
+    Organization,
+    PurchaseRecord,
+)
 from .registry import fields_of, tier_of
+
+#: Import logs carry counts and ids only: never a value from the file.
+logger = logging.getLogger(__name__)
 
 #: Fields a caller may set through these services (everything classified in the registry).
 EDITABLE_FIELDS = frozenset(
@@ -132,3 +146,370 @@ def customer_mark_verified(
         details={"fields": ["last_verified_on"], "verified": True},
     )
     return customer
+
+
+# --- organisation permissions -------------------------------------------------------------
+
+
+def _check_permission(permission: str) -> None:
+    if permission not in ORGANIZATION_PERMISSIONS:
+        raise ValidationError(_("Unknown organisation permission: {name}.").format(name=permission))
+
+
+@transaction.atomic(durable=True)
+def organization_grant(
+    *, actor: Any, user: Any, organization: Organization, permission: str
+) -> bool:
+    """Give ``user`` an organisation permission (``manage_customers`` or ``reveal_core``).
+
+    Returns False (and records nothing) if the user already held it. The event names who gave
+    what to whom (guarantee 6): the permission and the grantee's id and username.
+    """
+    from guardian.shortcuts import assign_perm, get_user_perms
+
+    _check_permission(permission)
+    if permission in get_user_perms(user, organization):
+        return False
+    assign_perm(f"customers.{permission}", user, organization)
+    record_event(
+        action=AuditAction.GRANT,
+        actor=actor,
+        obj=organization,
+        details={"permission": permission, "user": user.pk, "username": user.get_username()},
+    )
+    return True
+
+
+@transaction.atomic(durable=True)
+def organization_revoke(
+    *, actor: Any, user: Any, organization: Organization, permission: str
+) -> bool:
+    """Take an organisation permission away; False (nothing recorded) if it was not held."""
+    from guardian.shortcuts import get_user_perms, remove_perm
+
+    _check_permission(permission)
+    if permission not in get_user_perms(user, organization):
+        return False
+    remove_perm(f"customers.{permission}", user, organization)
+    record_event(
+        action=AuditAction.REVOKE,
+        actor=actor,
+        obj=organization,
+        details={"permission": permission, "user": user.pk, "username": user.get_username()},
+    )
+    return True
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportOutcome:
+    """What an import did, or would have done: counts, problems, columns left out. Holds no
+    personal data, so it can be stored, shown, logged and sent anywhere."""
+
+    rows: int = 0
+    customers: int = 0
+    purchases: int = 0
+    interactions: int = 0
+    applied: bool = False
+    dry_run: bool = False
+    problems: list[importing.Problem] = field(default_factory=list)
+    problems_truncated: bool = False
+    unmapped_columns: list[str] = field(default_factory=list)
+    mapped_columns: dict[str, str] = field(default_factory=dict)
+
+    def add(self, problems: list[importing.Problem]) -> None:
+        room = importing.MAX_PROBLEMS - len(self.problems)
+        if len(problems) > room:
+            self.problems_truncated = True
+        self.problems.extend(problems[: max(room, 0)])
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.problems_truncated
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "customers": self.customers,
+            "purchases": self.purchases,
+            "interactions": self.interactions,
+            "applied": self.applied,
+            "dry_run": self.dry_run,
+            "problems": [p.as_dict() for p in self.problems],
+            "problems_truncated": self.problems_truncated,
+            "unmapped_columns": self.unmapped_columns,
+            "mapped_columns": self.mapped_columns,
+        }
+
+
+class _Rollback(Exception):
+    """Raised inside the import transaction to undo every row written so far."""
+
+
+def _existing_keys(organization: Organization) -> tuple[set[str], set[str], set[str]]:
+    references: set[str] = set()
+    emails: set[str] = set()
+    national_ids: set[str] = set()
+    rows = Customer.objects.filter(organization=organization).values_list(
+        "reference", "email_bidx", "national_id_bidx"
+    )
+    for reference, email_bidx, national_id_bidx in rows.iterator(chunk_size=5000):
+        references.add(reference)
+        if email_bidx:
+            emails.add(email_bidx)
+        if national_id_bidx:
+            national_ids.add(national_id_bidx)
+    return references, emails, national_ids
+
+
+class _Writer:
+    """Builds data keys, customers, purchases, interactions and their history rows for one
+    chunk of valid rows, with bulk inserts (a few queries per chunk, not per row)."""
+
+    def __init__(self, *, organization: Organization, actor: Any) -> None:
+        self.organization = organization
+        self.actor = actor if getattr(actor, "is_authenticated", False) else None
+        self.keyring = get_keyring()
+        self.now = timezone.now()
+
+    def write(self, rows: list[importing.RowResult]) -> tuple[int, int, int]:
+        keys = [DataKey.build(purpose=DataKeyPurpose.CUSTOMER, keyring=self.keyring) for _ in rows]
+        customers: list[Customer] = []
+        purchases: list[PurchaseRecord] = []
+        interactions: list[Interaction] = []
+        for row, key in zip(rows, keys, strict=True):
+            customer = Customer(
+                organization=self.organization, data_key=key, created_at=self.now, **row.customer
+            )
+            customers.append(customer)
+            if row.purchase is not None:
+                purchases.append(
+                    PurchaseRecord(
+                        customer=customer,
+                        purchased_on=row.purchase["date"],
+                        product=row.purchase["product"],
+                        amount=row.purchase["amount"],
+                        currency=row.purchase["currency"],
+                        notes=row.purchase.get("notes", ""),
+                        created_at=self.now,
+                    )
+                )
+            if row.interaction is not None:
+                interactions.append(
+                    Interaction(
+                        customer=customer,
+                        occurred_on=row.interaction["date"],
+                        channel=row.interaction["channel"],
+                        summary=row.interaction.get("summary", ""),
+                        created_at=self.now,
+                    )
+                )
+        DataKey.objects.bulk_create(keys)
+        for model, objs in (
+            (Customer, customers),
+            (PurchaseRecord, purchases),
+            (Interaction, interactions),
+        ):
+            if objs:
+                bulk_create_with_encrypted_history(
+                    objs, model, default_user=self.actor, default_date=self.now
+                )
+        return len(customers), len(purchases), len(interactions)
+
+
+def customer_import(
+    *,
+    actor: Any,
+    organization: Organization,
+    data: bytes,
+    mapping: Mapping[int, str] | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+    source: str = "upload",
+) -> ImportOutcome:
+    """Validate every row of a customer file and, if all are valid, create them all.
+
+    All or nothing: rows are validated and written chunk by chunk inside one durable
+    transaction, and any problem anywhere rolls everything back (the rest of the file is still
+    validated, so the report lists every problem at once). ``mapping`` is column index → field
+    (default: the proposal from the headers); columns it leaves out are never read. With
+    ``dry_run`` nothing is written. ``progress(done, total)`` is called per chunk. The IMPORT
+    event carries counts and column names, never values. Never raises for bad input: a file
+    that cannot be read comes back as a problem of row 0.
+    """
+    outcome = ImportOutcome(dry_run=dry_run)
+    try:
+        table = importing.open_table(data)
+    except importing.FileError as exc:
+        outcome.add([importing.Problem(importing.FILE_LEVEL, "", str(exc))])
+        return outcome
+    try:
+        chosen = dict(mapping) if mapping is not None else importing.propose_mapping(table.headers)
+        chosen = {
+            int(i): name
+            for i, name in chosen.items()
+            if name in importing.TARGETS_BY_NAME and 0 <= int(i) < len(table.headers)
+        }
+        problems = _mapping_problems(table.headers, chosen)
+        outcome.unmapped_columns = [
+            h or _("column {number}").format(number=i + 1)
+            for i, h in enumerate(table.headers)
+            if i not in chosen
+        ]
+        outcome.mapped_columns = {
+            table.headers[i] or str(i + 1): name for i, name in sorted(chosen.items())
+        }
+        if problems:
+            outcome.add(problems)
+            return outcome
+        try:
+            if dry_run:
+                _run(outcome, table, chosen, organization, actor, None, progress)
+            else:
+                with transaction.atomic(durable=True):
+                    _run(
+                        outcome,
+                        table,
+                        chosen,
+                        organization,
+                        actor,
+                        _Writer(organization=organization, actor=actor),
+                        progress,
+                    )
+                    if not outcome.ok:
+                        raise _Rollback
+                    outcome.applied = True
+                    record_event(
+                        action=AuditAction.IMPORT,
+                        actor=actor,
+                        obj=organization,
+                        details={
+                            "source": source,
+                            "rows": outcome.rows,
+                            "customers": outcome.customers,
+                            "purchases": outcome.purchases,
+                            "interactions": outcome.interactions,
+                            "fields": sorted(chosen.values()),
+                            "unmapped_columns": len(outcome.unmapped_columns),
+                        },
+                    )
+        except _Rollback:
+            outcome.applied = False
+        except importing.FileError as exc:
+            outcome.applied = False
+            outcome.add([importing.Problem(importing.FILE_LEVEL, "", str(exc))])
+        except IntegrityError:
+            # Another import or edit created one of these customers meanwhile.
+            outcome.applied = False
+            outcome.add(
+                [
+                    importing.Problem(
+                        importing.FILE_LEVEL,
+                        "",
+                        str(
+                            _(
+                                "Another change to this customer book conflicted with the import; "
+                                "nothing was imported. Try again."
+                            )
+                        ),
+                    )
+                ]
+            )
+    finally:
+        table.close()
+    if not outcome.applied:
+        outcome.customers = outcome.purchases = outcome.interactions = 0
+    logger.info(
+        "customer import org=%s rows=%s customers=%s problems=%s applied=%s dry_run=%s",
+        organization.pk,
+        outcome.rows,
+        outcome.customers,
+        len(outcome.problems),
+        outcome.applied,
+        dry_run,
+    )
+    return outcome
+
+
+def _mapping_problems(headers: list[str], mapping: dict[int, str]) -> list[importing.Problem]:
+    problems: list[importing.Problem] = []
+    counts: dict[str, int] = {}
+    for name in mapping.values():
+        counts[name] = counts.get(name, 0) + 1
+    for name, count in counts.items():
+        if count > 1:
+            problems.append(
+                importing.Problem(
+                    importing.FILE_LEVEL,
+                    "",
+                    _("Several columns are mapped to “{field}”; map it once.").format(
+                        field=importing.TARGETS_BY_NAME[name].label
+                    ),
+                )
+            )
+    for target in importing.TARGETS:
+        if target.required and target.name not in counts:
+            problems.append(
+                importing.Problem(
+                    importing.FILE_LEVEL,
+                    "",
+                    _("No column is mapped to “{field}”, which every customer needs.").format(
+                        field=target.label
+                    ),
+                )
+            )
+    return problems
+
+
+def _run(
+    outcome: ImportOutcome,
+    table: importing.Table,
+    mapping: dict[int, str],
+    organization: Organization,
+    actor: Any,
+    writer: _Writer | None,
+    progress: Callable[[int, int | None], None] | None,
+) -> None:
+    references, emails, national_ids = _existing_keys(organization)
+    validator = importing.RowValidator(
+        headers=table.headers,
+        mapping=mapping,
+        region=organization.country,
+        existing_references=references,
+        existing_emails=emails,
+        existing_national_ids=national_ids,
+    )
+    chunk: list[importing.RowResult] = []
+
+    def flush() -> None:
+        if writer is not None and outcome.ok and chunk:
+            created = writer.write(chunk)
+            outcome.customers += created[0]
+            outcome.purchases += created[1]
+            outcome.interactions += created[2]
+        chunk.clear()
+        if progress is not None:
+            progress(outcome.rows, None)
+
+    for line, row in enumerate(table.rows, start=2):
+        if not importing._nonempty(row):
+            continue
+        outcome.rows += 1
+        result, problems = validator.validate(line, row)
+        if problems:
+            outcome.add(problems)
+        elif outcome.ok:
+            chunk.append(result)  # type: ignore[arg-type]
+        if len(chunk) >= importing.CHUNK_ROWS or outcome.rows % importing.CHUNK_ROWS == 0:
+            flush()
+    flush()
+    if outcome.rows == 0:
+        outcome.add(
+            [
+                importing.Problem(
+                    importing.FILE_LEVEL, "", str(_("The file has a header but no customer rows."))
+                )
+            ]
+        )

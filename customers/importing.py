@@ -1,0 +1,728 @@
+"""Reading and validating customer files: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) and XLSX.
+
+This module turns bytes into validated rows and problems; it writes nothing. The service
+``customers.services.customer_import`` applies the rows, all or nothing.
+
+Seller exports come from Chinese and English spreadsheets, so headers are recognised by name
+in both languages (``propose_mapping``) and the person importing confirms or changes the
+proposal before anything is read. Columns mapped to no field are never read past the header:
+they are not stored anywhere, and the report lists them (data minimisation).
+
+Problems name the row (as the spreadsheet numbers it: the header is row 1), the column (as
+headed in the file) and what is wrong, never the offending value: reports and logs must not
+become a copy of the personal data.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from transferdesk.crypto import blind_index
+
+from .choices import InteractionChannel, LegalBasis
+
+CSV = "csv"
+XLSX = "xlsx"
+
+#: Largest file accepted (bytes): ~200,000 typical rows; bigger books are split.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+#: Files with more rows than this run as a background job with a progress bar.
+JOB_THRESHOLD_ROWS = 2000
+#: Rows are validated and written in chunks of this size (bounded memory at any file size).
+CHUNK_ROWS = 2000
+#: The report keeps at most this many problems (a broken file must not make a huge page).
+MAX_PROBLEMS = 1000
+FILE_LEVEL = 0  # the row number of problems about the file as a whole
+
+
+class Kind:
+    TEXT = "text"
+    EMAIL = "email"
+    PHONE = "phone"
+    NATIONAL_ID = "national_id"
+    DATE = "date"
+    AMOUNT = "amount"
+    COUNTRY = "country"
+    CURRENCY = "currency"
+    LEGAL_BASIS = "legal_basis"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A field a column can be mapped to: customer fields, and one purchase and one
+    interaction per row (``purchase_*``/``interaction_*``)."""
+
+    name: str
+    label: Any
+    kind: str = Kind.TEXT
+    max_length: int | None = None
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+TARGETS: tuple[Target, ...] = (
+    Target(
+        "reference",
+        gettext_lazy("reference"),
+        max_length=64,
+        required=True,
+        aliases=(
+            "ref",
+            "customer id",
+            "customer no",
+            "customer number",
+            "客户编号",
+            "编号",
+            "客户号",
+            "客户代码",
+        ),
+    ),
+    Target(
+        "full_name",
+        gettext_lazy("full name"),
+        max_length=255,
+        required=True,
+        aliases=("name", "customer name", "姓名", "客户姓名", "名字", "全名"),
+    ),
+    Target(
+        "email",
+        gettext_lazy("e-mail"),
+        Kind.EMAIL,
+        254,
+        aliases=(
+            "e-mail",
+            "mail",
+            "email address",
+            "e-mail address",
+            "邮箱",
+            "电子邮箱",
+            "电子邮件",
+            "邮件地址",
+        ),
+    ),
+    Target(
+        "phone",
+        gettext_lazy("phone"),
+        Kind.PHONE,
+        aliases=(
+            "mobile",
+            "telephone",
+            "tel",
+            "phone number",
+            "mobile phone",
+            "手机",
+            "手机号",
+            "手机号码",
+            "电话",
+            "联系电话",
+        ),
+    ),
+    Target(
+        "postal_address",
+        gettext_lazy("postal address"),
+        max_length=1000,
+        aliases=("address", "地址", "通讯地址", "邮寄地址", "住址"),
+    ),
+    Target(
+        "preferences",
+        gettext_lazy("preferences and personal needs"),
+        max_length=4000,
+        aliases=("personal needs", "needs", "偏好", "个人需求", "偏好与需求"),
+    ),
+    Target(
+        "national_id",
+        gettext_lazy("national id number"),
+        Kind.NATIONAL_ID,
+        64,
+        aliases=(
+            "national id",
+            "id number",
+            "id card",
+            "id card number",
+            "身份证号",
+            "身份证",
+            "身份证号码",
+            "证件号码",
+        ),
+    ),
+    Target(
+        "bank_account",
+        gettext_lazy("bank account"),
+        max_length=64,
+        aliases=("iban", "account number", "银行账号", "银行卡号", "银行账户"),
+    ),
+    Target(
+        "special_category_notes",
+        gettext_lazy("special-category notes"),
+        max_length=4000,
+        aliases=("special category notes", "health notes", "特殊类别备注", "健康信息"),
+    ),
+    Target(
+        "segment",
+        gettext_lazy("segment"),
+        max_length=64,
+        aliases=("customer type", "type", "细分", "客户类型", "客户分类", "分类"),
+    ),
+    Target("city", gettext_lazy("city"), max_length=128, aliases=("城市", "市")),
+    Target(
+        "region",
+        gettext_lazy("region"),
+        max_length=128,
+        aliases=("province", "state", "地区", "省份", "省"),
+    ),
+    Target("country", gettext_lazy("country"), Kind.COUNTRY, aliases=("国家", "国家代码")),
+    Target(
+        "customer_since",
+        gettext_lazy("customer since"),
+        Kind.DATE,
+        aliases=(
+            "since",
+            "customer since date",
+            "客户起始日期",
+            "注册日期",
+            "开户日期",
+            "成为客户日期",
+        ),
+    ),
+    Target(
+        "preferred_language",
+        gettext_lazy("preferred language"),
+        max_length=16,
+        aliases=("language", "语言", "首选语言"),
+    ),
+    Target(
+        "legal_basis",
+        gettext_lazy("legal basis"),
+        Kind.LEGAL_BASIS,
+        aliases=("法律依据", "处理依据"),
+    ),
+    Target(
+        "collection_purpose",
+        gettext_lazy("purpose of collection"),
+        max_length=255,
+        aliases=("purpose", "collection purpose", "收集目的", "目的"),
+    ),
+    Target(
+        "retention_until",
+        gettext_lazy("retain until"),
+        Kind.DATE,
+        aliases=("retention date", "retention until", "保留期限", "保存期限"),
+    ),
+    Target(
+        "purchase_date",
+        gettext_lazy("purchase date"),
+        Kind.DATE,
+        aliases=("购买日期", "消费日期"),
+    ),
+    Target(
+        "purchase_product",
+        gettext_lazy("product or service"),
+        max_length=255,
+        aliases=("product", "service", "产品", "商品", "产品或服务"),
+    ),
+    Target(
+        "purchase_amount",
+        gettext_lazy("purchase amount"),
+        Kind.AMOUNT,
+        aliases=("amount", "金额", "购买金额", "消费金额"),
+    ),
+    Target(
+        "purchase_currency",
+        gettext_lazy("currency"),
+        Kind.CURRENCY,
+        aliases=("currency", "币种", "货币"),
+    ),
+    Target(
+        "purchase_notes",
+        gettext_lazy("purchase notes"),
+        max_length=4000,
+        aliases=("购买备注",),
+    ),
+    Target(
+        "interaction_date",
+        gettext_lazy("interaction date"),
+        Kind.DATE,
+        aliases=("contact date", "互动日期", "联系日期"),
+    ),
+    Target(
+        "interaction_channel",
+        gettext_lazy("interaction channel"),
+        Kind.CHANNEL,
+        aliases=("channel", "渠道", "联系渠道"),
+    ),
+    Target(
+        "interaction_summary",
+        gettext_lazy("interaction summary"),
+        max_length=4000,
+        aliases=("summary", "互动摘要", "联系摘要", "摘要"),
+    ),
+)
+TARGETS_BY_NAME = {t.name: t for t in TARGETS}
+PURCHASE_FIELDS = ("purchase_date", "purchase_product", "purchase_amount", "purchase_currency")
+INTERACTION_FIELDS = ("interaction_date", "interaction_channel")
+
+_CHANNEL_ALIASES = {
+    "电话": "phone",
+    "邮件": "email",
+    "电子邮件": "email",
+    "面谈": "in_person",
+    "到店": "in_person",
+    "微信": "chat",
+    "在线": "chat",
+    "聊天": "chat",
+    "信件": "letter",
+    "其他": "other",
+}
+_LEGAL_BASIS_ALIASES = {
+    "同意": "consent",
+    "合同": "contract",
+    "履行合同": "contract",
+    "法定义务": "legal_obligation",
+    "合法利益": "legitimate_interests",
+}
+
+
+def _squash(text: str) -> str:
+    """Header key: case, spaces, underscores, hyphens and full-width colons do not matter."""
+    return re.sub(r"[\s_\-:*()\uff1a\uff08\uff09]+", "", text.strip().lower())
+
+
+_ALIAS_INDEX: dict[str, str] = {}
+for _target in TARGETS:
+    for _alias in (_target.name, str(_target.label), *_target.aliases):
+        _ALIAS_INDEX.setdefault(_squash(_alias), _target.name)
+
+
+def propose_mapping(headers: list[str]) -> dict[int, str]:
+    """Column index → field name for the headers recognised (each field used once)."""
+    mapping: dict[int, str] = {}
+    used: set[str] = set()
+    for index, header in enumerate(headers):
+        name = _ALIAS_INDEX.get(_squash(header or ""))
+        if name and name not in used:
+            mapping[index] = name
+            used.add(name)
+    return mapping
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the file: row (spreadsheet numbering, 0 for the file itself),
+    column (as headed in the file, or empty) and a message without the offending value."""
+
+    row: int
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+class FileError(Exception):
+    """The file cannot be read at all (format, encoding, no header)."""
+
+
+@dataclass
+class Table:
+    """A file's header and an iterator over its data rows (lists of cell values)."""
+
+    file_format: str
+    headers: list[str]
+    rows: Iterator[list[Any]]
+    close: Callable[[], None] = field(default=lambda: None)
+
+
+def sniff_format(data: bytes) -> str:
+    # XLSX is a ZIP container; anything else is read as delimited text.
+    return XLSX if data[:4] == b"PK\x03\x04" else CSV
+
+
+def decode_text(data: bytes) -> str:
+    """BOM → UTF-8 with BOM; else UTF-8 if it decodes strictly; else GB18030 (a superset of
+    GBK, what Chinese spreadsheet exports write). Raises ``FileError`` if none fits."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise FileError(_("The file starts like UTF-8 but is not valid UTF-8.")) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise FileError(
+            _("The file's text encoding is not UTF-8 or GBK/GB18030. Save it as CSV UTF-8.")
+        ) from None
+
+
+def _open_csv(data: bytes) -> Table:
+    text = decode_text(data)
+    if "\x00" in text:
+        raise FileError(_("This is not a CSV or XLSX file (it contains binary data)."))
+    sample = text[:4096]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        headers = next(reader)
+    except StopIteration:
+        raise FileError(_("The file is empty.")) from None
+    except csv.Error:
+        raise FileError(_("The file is not valid CSV.")) from None
+    return Table(CSV, [h.strip() for h in headers], _csv_rows(reader))
+
+
+def _csv_rows(reader: Any) -> Iterator[list[Any]]:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FileError(
+                _("The file is not valid CSV (line {line}).").format(line=reader.line_num)
+            ) from exc
+        yield row
+
+
+def _open_xlsx(data: bytes) -> Table:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as exc:
+        raise FileError(_("This XLSX file cannot be read.")) from exc
+    except Exception as exc:  # openpyxl raises many types on damaged files
+        raise FileError(_("This XLSX file cannot be read.")) from exc
+    sheet = workbook.worksheets[0] if workbook.worksheets else None
+    if sheet is None:
+        workbook.close()
+        raise FileError(_("The workbook has no sheet."))
+    rows = sheet.iter_rows(values_only=True)
+    try:
+        header_row = next(rows)
+    except StopIteration:
+        workbook.close()
+        raise FileError(_("The file is empty.")) from None
+    except Exception as exc:
+        workbook.close()
+        raise FileError(_("This XLSX file cannot be read.")) from exc
+    headers = ["" if h is None else str(h).strip() for h in header_row]
+
+    def data_rows() -> Iterator[list[Any]]:
+        try:
+            for row in rows:
+                yield list(row)
+        except Exception as exc:
+            raise FileError(_("This XLSX file cannot be read.")) from exc
+
+    return Table(XLSX, headers, data_rows(), workbook.close)
+
+
+def open_table(data: bytes) -> Table:
+    """Read the header of ``data``; raises ``FileError`` with a readable message."""
+    if not data:
+        raise FileError(_("The file is empty."))
+    if len(data) > MAX_FILE_BYTES:
+        raise FileError(_("The file is larger than 50 MB; split it into several imports."))
+    table = _open_xlsx(data) if sniff_format(data) == XLSX else _open_csv(data)
+    while table.headers and not table.headers[-1]:
+        table.headers.pop()  # trailing empty header cells of spreadsheet exports
+    if not any(table.headers):
+        table.close()
+        raise FileError(_("The first row must hold the column names."))
+    return table
+
+
+def count_rows(data: bytes) -> int:
+    """Data rows in the file (non-empty ones), for choosing between inline and job."""
+    table = open_table(data)
+    try:
+        return sum(1 for row in table.rows if _nonempty(row))
+    finally:
+        table.close()
+
+
+def _nonempty(row: list[Any]) -> bool:
+    return any(v is not None and str(v).strip() for v in row)
+
+
+# --- cell validation ----------------------------------------------------------------------
+
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
+    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
+)
+_AMOUNT_LIMIT = Decimal("1e12")
+
+
+def cell_text(value: Any) -> str:
+    """Spreadsheet cell → text: numbers without a spurious ``.0``, dates in ISO form."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def parse_date(value: Any) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    text = cell_text(value).split(" ")[0].split("T")[0]
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            try:
+                return datetime.date(*(int(g) for g in match.groups()))
+            except ValueError:
+                break
+    raise ValidationError(_("Enter a date as YYYY-MM-DD."))
+
+
+def parse_amount(value: Any) -> Decimal:
+    text = cell_text(value).replace(",", "").replace("¥", "").replace("￥", "").strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValidationError(_("Enter an amount such as 1234.50.")) from None
+    if not amount.is_finite() or abs(amount) >= _AMOUNT_LIMIT:
+        raise ValidationError(_("Enter an amount below one trillion."))
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValidationError(_("Use at most two decimal places."))
+    return amount.quantize(Decimal("0.01"))
+
+
+def _choice(value: str, choices: Any, aliases: dict[str, str]) -> str:
+    key = value.strip()
+    if key in aliases:
+        return aliases[key]
+    lowered = key.lower().replace(" ", "_")
+    for choice_value, label in choices.choices:
+        if lowered == choice_value or key.lower() == str(label).lower():
+            return choice_value
+    raise ValidationError(
+        _("Use one of: {values}.").format(values=", ".join(v for v, _label in choices.choices))
+    )
+
+
+@dataclass
+class RowResult:
+    """A valid row: customer field values (plaintext), and an optional purchase and
+    interaction; plus the keys that must be unique within the organisation."""
+
+    line: int
+    customer: dict[str, Any]
+    purchase: dict[str, Any] | None
+    interaction: dict[str, Any] | None
+    email_bidx: str
+    national_id_bidx: str
+
+
+class RowValidator:
+    """Validates one row at a time against the mapping, the organisation's country (phone
+    numbers without a country code) and the keys already seen (file and database)."""
+
+    def __init__(
+        self,
+        *,
+        headers: list[str],
+        mapping: dict[int, str],
+        region: str,
+        existing_references: set[str],
+        existing_emails: set[str],
+        existing_national_ids: set[str],
+    ) -> None:
+        self.headers = headers
+        self.mapping = sorted(mapping.items())
+        self.region = region
+        self.seen_references: dict[str, int] = {}
+        self.seen_emails: dict[str, int] = {}
+        self.seen_national_ids: dict[str, int] = {}
+        self.existing_references = existing_references
+        self.existing_emails = existing_emails
+        self.existing_national_ids = existing_national_ids
+        mapped = set(mapping.values())
+        self.missing_required = [t for t in TARGETS if t.required and t.name not in mapped]
+
+    def column(self, index: int) -> str:
+        header = self.headers[index] if index < len(self.headers) else ""
+        return header or _("column {number}").format(number=index + 1)
+
+    def validate(self, line: int, row: list[Any]) -> tuple[RowResult | None, list[Problem]]:
+        problems: list[Problem] = []
+        values: dict[str, Any] = {}
+        columns: dict[str, str] = {}
+
+        def fail(name: str, message: str) -> None:
+            problems.append(
+                Problem(line, columns.get(name, str(TARGETS_BY_NAME[name].label)), message)
+            )
+
+        for index, name in self.mapping:
+            columns[name] = self.column(index)
+            raw = row[index] if index < len(row) else None
+            target = TARGETS_BY_NAME[name]
+            try:
+                value = self._clean(target, raw)
+            except ValidationError as exc:
+                fail(name, " ".join(exc.messages))
+                continue
+            if value not in ("", None):
+                values[name] = value
+        for target in TARGETS:
+            if (
+                target.required
+                and target.name in columns
+                and target.name not in values
+                and not any(p.column == columns[target.name] for p in problems)
+            ):
+                fail(target.name, _("This field is required."))
+
+        email_bidx = national_id_bidx = ""
+        reference = values.get("reference")
+        if reference:
+            if reference in self.existing_references:
+                fail("reference", _("A customer with this reference already exists."))
+            elif reference in self.seen_references:
+                fail(
+                    "reference",
+                    _("Same reference as row {row}.").format(row=self.seen_references[reference]),
+                )
+            else:
+                self.seen_references[reference] = line
+        if "email" in values:
+            email_bidx = blind_index.blind_index(blind_index.EMAIL, values["email"])
+            self._unique(
+                fail,
+                "email",
+                email_bidx,
+                self.existing_emails,
+                self.seen_emails,
+                line,
+                _("A customer with this e-mail address already exists."),
+            )
+        if "national_id" in values:
+            national_id_bidx = blind_index.blind_index(
+                blind_index.NATIONAL_ID, values["national_id"]
+            )
+            self._unique(
+                fail,
+                "national_id",
+                national_id_bidx,
+                self.existing_national_ids,
+                self.seen_national_ids,
+                line,
+                _("A customer with this national id number already exists."),
+            )
+
+        purchase = self._group(values, PURCHASE_FIELDS, "purchase_", fail)
+        interaction = self._group(values, INTERACTION_FIELDS, "interaction_", fail)
+        if problems:
+            return None, problems
+        customer = {
+            k: v for k, v in values.items() if not k.startswith(("purchase_", "interaction_"))
+        }
+        if purchase is not None and "notes" not in purchase and "purchase_notes" in values:
+            purchase["notes"] = values["purchase_notes"]
+        if interaction is not None and "interaction_summary" in values:
+            interaction["summary"] = values["interaction_summary"]
+        return RowResult(line, customer, purchase, interaction, email_bidx, national_id_bidx), []
+
+    @staticmethod
+    def _unique(
+        fail: Any,
+        name: str,
+        digest: str,
+        existing: set[str],
+        seen: dict[str, int],
+        line: int,
+        exists_message: str,
+    ) -> None:
+        if digest in existing:
+            fail(name, exists_message)
+        elif digest in seen:
+            fail(name, _("Same value as row {row}.").format(row=seen[digest]))
+        else:
+            seen[digest] = line
+
+    @staticmethod
+    def _group(
+        values: dict[str, Any], required: tuple[str, ...], prefix: str, fail: Any
+    ) -> dict[str, Any] | None:
+        """A purchase or interaction is optional, but once one of its columns has a value its
+        required columns must have one too."""
+        present = [k for k in values if k.startswith(prefix)]
+        if not present:
+            return None
+        missing = [name for name in required if name not in values]
+        for name in missing:
+            fail(
+                name,
+                _("Required when the row has other {kind} columns.").format(
+                    kind=_("purchase") if prefix == "purchase_" else _("interaction")
+                ),
+            )
+        if missing:
+            return None
+        return {name.removeprefix(prefix): values[name] for name in required}
+
+    def _clean(self, target: Target, raw: Any) -> Any:
+        kind = target.kind
+        if kind == Kind.DATE:
+            return None if cell_text(raw) == "" else parse_date(raw)
+        text = cell_text(raw)
+        if not text:
+            return ""
+        if target.max_length is not None and len(text) > target.max_length:
+            raise ValidationError(_("At most {limit} characters.").format(limit=target.max_length))
+        if kind == Kind.EMAIL:
+            validate_email(text)
+            return text
+        if kind == Kind.PHONE:
+            return blind_index.normalise_phone(text, self.region)
+        if kind == Kind.AMOUNT:
+            return parse_amount(text)
+        if kind == Kind.COUNTRY:
+            if not re.fullmatch(r"[A-Za-z]{2}", text):
+                raise ValidationError(_("Use the two-letter ISO country code, e.g. CN or GB."))
+            return text.upper()
+        if kind == Kind.CURRENCY:
+            if not re.fullmatch(r"[A-Za-z]{3}", text):
+                raise ValidationError(_("Use the three-letter ISO currency code, e.g. CNY."))
+            return text.upper()
+        if kind == Kind.LEGAL_BASIS:
+            return _choice(text, LegalBasis, _LEGAL_BASIS_ALIASES)
+        if kind == Kind.CHANNEL:
+            return _choice(text, InteractionChannel, _CHANNEL_ALIASES)
+        if "\x00" in text:
+            raise ValidationError(_("Contains a NUL character."))
+        return text
