@@ -1,0 +1,64 @@
+"""Deals, stages and customers for the transfer tests, built through the services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from customers.choices import CustomerStatus
+from tests.factories import CustomerFactory
+from transfers import services
+from transfers.choices import AssignmentRole
+
+
+def make_deal(cast, *, reference="D-1", buyer=None, broker=None, buyer_user=None):
+    broker = broker or cast.broker
+    deal = services.deal_create(
+        actor=broker,
+        reference=reference,
+        title=f"Deal {reference}",
+        seller=cast.seller,
+        buyer=buyer or cast.buyer_org,
+        purposes="Continue the service contracts.",
+        legal_basis="Contract (GDPR art. 6(1)(b))",
+    )
+    services.deal_assign(
+        actor=broker, deal=deal, user=buyer_user or cast.buyer, role=AssignmentRole.BUYER
+    )
+    return deal
+
+
+def open_notice_window(deal):
+    """Stand-in for the notices issue: notices sent, objection window closed."""
+    deal.notices_sent_at = timezone.now() - timedelta(days=31)
+    deal.objection_window_closes_at = timezone.now() - timedelta(days=1)
+    deal.save(update_fields=["notices_sent_at", "objection_window_closes_at"])
+
+
+def make_customers(org, n, *, statuses=None, segment="retail"):
+    statuses = statuses or {}
+    made = []
+    for i in range(n):
+        made.append(
+            CustomerFactory(
+                organization=org,
+                segment=segment if i % 3 else "business",
+                city="Shanghai",
+                country="CN",
+                status=statuses.get(i, CustomerStatus.ACTIVE),
+                phone="+8613800000000",
+                national_id=f"ID{i:06d}",
+                preferences="Prefers e-mail",
+            )
+        )
+    return made
+
+
+@pytest.fixture
+def deal(cast):
+    d = make_deal(cast)
+    make_deal(cast, reference="D-2", buyer=cast.other_buyer_org, broker=cast.other_broker,
+              buyer_user=cast.other_buyer)  # fmt: skip
+    return d

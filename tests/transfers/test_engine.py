@@ -1,0 +1,162 @@
+"""The engine on the embedded stack: snapshots by kind, exclusions, manifest, idempotence."""
+
+from __future__ import annotations
+
+import pytest
+
+from audits.choices import AuditAction
+from audits.models import AuditEvent
+from customers.choices import CustomerStatus, Tier
+from customers.models import Customer
+from customers.registry import fields_of
+from transfers import engine, services
+from transfers.choices import StageKind, StageStatus
+from transfers.models import HandoverItem, HandoverStage
+from transfers.receipts import manifest_bundle, verify_bundle
+
+from .conftest import make_customers, open_notice_window
+
+pytestmark = pytest.mark.django_db
+
+STATUSES = {1: CustomerStatus.OBJECTED, 2: CustomerStatus.LEGAL_HOLD, 4: CustomerStatus.ERASED}
+
+
+@pytest.fixture(autouse=True)
+def _on_commit(django_capture_on_commit_callbacks):
+    global _capture
+    _capture = django_capture_on_commit_callbacks
+
+
+def run(cast, deal, kind, tiers, selection=None):
+    stage = services.stage_create(
+        actor=cast.broker, deal=deal, name=f"{kind} stage", kind=kind, tier_scope=tiers,
+        selection=selection,
+    )  # fmt: skip
+    services.stage_submit(actor=cast.broker, stage=stage)
+    with _capture(execute=True):  # the engine is enqueued after commit (eager here)
+        services.stage_approve(actor=cast.compliance, stage=stage, note="Checked the preview.")
+    stage.refresh_from_db()
+    return stage
+
+
+@pytest.fixture
+def customers(cast, deal):
+    return make_customers(cast.seller, 12, statuses=STATUSES)
+
+
+def snapshots(stage):
+    key = stage.deal.data_key.unwrap()
+    return {i.customer_id: engine.decrypt_item(i, key) for i in stage.items.all()}
+
+
+def test_identified_snapshot_holds_exactly_the_scoped_tiers(cast, deal, customers):
+    open_notice_window(deal)
+    stage = run(cast, deal, StageKind.IDENTIFIED, [Tier.GENERAL, Tier.SENSITIVE])
+    assert stage.status == StageStatus.DELIVERED
+    expected = set(fields_of(Customer, Tier.GENERAL)) | set(fields_of(Customer, Tier.SENSITIVE))
+    docs = snapshots(stage)
+    assert len(docs) == 9
+    for customer in Customer.objects.filter(pk__in=docs):
+        fields = docs[customer.pk]["fields"]
+        assert set(fields) == expected
+        for name in expected:
+            assert fields[name] == engine._plain(getattr(customer, name)), name
+        assert not set(fields) & set(fields_of(Customer, Tier.CORE))
+
+
+def test_core_tier_travels_only_when_in_scope(cast, deal, customers):
+    open_notice_window(deal)
+    stage = run(cast, deal, StageKind.IDENTIFIED, [Tier.GENERAL, Tier.CORE])
+    for doc in snapshots(stage).values():
+        assert set(doc["fields"]) == set(fields_of(Customer, Tier.GENERAL)) | set(
+            fields_of(Customer, Tier.CORE)
+        )
+
+
+def test_pseudonymised_snapshot_has_general_fields_and_a_stable_pseudonym(cast, deal, customers):
+    first = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    second = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    expected = set(fields_of(Customer, Tier.GENERAL)) - engine.PSEUDONYMISED_EXCLUDED
+    a, b = snapshots(first), snapshots(second)
+    for customer_id, doc in a.items():
+        assert set(doc["fields"]) == expected
+        assert "customer" not in doc
+        assert doc["pseudonym"] == b[customer_id]["pseudonym"]
+    assert len({d["pseudonym"] for d in a.values()}) == len(a)
+
+
+def test_objectors_held_and_erased_customers_are_absent_and_counted(cast, deal, customers):
+    stage = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    absent = {c.pk for i, c in enumerate(customers) if i in STATUSES}
+    assert not set(stage.items.values_list("customer_id", flat=True)) & absent
+    assert stage.exclusions == {"objected": 1, "legal_hold": 1, "erased": 1}
+    assert stage.preview["exclusions"] == {"objected": 1, "legal_hold": 1, "erased": 1}
+
+
+def test_aggregate_stage_suppresses_small_cells_and_stores_no_items(cast, deal, customers):
+    stage = run(cast, deal, StageKind.AGGREGATE, [Tier.GENERAL])
+    assert stage.status == StageStatus.DELIVERED
+    assert not stage.items.exists()
+    cells = {c["value"]: c["customers"] for c in stage.result["by_segment"]}
+    assert cells == {"retail": 5, "business": None}  # 4 business customers: suppressed
+    assert stage.result["suppressed_cells"] >= 1
+
+
+def test_running_a_delivered_stage_again_changes_nothing(cast, deal, customers):
+    stage = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    assert engine.run_stage(stage.pk) == "not claimed"
+    assert stage.items.count() == 9
+    assert AuditEvent.objects.filter(action=AuditAction.HANDOVER_STARTED).count() == 1
+
+
+def test_a_stale_running_stage_resumes_without_doubling_and_records_the_interruption(
+    cast, deal, customers, settings
+):
+    stage = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    # Pretend a worker died after storing some items: back to running, half the items gone.
+    keep = list(stage.items.order_by("customer_id").values_list("pk", flat=True)[:4])
+    stage.items.exclude(pk__in=keep).delete()
+    stage.manifest.delete()
+    HandoverStage.objects.filter(pk=stage.pk).update(
+        status=StageStatus.RUNNING, heartbeat_at=None, lease="dead"
+    )
+    assert engine.sweep() == 1
+    stage.refresh_from_db()
+    assert stage.status == StageStatus.DELIVERED
+    assert stage.items.count() == 9
+    assert AuditEvent.objects.filter(action=AuditAction.HANDOVER_INTERRUPTED).count() == 1
+
+
+def test_a_redelivered_chunk_inserts_nothing_twice(cast, deal, customers):
+    stage = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    items = list(stage.items.all())
+    for item in items:
+        item.pk = None
+    HandoverItem.objects.bulk_create(items, ignore_conflicts=True)
+    assert stage.items.count() == 9
+
+
+def test_the_manifest_verifies_and_names_a_tampered_item(cast, deal, customers):
+    stage = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    bundle = manifest_bundle(stage)
+    assert verify_bundle(bundle, stage=stage).ok
+    victim = stage.items.order_by("customer_id")[3]
+    blob = bytearray(victim.snapshot)
+    blob[-1] ^= 1
+    HandoverItem.objects.filter(pk=victim.pk).update(snapshot=bytes(blob))
+    report = verify_bundle(bundle, stage=stage)
+    assert not report.ok
+    assert str(victim.customer_id) in report.summary
+
+
+def test_a_tampered_manifest_fails_and_names_the_item(cast, deal, customers):
+    stage = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    bundle = manifest_bundle(stage)
+    bundle["items"][2][1] = "0" * 64
+    report = verify_bundle(bundle)
+    assert not report.ok
+    report = verify_bundle(bundle, stage=stage)
+    assert bundle["items"][2][0] in report.summary
+    bundle = manifest_bundle(stage)
+    bundle["manifest"]["item_count"] += 1
+    assert not verify_bundle(bundle).ok

@@ -1,0 +1,56 @@
+"""Choices shared by the models, services, engine and pages of transfers."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class DealStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    NOTICE_PERIOD = "notice_period", _("Notice period")
+    IN_HANDOVER = "in_handover", _("In handover")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AssignmentRole(models.TextChoices):
+    BROKER = "broker", _("Broker")
+    COMPLIANCE = "compliance", _("Compliance officer")
+    BUYER = "buyer", _("Buyer")
+
+
+class StageKind(models.TextChoices):
+    """The layers of disclosure (DESIGN.md guarantee 8)."""
+
+    AGGREGATE = "aggregate", _("Aggregate")
+    PSEUDONYMISED = "pseudonymised", _("Pseudonymised")
+    IDENTIFIED = "identified", _("Identified")
+
+
+class StageStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    APPROVED = "approved", _("Approved")
+    RUNNING = "running", _("Running")
+    DELIVERED = "delivered", _("Delivered")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ExclusionReason(models.TextChoices):
+    """Why a selected customer is not handed over; values mirror ``CustomerStatus``."""
+
+    OBJECTED = "objected", _("Objected to the transfer")
+    LEGAL_HOLD = "legal_hold", _("On legal hold")
+    ERASED = "erased", _("Erased")
+
+
+#: Object permissions each assignment role receives on its deal (guardian, direct FK).
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    AssignmentRole.BROKER: ("view_transferdeal", "change_transferdeal", "plan_stages"),
+    AssignmentRole.COMPLIANCE: ("view_transferdeal", "approve_stages"),
+    AssignmentRole.BUYER: ("view_transferdeal", "access_portal"),
+}

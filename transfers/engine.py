@@ -1,0 +1,374 @@
+"""The handover engine: turns an approved stage into encrypted items and a signed manifest.
+
+Exactly once (DESIGN.md guarantee 7) comes from three things working together:
+
+* the stage row is the truth: a worker claims it with a lease and a heartbeat; a second
+  delivery of the same message finds a live lease and leaves; a worker that finds the lease
+  stale (its owner was killed) takes over and records ``HANDOVER_INTERRUPTED``;
+* each chunk is one transaction: items, progress and heartbeat commit together, and the
+  progress update is conditional on the lease, so a worker that lost its lease rolls its
+  chunk back instead of racing the new owner;
+* items are unique per (stage, customer) and inserted with ``ON CONFLICT DO NOTHING``, so even
+  a chunk done twice stores each customer once. A resumed run starts after the highest
+  customer id already stored (chunks go in customer-id order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import uuid
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from audits.choices import AuditAction
+from audits.selectors import chain_head
+from audits.services import record_event
+from customers.choices import Tier
+from customers.models import Customer
+from customers.registry import fields_of
+from transferdesk.crypto import aead
+from transferdesk.crypto.errors import CryptoError
+
+from . import signing
+from .choices import StageKind, StageStatus
+from .models import HandoverItem, HandoverStage, StageManifest
+from .selectors import eligible, exclusion_counts, stage_selection
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1000
+#: Cells of an aggregate stage below this count are suppressed (re-identification risk).
+SMALL_CELL_THRESHOLD = 5
+#: General fields left out of pseudonymised snapshots: the seller's reference identifies the
+#: person directly, and the keyed pseudonym takes its place.
+PSEUDONYMISED_EXCLUDED = frozenset({"reference"})
+
+
+def stale_after() -> timedelta:
+    """How long a running stage may show no progress before another worker takes it over."""
+    return timedelta(seconds=getattr(settings, "HANDOVER_STALE_AFTER", 120))
+
+
+class LeaseLost(Exception):
+    """Another worker owns the stage now; this one stops without writing."""
+
+
+# --- snapshots ------------------------------------------------------------------------------
+
+
+def snapshot_fields(stage: HandoverStage) -> list[str]:
+    """The customer fields a stage's items carry, asked of the tier registry."""
+    if stage.kind == StageKind.PSEUDONYMISED:
+        return [f for f in fields_of(Customer, Tier.GENERAL) if f not in PSEUDONYMISED_EXCLUDED]
+    if stage.kind == StageKind.IDENTIFIED:
+        return [
+            f for tier in Tier.values if tier in stage.tier_scope for f in fields_of(Customer, tier)
+        ]
+    return []
+
+
+def pseudonym_key(deal_key: bytes) -> bytes:
+    """A key derived from the deal key for pseudonyms only: stable across the deal's stages,
+    useless for anything else, and gone when the deal key is destroyed."""
+    return hmac.new(deal_key, b"transferdesk/pseudonym/v1", hashlib.sha256).digest()
+
+
+def pseudonym(key: bytes, customer_id: uuid.UUID) -> str:
+    return hmac.new(key, customer_id.bytes, hashlib.sha256).hexdigest()[:32]
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def build_snapshot(
+    stage: HandoverStage, customer: Customer, fields: list[str], pkey: bytes | None
+) -> dict[str, Any]:
+    """The canonical document of one item (before encryption)."""
+    document: dict[str, Any] = {
+        "stage": str(stage.pk),
+        "fields": {name: _plain(getattr(customer, name)) for name in fields},
+    }
+    if stage.kind == StageKind.PSEUDONYMISED:
+        assert pkey is not None
+        document["pseudonym"] = pseudonym(pkey, customer.pk)
+    else:
+        document["customer"] = str(customer.pk)
+    return document
+
+
+def decrypt_item(item: HandoverItem, deal_key: bytes) -> dict[str, Any]:
+    import json
+
+    plaintext = aead.decrypt(
+        deal_key,
+        bytes(item.snapshot),
+        HandoverItem.aad(item.stage_id, item.customer_id),
+        what=f"handover item {item.pk} (customer {item.customer_id})",
+    )
+    return json.loads(plaintext)
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def run_stage(stage_id: Any) -> str:
+    """Run (or resume) one stage; safe to call any number of times for the same stage."""
+    lease = uuid.uuid4().hex
+    stage = _claim(stage_id, lease)
+    if stage is None:
+        return "not claimed"
+    try:
+        if stage.kind == StageKind.AGGREGATE:
+            result = _aggregate(stage)
+            _complete(stage, lease, result=result)
+        else:
+            _items(stage, lease)
+            _complete(stage, lease)
+    except LeaseLost:
+        logger.info("stage %s: lease lost to another worker", stage_id)
+        return "lease lost"
+    except CryptoError as exc:
+        # A destroyed key or a missing master key will not heal by retrying.
+        HandoverStage.objects.filter(pk=stage.pk, lease=lease).update(
+            status=StageStatus.FAILED, failure_reason=str(exc)[:2000]
+        )
+        raise
+    return "delivered"
+
+
+@transaction.atomic
+def _claim(stage_id: Any, lease: str) -> HandoverStage | None:
+    stage = HandoverStage.objects.select_for_update().select_related("deal").get(pk=stage_id)
+    now = timezone.now()
+    if stage.status == StageStatus.APPROVED:
+        resumed = False
+    elif stage.status == StageStatus.RUNNING and (
+        stage.heartbeat_at is None or stage.heartbeat_at < now - stale_after()
+    ):
+        resumed = True
+    else:
+        return None  # delivered, cancelled, or a live worker holds it
+    stage.status = StageStatus.RUNNING
+    stage.lease = lease
+    stage.heartbeat_at = now
+    if not resumed:
+        stage.started_at = now
+        stage.total = eligible(stage_selection(stage)).count()
+        stage.done = 0
+    else:
+        stage.done = stage.items.count()
+    stage.save(update_fields=["status", "lease", "heartbeat_at", "started_at", "total", "done"])
+    record_event(
+        action=AuditAction.HANDOVER_INTERRUPTED if resumed else AuditAction.HANDOVER_STARTED,
+        obj=stage,
+        deal=stage.deal_id,
+        details={"done": stage.done, "total": stage.total, "resumed": resumed},
+    )
+    return stage
+
+
+def _items(stage: HandoverStage, lease: str) -> None:
+    import json
+
+    deal = stage.deal
+    deal_key = deal.data_key.unwrap()
+    pkey = pseudonym_key(deal_key) if stage.kind == StageKind.PSEUDONYMISED else None
+    fields = snapshot_fields(stage)
+    recipient_id = deal.buyer_id
+    selection = eligible(stage_selection(stage)).select_related("data_key").order_by("pk")
+    selection = selection.only("id", "data_key", *fields)
+    cursor = stage.items.aggregate(m=Max("customer_id"))["m"]
+    done = stage.done
+    encrypt, sha256, dumps, aad = aead.encrypt, hashlib.sha256, json.dumps, HandoverItem.aad
+    while True:
+        with transaction.atomic():
+            batch_qs = selection.filter(pk__gt=cursor) if cursor is not None else selection
+            batch = list(batch_qs[:CHUNK_SIZE])
+            if not batch:
+                return
+            now = timezone.now()
+            items = []
+            for customer in batch:
+                document = build_snapshot(stage, customer, fields, pkey)
+                canonical = dumps(
+                    document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                ).encode()
+                items.append(
+                    HandoverItem(
+                        stage_id=stage.pk,
+                        customer_id=customer.pk,
+                        recipient_id=recipient_id,
+                        snapshot=encrypt(deal_key, canonical, aad(stage.pk, customer.pk)),
+                        digest=sha256(canonical).hexdigest(),
+                        created_at=now,
+                    )
+                )
+            HandoverItem.objects.bulk_create(items, ignore_conflicts=True)
+            done += len(batch)
+            moved = HandoverStage.objects.filter(
+                pk=stage.pk, lease=lease, status=StageStatus.RUNNING
+            ).update(done=done, heartbeat_at=now)
+            if moved != 1:
+                raise LeaseLost
+        cursor = batch[-1].pk
+
+
+def _aggregate(stage: HandoverStage) -> dict[str, Any]:
+    """Statistics by segment and country; cells under the threshold are suppressed."""
+    rows = eligible(stage_selection(stage)).values_list("segment", "country")
+    by_segment: Counter[str] = Counter()
+    by_country: Counter[str] = Counter()
+    total = 0
+    for segment, country in rows.iterator(chunk_size=5000):
+        by_segment[segment or "—"] += 1
+        by_country[country or "—"] += 1
+        total += 1
+
+    def cells(counter: Counter[str]) -> tuple[list[dict[str, Any]], int]:
+        out, suppressed = [], 0
+        for key, n in sorted(counter.items()):
+            small = n < SMALL_CELL_THRESHOLD
+            suppressed += small
+            out.append({"value": key, "customers": None if small else n})
+        return out, suppressed
+
+    segments, s1 = cells(by_segment)
+    countries, s2 = cells(by_country)
+    HandoverStage.objects.filter(pk=stage.pk).update(done=total, heartbeat_at=timezone.now())
+    return {
+        "customers": total if total >= SMALL_CELL_THRESHOLD else None,
+        "by_segment": segments,
+        "by_country": countries,
+        "suppressed_cells": s1 + s2,
+        "threshold": SMALL_CELL_THRESHOLD,
+    }
+
+
+@transaction.atomic
+def _complete(stage: HandoverStage, lease: str, result: dict[str, Any] | None = None) -> None:
+    stage = (
+        HandoverStage.objects.select_for_update()
+        .select_related("deal", "deal__buyer")
+        .get(pk=stage.pk)
+    )
+    if stage.lease != lease or stage.status != StageStatus.RUNNING:
+        raise LeaseLost
+    digests = stage.items.order_by("customer_id").values_list("digest", flat=True)
+    count = stage.items.count()
+    root = signing.merkle_root(digests.iterator(chunk_size=5000))
+    aggregate_digest = ""
+    if result is not None:
+        aggregate_digest = hashlib.sha256(signing.canonical_json(result)).hexdigest()
+    selection = stage_selection(stage)
+    exclusions = exclusion_counts(selection)
+    now = timezone.now()
+    stage.status = StageStatus.DELIVERED
+    stage.delivered_at = now
+    stage.heartbeat_at = now
+    stage.exclusions = exclusions
+    stage.skipped = sum(exclusions.values())
+    if result is not None:
+        stage.result = result
+    else:
+        stage.done = stage.total = count
+    stage.lease = ""
+    stage.save(
+        update_fields=[
+            "status", "delivered_at", "heartbeat_at", "exclusions", "skipped", "result",
+            "done", "total", "lease",
+        ]
+    )  # fmt: skip
+    record_event(
+        action=AuditAction.HANDOVER_COMPLETED,
+        obj=stage,
+        deal=stage.deal_id,
+        details={"items": count, "merkle_root": root, "excluded": exclusions},
+    )
+    # The head now includes the completion event; the manifest only adds one quick insert
+    # while the chain lock is held.
+    head = chain_head()
+    counts_per_tier = dict.fromkeys(stage.tier_scope, count) if result is None else {}
+    body = manifest_body(stage, count, counts_per_tier, root, aggregate_digest, head, now)
+    signature, _public, fingerprint = signing.sign(body)
+    StageManifest.objects.create(
+        stage=stage,
+        item_count=count,
+        counts_per_tier=counts_per_tier,
+        merkle_root=root,
+        chain_head_seq=head.seq,
+        chain_head_mac=head.mac,
+        created_at=now,
+        body=body,
+        signature=signature,
+        key_fingerprint=fingerprint,
+    )
+
+
+def manifest_body(
+    stage: HandoverStage,
+    count: int,
+    counts_per_tier: dict[str, int],
+    root: str,
+    aggregate_digest: str,
+    head: Any,
+    when: Any,
+) -> dict[str, Any]:
+    deal = stage.deal
+    return {
+        "format": signing.MANIFEST_FORMAT,
+        "deal": {"id": str(deal.pk), "reference": deal.reference},
+        "stage": {
+            "id": str(stage.pk),
+            "order": stage.order,
+            "name": stage.name,
+            "kind": stage.kind,
+            "tier_scope": list(stage.tier_scope),
+        },
+        "recipient": {"id": deal.buyer_id, "name": deal.buyer.legal_name},
+        "item_count": count,
+        "counts_per_tier": counts_per_tier,
+        "merkle_root": root,
+        "aggregate_digest": aggregate_digest,
+        "exclusions": stage.exclusions,
+        "chain_head": {"seq": head.seq, "mac": head.mac, "events": head.events},
+        "completed_at": when.isoformat(),
+    }
+
+
+# --- the sweeper ----------------------------------------------------------------------------
+
+
+def stalled_stages(*, older_than: timedelta | None = None) -> list[Any]:
+    """Approved stages that never started and running stages whose progress stopped."""
+    cutoff = timezone.now() - (stale_after() if older_than is None else older_than)
+    return list(
+        HandoverStage.objects.filter(
+            Q(status=StageStatus.APPROVED, approved_at__lte=cutoff)
+            | Q(status=StageStatus.RUNNING, heartbeat_at__lte=cutoff)
+            | Q(status=StageStatus.RUNNING, heartbeat_at__isnull=True)
+        ).values_list("pk", flat=True)
+    )
+
+
+def sweep(*, older_than: timedelta | None = None) -> int:
+    """Re-enqueue stalled stages (the stage row, not the broker, is the source of truth)."""
+    from .services import enqueue_stage
+
+    ids = stalled_stages(older_than=older_than)
+    for stage_id in ids:
+        logger.info("sweeper: re-enqueueing stalled handover stage %s", stage_id)
+        enqueue_stage(stage_id)
+    return len(ids)
