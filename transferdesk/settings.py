@@ -280,6 +280,8 @@ CELERY_TASK_ROUTES = {
     "audits.tasks.report_*": {"queue": "reports", "routing_key": "reports"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+#: Seconds without progress after which a running handover stage counts as abandoned.
+HANDOVER_STALE_AFTER = env_int("HANDOVER_STALE_AFTER", 120)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "transferdesk-heartbeat": {
         "task": "transferdesk.tasks.heartbeat",
@@ -289,6 +291,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "audits-verify-chain": {
         "task": "audits.tasks.verify_audit_chain",
         "schedule": timedelta(days=1),
+        "options": {"queue": "maintenance"},
+    },
+    # The stage row is the truth: re-enqueue handovers whose worker vanished (DESIGN.md 7).
+    "transfers-sweep-stalled-stages": {
+        "task": "transfers.tasks.sweep_stalled_stages",
+        "schedule": timedelta(seconds=env_int("HANDOVER_SWEEP_INTERVAL", 60)),
         "options": {"queue": "maintenance"},
     },
 }
