@@ -154,3 +154,8 @@ def test_an_anchor_that_matches_is_reported_as_checked(chain):
 def test_events_appended_after_a_verified_head_keep_verifying(chain):
     record_event(action=AuditAction.REPORT_GENERATED)
     assert verify_chain().count == 7
+
+
+def test_an_anchor_the_chain_does_not_hold_is_named(chain):
+    result = verify_chain(anchors={3: "0" * 32})
+    assert (result.ok, result.first_bad_seq, result.problem) == (False, 3, "anchor_mismatch")

@@ -68,3 +68,11 @@ def test_the_daily_task_is_scheduled_on_the_maintenance_queue(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["audits-verify-chain"]
     assert entry["task"] == verify_audit_chain_task.name
     assert entry["options"] == {"queue": "maintenance"}
+
+
+def test_verify_audit_chain_accepts_the_mac_prefix_a_receipt_prints(chain, tamper):
+    anchor = f"{chain[3].seq}:{chain[3].mac[:32]}"
+    assert "OK 6 events" in _verify("--anchor", anchor)
+    tamper("UPDATE audits_auditevent SET mac = %s WHERE seq = 4", ["f" * 64])
+    with pytest.raises(CommandError, match="FAILED at event 4"):
+        _verify("--anchor", anchor)

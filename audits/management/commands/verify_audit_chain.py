@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 
 from audits.chain import verify_chain
 
-_ANCHOR = re.compile(r"^(\d+):([0-9a-f]{64})$")
+#: SEQ:MAC, where MAC may be cut to a prefix of at least 16 hex digits, as receipts print it.
+_ANCHOR = re.compile(r"^(\d+):([0-9a-f]{16,64})$")
 
 
 def _anchor(value: str) -> tuple[int, str]:
