@@ -12,6 +12,7 @@ import contextlib
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -166,3 +167,66 @@ def customer_history(*, customer: Customer, visible_tiers: Iterable[str]) -> lis
             )
         )
     return entries
+
+
+# --- scoping helpers for the broker pages -------------------------------------------------
+
+
+def organization_allows(*, user: Any, organization: Organization, action: str) -> bool:
+    """Whether ``user`` may ``action`` the book of ``organization`` (same door as lists)."""
+    return Organization.objects.restrict(user, action).filter(pk=organization.pk).exists()
+
+
+def visible_tiers(*, user: Any, organization: Organization) -> list[str]:
+    """Tiers a person sees without revealing: brokers holding ``manage_customers`` see
+    general and sensitive fields; compliance officers, overseeing every book, see the general
+    tier only (no names: "never more plaintext than a task needs"). Core needs a reveal."""
+    if organization_allows(user=user, organization=organization, action="change"):
+        return [Tier.GENERAL, Tier.SENSITIVE]
+    return [Tier.GENERAL]
+
+
+def customer_list(
+    *,
+    user: Any,
+    organization: Organization,
+    status: str = "",
+    segment: str = "",
+    city: str = "",
+    query: str = "",
+    shown: Iterable[str] = (),
+) -> QuerySet[Customer]:
+    """The customers of ``organization`` that ``user`` may see, filtered on general fields
+    and (``query``) searched exactly through the blind index.
+
+    Encrypted columns other than ``shown`` are not even loaded, and data keys are joined so
+    that decrypting the shown ones costs no query per row.
+    """
+    customers = Customer.objects.restrict(user, "view").with_data_keys()
+    if query:
+        customers = customers.filter(
+            pk__in=customer_search(organization=organization, query=query).values("pk")
+        )
+    customers = customers.filter(organization=organization)
+    if status:
+        customers = customers.filter(status=status)
+    if segment:
+        customers = customers.filter(segment=segment)
+    if city:
+        customers = customers.filter(city__iexact=city.strip())
+    encrypted = [
+        *fields_of(Customer, Tier.SENSITIVE),
+        *fields_of(Customer, Tier.CORE),
+    ]
+    hidden = [name for name in encrypted if name not in set(shown)]
+    return customers.defer(*hidden).order_by("reference")
+
+
+def segments_of(organization: Organization) -> list[str]:
+    return list(
+        Customer.objects.filter(organization=organization)
+        .exclude(segment="")
+        .order_by("segment")
+        .values_list("segment", flat=True)
+        .distinct()
+    )

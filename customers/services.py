@@ -15,21 +15,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audits.choices import AuditAction
 from audits.services import record_event
+from transferdesk.crypto import aead
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
 from transferdesk.crypto.history import bulk_create_with_encrypted_history
 from transferdesk.crypto.keyring import get_keyring
+from transferdesk.jobs import Job, job_create, job_fail, job_progress, job_start, job_succeed
 from transferdesk.models import DataKey, DataKeyPurpose
 
 from . import importing
 from .models import (
     ORGANIZATION_PERMISSIONS,
     Customer,
+    ImportStatus,
+    ImportUpload,
     Interaction,
     Organization,
     PurchaseRecord,
@@ -513,3 +517,174 @@ def _run(
                 )
             ]
         )
+
+
+# --- uploads (the page's import, possibly as a job) ----------------------------------------
+
+
+def _upload_aad(upload: ImportUpload) -> bytes:
+    return f"customers.ImportUpload|content|{upload.pk}".encode()
+
+
+@transaction.atomic(durable=True)
+def import_upload_create(*, actor: Any, organization: Organization, data: bytes) -> ImportUpload:
+    """Keep an uploaded file, encrypted under a data key of its own, until it is imported.
+
+    Reads the header (for the mapping step) and counts the rows (inline or job); a file that
+    cannot be read raises ``ValidationError`` with the reason, and nothing is kept.
+    """
+    try:
+        table = importing.open_table(data)
+        headers = table.headers
+        table.close()
+        rows = importing.count_rows(data)
+    except importing.FileError as exc:
+        raise ValidationError(str(exc)) from None
+    # The key protects customer data, hence the customer purpose; it is destroyed with the
+    # upload's content once the import is over.
+    key = DataKey.generate(purpose=DataKeyPurpose.CUSTOMER)
+    upload = ImportUpload(
+        organization=organization,
+        uploaded_by=actor if getattr(actor, "is_authenticated", False) else None,
+        data_key=key,
+        file_format=importing.sniff_format(data),
+        headers=headers,
+        mapping={str(i): name for i, name in importing.propose_mapping(headers).items()},
+        row_count=rows,
+    )
+    upload.content = aead.encrypt(key.unwrap(), data, _upload_aad(upload))
+    upload.save(force_insert=True)
+    return upload
+
+
+def _upload_wipe(upload: ImportUpload) -> None:
+    """Crypto-shred the file: its ciphertext goes, and so does the only key that opens it."""
+    ImportUpload.objects.filter(pk=upload.pk).update(content=None)
+    upload.content = None
+    key = DataKey.objects.get(pk=upload.data_key_id)
+    if not key.is_destroyed:
+        key.destroy()
+
+
+def import_upload_set_mapping(*, upload: ImportUpload, mapping: Mapping[int, str]) -> None:
+    """Record the mapping the person confirmed (column index → field)."""
+    upload.mapping = {str(i): name for i, name in mapping.items()}
+    upload.save(update_fields=["mapping"])
+
+
+def import_upload_start(*, actor: Any, upload: ImportUpload) -> Job | None:
+    """Run the import now (small files) or as a job on the ``maintenance`` queue (large ones,
+    ``importing.JOB_THRESHOLD_ROWS``). Returns the job, or None when it ran inline."""
+    claimed = ImportUpload.objects.filter(pk=upload.pk, status=ImportStatus.UPLOADED).update(
+        status=ImportStatus.RUNNING
+    )
+    if not claimed:
+        raise ValidationError(_("This import has already been started."))
+    upload.status = ImportStatus.RUNNING
+    if upload.row_count <= importing.JOB_THRESHOLD_ROWS:
+        import_upload_run(upload_id=upload.pk, actor=actor)
+        upload.refresh_from_db()
+        return None
+    from .tasks import customer_import_task
+
+    with transaction.atomic():
+        job = job_create(kind="customer_import", actor=actor, total=upload.row_count, obj=upload)
+        ImportUpload.objects.filter(pk=upload.pk).update(job=job)
+        upload.job = job
+        transaction.on_commit(lambda: customer_import_task.delay(str(upload.pk), str(job.pk)))
+    return job
+
+
+def import_upload_run(*, upload_id: Any, actor: Any = None, job_id: Any = None) -> ImportOutcome:
+    """Decrypt the upload, import it with its mapping, store the outcome, wipe the file.
+
+    Idempotent for a redelivered task: an upload that already finished is not run again.
+    The file is wiped whatever happens (success, problems or a crash), so personal data never
+    outlives the import.
+    """
+    upload = ImportUpload.objects.select_related("organization", "data_key").get(pk=upload_id)
+    if upload.status != ImportStatus.RUNNING or upload.content is None:
+        return ImportOutcome(**{k: v for k, v in upload.report.items() if k == "rows"})
+    actor = actor if actor is not None else upload.uploaded_by
+    progress = _ProgressWriter(job_id) if job_id else None
+    try:
+        data = aead.decrypt(
+            upload.data_key.unwrap(),
+            bytes(upload.content),
+            _upload_aad(upload),
+            what=f"import {upload.pk}",
+        )
+        if job_id:
+            job_start(job_id=job_id, total=upload.row_count)
+        outcome = customer_import(
+            actor=actor,
+            organization=upload.organization,
+            data=data,
+            mapping={int(i): name for i, name in upload.mapping.items()},
+            progress=progress,
+            source="upload",
+        )
+        del data
+    except Exception:
+        ImportUpload.objects.filter(pk=upload.pk).update(
+            status=ImportStatus.FAILED, finished_at=timezone.now()
+        )
+        _upload_wipe(upload)
+        if job_id:
+            job_fail(job_id=job_id, error=str(_("The import failed; nothing was imported.")))
+        raise
+    finally:
+        if progress is not None:
+            progress.close()
+    status = ImportStatus.APPLIED if outcome.applied else ImportStatus.REJECTED
+    ImportUpload.objects.filter(pk=upload.pk).update(
+        status=status, report=outcome.as_dict(), finished_at=timezone.now()
+    )
+    _upload_wipe(upload)
+    if job_id:
+        counts = {
+            "rows": outcome.rows,
+            "customers": outcome.customers,
+            "problems": len(outcome.problems),
+            "applied": outcome.applied,
+        }
+        if outcome.applied:
+            job_progress(job_id=job_id, done=outcome.rows)
+            job_succeed(job_id=job_id, result=counts)
+        else:
+            job_fail(
+                job_id=job_id,
+                error=str(
+                    _("{count} problems found; nothing was imported. See the error report.")
+                ).format(count=len(outcome.problems)),
+            )
+    return outcome
+
+
+class _ProgressWriter:
+    """Writes a job's progress from inside the import's transaction.
+
+    Progress written on the import's own connection would stay invisible until the commit (and
+    be rolled back with a rejected file), so on PostgreSQL it goes through a second,
+    autocommit connection. SQLite allows one writer at a time, so there (the embedded mode,
+    where jobs run in-process and nobody polls meanwhile) progress is written at the end only.
+    """
+
+    def __init__(self, job_id: Any) -> None:
+        self.job_id = str(job_id)
+        self.connection: Any = None
+        if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+            self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if self.connection is None:
+            return
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Job._meta.db_table} SET done = %s WHERE id = %s",  # noqa: S608
+                [done, self.job_id],
+            )
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()

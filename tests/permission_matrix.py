@@ -48,6 +48,53 @@ MATRIX: dict[str, Row] = {
     "transfers:deal_list": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
     "portal:home": Row(only({"buyer": 200, "other_buyer": 200})),
     "audits:dashboard": Row(only({"compliance": 200})),
+    # Customer books: brokers holding organisation permissions, compliance reads the general
+    # tier only (and may not change, reveal or import), everyone else is outside the scope.
+    "customers:organization_list": Row(
+        only({"broker": 200, "other_broker": 200, "compliance": 200})
+    ),
+    "customers:customer_list": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}),
+        kwargs=lambda world: {"slug": world.seller.slug},
+    ),
+    "customers:customer_detail": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}),
+        kwargs=lambda world: {"pk": world.customer.pk},
+    ),
+    "customers:customer_history": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}),
+        kwargs=lambda world: {"pk": world.customer.pk},
+    ),
+    "customers:customer_reveal": Row(
+        only({"broker": 200, "other_broker": 404}),
+        method="post",
+        kwargs=lambda world: {"pk": world.customer.pk},
+    ),
+    "customers:customer_edit": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"pk": world.customer.pk},
+    ),
+    "customers:customer_verify": Row(
+        only({"broker": 302, "other_broker": 404}),
+        method="post",
+        kwargs=lambda world: {"pk": world.customer.pk},
+    ),
+    "customers:import_upload": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"slug": world.seller.slug},
+    ),
+    "customers:import_mapping": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"slug": world.seller.slug, "pk": world.upload.pk},
+    ),
+    "customers:import_result": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"slug": world.seller.slug, "pk": world.upload.pk},
+    ),
+    "customers:import_report": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"slug": world.seller.slug, "pk": world.upload.pk},
+    ),
     "job_progress": Row(
         {**signed_in(404), "broker": 200, "compliance": 200},
         kwargs=lambda world: {"pk": world.job.pk},

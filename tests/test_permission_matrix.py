@@ -35,8 +35,25 @@ def world(cast, settings):
     """The objects URL arguments are built from; later issues add deals, stages, customers."""
     from transferdesk.jobs import job_create
 
+    from customers.services import customer_create, import_upload_create, organization_grant
+
     settings.CELERY_TASK_ALWAYS_EAGER = True  # /readyz: the broker is checked elsewhere
     cast.job = job_create(kind="test", actor=cast.broker, total=10)
+    # The broker holds both organisation permissions on the seller; other_broker none.
+    for permission in ("manage_customers", "reveal_core"):
+        organization_grant(
+            actor=cast.admin, user=cast.broker, organization=cast.seller, permission=permission
+        )
+    cast.customer = customer_create(
+        actor=cast.broker,
+        organization=cast.seller,
+        values={"reference": "M-1", "full_name": "Matrix Customer", "national_id": "X1"},
+    )
+    cast.upload = import_upload_create(
+        actor=cast.broker,
+        organization=cast.seller,
+        data=b"reference,full_name\nM-2,Second Customer\n",
+    )
     return cast
 
 

@@ -24,8 +24,14 @@ class NavItem:
 
 #: What each role sees in the top navigation. Later issues add their pages here.
 NAVIGATION: dict[str, list[NavItem]] = {
-    Role.BROKER: [NavItem(_("Deals"), "transfers:deal_list")],
-    Role.COMPLIANCE: [NavItem(_("Compliance"), "audits:dashboard")],
+    Role.BROKER: [
+        NavItem(_("Deals"), "transfers:deal_list"),
+        NavItem(_("Customers"), "customers:organization_list"),
+    ],
+    Role.COMPLIANCE: [
+        NavItem(_("Compliance"), "audits:dashboard"),
+        NavItem(_("Customers"), "customers:organization_list"),
+    ],
     Role.BUYER: [NavItem(_("Data room"), "portal:home")],
 }
 

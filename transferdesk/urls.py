@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("jobs/<uuid:pk>/progress", views.job_progress, name="job_progress"),
     path("accounts/", include("accounts.urls")),
+    path("customers/", include("customers.urls")),
     path("deals/", include("transfers.urls")),
     path("portal/", include("transfers.portal_urls")),
     path("compliance/", include("audits.urls")),

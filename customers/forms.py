@@ -1,0 +1,113 @@
+"""Forms of the broker pages: filters, search, the record editor, upload and column mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from . import importing
+from .choices import CustomerStatus
+from .models import Customer
+from .registry import fields_of
+
+
+class CustomerFilterForm(forms.Form):
+    """Filters on general (clear) fields, and the exact search through the blind index."""
+
+    q = forms.CharField(
+        label=_("Exact search"),
+        required=False,
+        max_length=254,
+        help_text=_("E-mail address, phone number, national id number or reference."),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any status")), *CustomerStatus.choices],
+    )
+    segment = forms.ChoiceField(label=_("Segment"), required=False)
+    city = forms.CharField(label=_("City"), required=False, max_length=128)
+
+    def __init__(self, *args: Any, segments: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["segment"].choices = [("", _("Any segment")), *((s, s) for s in segments)]
+
+
+class CustomerEditForm(forms.Form):
+    """General and sensitive fields of one record. Core fields are corrected by a person
+    holding ``reveal_core`` through the service, never shown pre-filled in a form."""
+
+    def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
+        initial = {name: getattr(customer, name) for name in self.field_names()}
+        super().__init__(*args, initial=initial, **kwargs)
+        for name in self.field_names():
+            field = Customer._meta.get_field(name).formfield()
+            assert field is not None
+            self.fields[name] = field
+
+    @staticmethod
+    def field_names() -> list[str]:
+        return [*fields_of(Customer, "general"), *fields_of(Customer, "sensitive")]
+
+    def changed_values(self) -> dict[str, Any]:
+        """Only what the person changed: untouched encrypted fields keep their ciphertext."""
+        return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Customer file"),
+        help_text=_(
+            "CSV (UTF-8 or GBK, as Excel and WPS save it) or XLSX, with the column names in "
+            "the first row, in English or Chinese. At most 50 MB."
+        ),
+    )
+
+
+class ImportMappingForm(forms.Form):
+    """One select per column of the file: which field it fills, or "do not import"."""
+
+    def __init__(self, *args: Any, headers: list[str], mapping: dict[str, str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        choices = [("", _("— Do not import —"))] + [
+            (t.name, str(t.label).capitalize()) for t in importing.TARGETS
+        ]
+        self.headers = headers
+        for index, header in enumerate(headers):
+            self.fields[f"col_{index}"] = forms.ChoiceField(
+                label=header or _("column {number}").format(number=index + 1),
+                choices=choices,
+                required=False,
+                initial=mapping.get(str(index), ""),
+            )
+
+    def rows(self) -> list[tuple[int, str, forms.BoundField]]:
+        return [(i + 1, h, self[f"col_{i}"]) for i, h in enumerate(self.headers)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        chosen = [v for k, v in cleaned.items() if k.startswith("col_") and v]
+        duplicates = sorted({v for v in chosen if chosen.count(v) > 1})
+        if duplicates:
+            raise forms.ValidationError(
+                _("Each field can be filled from one column only: {fields}.").format(
+                    fields=", ".join(str(importing.TARGETS_BY_NAME[d].label) for d in duplicates)
+                )
+            )
+        missing = [t for t in importing.TARGETS if t.required and t.name not in chosen]
+        if missing:
+            raise forms.ValidationError(
+                _("Choose the columns holding: {fields}.").format(
+                    fields=", ".join(str(t.label) for t in missing)
+                )
+            )
+        return cleaned
+
+    def mapping(self) -> dict[int, str]:
+        return {
+            int(k.removeprefix("col_")): v
+            for k, v in self.cleaned_data.items()
+            if k.startswith("col_") and v
+        }

@@ -1,0 +1,31 @@
+"""Broker pages of the customer vault (namespace ``customers:``)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "customers"
+
+urlpatterns = [
+    path("", views.organization_list, name="organization_list"),
+    path("books/<slug:slug>/", views.customer_list, name="customer_list"),
+    path("books/<slug:slug>/import/", views.import_upload, name="import_upload"),
+    path(
+        "books/<slug:slug>/import/<uuid:pk>/mapping/",
+        views.import_mapping,
+        name="import_mapping",
+    ),
+    path("books/<slug:slug>/import/<uuid:pk>/", views.import_result, name="import_result"),
+    path(
+        "books/<slug:slug>/import/<uuid:pk>/report.csv",
+        views.import_report,
+        name="import_report",
+    ),
+    path("records/<uuid:pk>/", views.customer_detail, name="customer_detail"),
+    path("records/<uuid:pk>/reveal/", views.customer_reveal, name="customer_reveal"),
+    path("records/<uuid:pk>/edit/", views.customer_edit, name="customer_edit"),
+    path("records/<uuid:pk>/verify/", views.customer_verify, name="customer_verify"),
+    path("records/<uuid:pk>/history/", views.customer_history, name="customer_history"),
+]

@@ -1,0 +1,420 @@
+"""Broker pages of the customer vault: books, list and search, record, reveal, edit, history,
+verification, and the import (upload → mapping → result).
+
+Every object is fetched through ``restrict`` (guarantee 5): outside the user's scope is the
+same 404 as a missing object; inside it but without the permission an action needs is a 403.
+Reads of sensitive and core fields are recorded with ``audits.access.log_access``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadhandler import MemoryFileUploadHandler
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.choices import Role
+from audits.access import log_access
+from audits.choices import AuditAction
+from transferdesk.permissions import role_required
+
+from . import importing, selectors, services
+from .choices import Tier
+from .forms import CustomerEditForm, CustomerFilterForm, ImportMappingForm, ImportUploadForm
+from .models import Customer, ImportStatus, ImportUpload, Organization
+from .registry import fields_of
+
+PAGE_SIZES = (25, 50, 100)
+#: Encrypted fields the list shows (decrypted for the rows of the page, nothing else).
+LIST_FIELDS = ("full_name",)
+
+
+def _organization(request: HttpRequest, slug: str, action: str = "view") -> Organization:
+    """The organisation, if its book is in the user's scope for ``action`` (404 otherwise)."""
+    return get_object_or_404(Organization.objects.restrict(request.user, action), slug=slug)
+
+
+def _customer(request: HttpRequest, pk: uuid.UUID) -> Customer:
+    return get_object_or_404(
+        Customer.objects.restrict(request.user, "view").with_data_keys(), pk=pk
+    )
+
+
+def _require(request: HttpRequest, organization: Organization, action: str) -> None:
+    """Inside the scope but without the permission ``action`` needs: 403."""
+    if not selectors.organization_allows(
+        user=request.user, organization=organization, action=action
+    ):
+        raise PermissionDenied
+
+
+# --- books and records ----------------------------------------------------------------------
+
+
+@role_required(Role.BROKER, Role.COMPLIANCE)
+def organization_list(request: HttpRequest) -> HttpResponse:
+    """The customer books the user may open, with their size."""
+    organizations = (
+        Organization.objects.restrict(request.user, "view")
+        .annotate(customer_count=Count("customers"))
+        .order_by("legal_name")
+    )
+    return render(request, "customers/organization_list.html", {"organizations": organizations})
+
+
+@role_required(Role.BROKER, Role.COMPLIANCE)
+def customer_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """One book, paginated, filtered on general fields, searched exactly by blind index.
+
+    A constant number of queries whatever the page size; only the name is decrypted, and only
+    for people who may see the sensitive tier (compliance sees general fields alone).
+    """
+    organization = _organization(request, slug)
+    tiers = selectors.visible_tiers(user=request.user, organization=organization)
+    show_names = Tier.SENSITIVE in tiers
+    form = CustomerFilterForm(request.GET or None, segments=selectors.segments_of(organization))
+    filters: dict[str, str] = {}
+    if form.is_valid():
+        filters = {k: form.cleaned_data[k] or "" for k in ("q", "status", "segment", "city")}
+    customers = selectors.customer_list(
+        user=request.user,
+        organization=organization,
+        status=filters.get("status", ""),
+        segment=filters.get("segment", ""),
+        city=filters.get("city", ""),
+        query=filters.get("q", ""),
+        shown=LIST_FIELDS if show_names else (),
+    )
+    try:
+        per_page = int(request.GET.get("per_page", PAGE_SIZES[0]))
+    except ValueError:
+        per_page = PAGE_SIZES[0]
+    per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
+    page = Paginator(customers, per_page).get_page(request.GET.get("page"))
+    if show_names and page.object_list:
+        log_access(request, action=AuditAction.VIEW_SENSITIVE, obj=organization, fields=LIST_FIELDS)
+    return render(
+        request,
+        "customers/customer_list.html",
+        {
+            "organization": organization,
+            "form": form,
+            "page_obj": page,
+            "show_names": show_names,
+            "searched": bool(filters.get("q")),
+            "filtered": any(filters.values()),
+            "no_substring_search": selectors.NO_SUBSTRING_SEARCH,
+            "can_import": "change" in _actions(request, organization),
+            "page_sizes": PAGE_SIZES,
+            "per_page": per_page,
+        },
+    )
+
+
+def _actions(request: HttpRequest, organization: Organization) -> set[str]:
+    return {
+        action
+        for action in ("change", "reveal")
+        if request.user.has_role(Role.BROKER)
+        and selectors.organization_allows(
+            user=request.user, organization=organization, action=action
+        )
+    }
+
+
+def _fields(customer: Customer, tier: str) -> list[tuple[str, Any]]:
+    rows = []
+    for name in fields_of(Customer, tier):
+        field = Customer._meta.get_field(name)
+        display = getattr(customer, f"get_{name}_display", None)
+        rows.append((field.verbose_name, display() if display else getattr(customer, name)))
+    return rows
+
+
+def _detail(
+    request: HttpRequest, customer: Customer, *, revealed: bool = False, status: int = 200
+) -> HttpResponse:
+    organization = customer.organization
+    tiers = selectors.visible_tiers(user=request.user, organization=organization)
+    actions = _actions(request, organization)
+    show_sensitive = Tier.SENSITIVE in tiers
+    context: dict[str, Any] = {
+        "customer": customer,
+        "organization": organization,
+        "general": _fields(customer, Tier.GENERAL),
+        "sensitive": _fields(customer, Tier.SENSITIVE) if show_sensitive else None,
+        "core": _fields(customer, Tier.CORE) if revealed else None,
+        "core_labels": [
+            Customer._meta.get_field(n).verbose_name for n in fields_of(Customer, Tier.CORE)
+        ],
+        "can_edit": "change" in actions,
+        "can_reveal": "reveal" in actions,
+        "revealed": revealed,
+        "purchases": customer.purchases.all(),
+        "interactions": customer.interactions.all(),
+        "show_sensitive": show_sensitive,
+        "tab": "details",
+    }
+    if show_sensitive:
+        log_access(
+            request,
+            action=AuditAction.VIEW_SENSITIVE,
+            obj=customer,
+            fields=[
+                *fields_of(Customer, Tier.SENSITIVE),
+                "purchases.notes",
+                "interactions.summary",
+            ],
+        )
+    return render(request, "customers/customer_detail.html", context, status=status)
+
+
+@role_required(Role.BROKER, Role.COMPLIANCE)
+def customer_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The record, tiers side by side; core fields masked until revealed."""
+    return _detail(request, _customer(request, pk))
+
+
+@require_POST
+@role_required(Role.BROKER, Role.COMPLIANCE)
+def customer_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Show the core fields once (this response only), with the REVEAL and VIEW_CORE events.
+
+    A POST, so that a link, a prefetch or a crawler never reveals anything; the next plain
+    view is masked again.
+    """
+    customer = _customer(request, pk)
+    if not request.user.has_role(Role.BROKER):
+        raise PermissionDenied
+    _require(request, customer.organization, "reveal")
+    core = fields_of(Customer, Tier.CORE)
+    log_access(request, action=AuditAction.REVEAL, obj=customer, fields=core)
+    log_access(request, action=AuditAction.VIEW_CORE, obj=customer, fields=core)
+    return _detail(request, customer, revealed=True)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.BROKER)
+def customer_edit(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Correct general and sensitive fields; errors by field, nothing half-applied (the
+    service validates everything before it saves anything)."""
+    customer = _customer(request, pk)
+    _require(request, customer.organization, "change")
+    form = CustomerEditForm(request.POST or None, customer=customer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(
+                actor=request.user, customer=customer, values=form.changed_values()
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for name, errors in exc.error_dict.items():
+                    form.add_error(name if name in form.fields else None, errors)
+            else:
+                form.add_error(None, exc)
+        else:
+            messages.success(request, _("The record was saved."))
+            return redirect("customers:customer_detail", pk=customer.pk)
+    log_access(
+        request,
+        action=AuditAction.VIEW_SENSITIVE,
+        obj=customer,
+        fields=fields_of(Customer, Tier.SENSITIVE),
+    )
+    return render(
+        request,
+        "customers/customer_edit.html",
+        {"customer": customer, "organization": customer.organization, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@role_required(Role.BROKER)
+def customer_verify(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Record today's verification of the record."""
+    customer = _customer(request, pk)
+    _require(request, customer.organization, "change")
+    services.customer_mark_verified(actor=request.user, customer=customer)
+    messages.success(request, _("The record is marked as verified today."))
+    return redirect("customers:customer_detail", pk=customer.pk)
+
+
+@role_required(Role.BROKER, Role.COMPLIANCE)
+def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Who changed what and when; values only for the tiers the viewer sees."""
+    customer = _customer(request, pk)
+    tiers = selectors.visible_tiers(user=request.user, organization=customer.organization)
+    entries = selectors.customer_history(customer=customer, visible_tiers=tiers)
+    shown = sorted(
+        {c.field for e in entries for c in e.changes if c.visible and c.tier != Tier.GENERAL}
+    )
+    if shown:
+        log_access(request, action=AuditAction.VIEW_SENSITIVE, obj=customer, fields=shown)
+    return render(
+        request,
+        "customers/customer_history.html",
+        {
+            "customer": customer,
+            "organization": customer.organization,
+            "entries": entries,
+            "tab": "history",
+            "can_edit": "change" in _actions(request, customer.organization),
+        },
+    )
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+class _MemoryUpload(MemoryFileUploadHandler):
+    """Keeps an upload in memory whatever its size (up to ``importing.MAX_FILE_BYTES``), so
+    the customer file never lands in clear in a temporary file on disk."""
+
+    def handle_raw_input(
+        self,
+        input_data: Any,
+        META: Any,
+        content_length: int,
+        boundary: Any,
+        encoding: str | None = None,
+    ) -> None:
+        super().handle_raw_input(input_data, META, content_length, boundary, encoding)
+        # A larger body is dropped (the form then says the file is too large) rather than
+        # spooled to disk.
+        self.activated = content_length <= importing.MAX_FILE_BYTES + 1024 * 1024
+
+
+@csrf_exempt  # the handlers must be set before the CSRF check reads the body; checked below
+@role_required(Role.BROKER)
+def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    request.upload_handlers = [_MemoryUpload(request)]
+    return _import_upload(request, slug)
+
+
+@csrf_protect
+def _import_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 1: upload a file; it is kept encrypted and the page goes on to the mapping."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405)
+    organization = _organization(request, slug)
+    _require(request, organization, "import")
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                upload = services.import_upload_create(
+                    actor=request.user,
+                    organization=organization,
+                    data=form.cleaned_data["file"].read(),
+                )
+            except ValidationError as exc:
+                form.add_error("file", exc)
+            else:
+                return redirect("customers:import_mapping", slug=slug, pk=upload.pk)
+        elif "file" not in request.FILES:
+            form.add_error(None, _("Choose a file of at most 50 MB."))
+    recent = ImportUpload.objects.restrict(request.user, "import").filter(
+        organization=organization
+    )[:10]
+    return render(
+        request,
+        "customers/import_upload.html",
+        {"organization": organization, "form": form, "recent": recent},
+        status=400 if form.errors else 200,
+    )
+
+
+def _upload(request: HttpRequest, slug: str, pk: uuid.UUID) -> ImportUpload:
+    organization = _organization(request, slug)
+    _require(request, organization, "import")
+    return get_object_or_404(
+        ImportUpload.objects.restrict(request.user, "import").select_related("job"),
+        pk=pk,
+        organization=organization,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.BROKER)
+def import_mapping(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpResponse:
+    """Step 2: confirm or change which column fills which field, then import."""
+    upload = _upload(request, slug, pk)
+    if upload.status != ImportStatus.UPLOADED:
+        return redirect("customers:import_result", slug=slug, pk=upload.pk)
+    form = ImportMappingForm(request.POST or None, headers=upload.headers, mapping=upload.mapping)
+    if request.method == "POST" and form.is_valid():
+        services.import_upload_set_mapping(upload=upload, mapping=form.mapping())
+        try:
+            services.import_upload_start(actor=request.user, upload=upload)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("customers:import_result", slug=slug, pk=upload.pk)
+    return render(
+        request,
+        "customers/import_mapping.html",
+        {
+            "organization": upload.organization,
+            "upload": upload,
+            "form": form,
+            "as_job": upload.row_count > importing.JOB_THRESHOLD_ROWS,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@role_required(Role.BROKER)
+def import_result(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpResponse:
+    """Step 3: what happened (or the progress of the job), with every problem listed."""
+    upload = _upload(request, slug, pk)
+    report = upload.report or {}
+    problems = Paginator(report.get("problems", []), 100).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "customers/import_result.html",
+        {
+            "organization": upload.organization,
+            "upload": upload,
+            "report": report,
+            "page_obj": problems,
+            "file_level": [p for p in report.get("problems", []) if p["row"] == 0],
+        },
+    )
+
+
+def _safe_cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas: a cell starting with = + - @ is written as text."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@role_required(Role.BROKER)
+def import_report(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpResponse:
+    """The problems as CSV (UTF-8 with BOM, so that Excel opens Chinese text correctly)."""
+    upload = _upload(request, slug, pk)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_("Row"), _("Column"), _("Problem")])
+    for problem in (upload.report or {}).get("problems", []):
+        row = problem["row"] or _("whole file")
+        writer.writerow(
+            [_safe_cell(row), _safe_cell(problem["column"]), _safe_cell(problem["message"])]
+        )
+    for column in (upload.report or {}).get("unmapped_columns", []):
+        writer.writerow(
+            ["", _safe_cell(column), _("Not mapped to any field: not imported and not stored.")]
+        )
+    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{upload.pk}-report.csv"'
+    return response
