@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .choices import AuditAction
+from ..choices import AuditAction
 
 #: ``prev_mac`` of the first event of the chain.
 GENESIS_MAC = "0" * 64
