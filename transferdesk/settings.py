@@ -282,6 +282,8 @@ CELERY_TASK_ROUTES = {
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 #: Seconds without progress after which a running handover stage counts as abandoned.
 HANDOVER_STALE_AFTER = env_int("HANDOVER_STALE_AFTER", 120)
+#: Customers per handover transaction (one commit, one progress update each).
+HANDOVER_CHUNK_SIZE = env_int("HANDOVER_CHUNK_SIZE", 1000)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "transferdesk-heartbeat": {
         "task": "transferdesk.tasks.heartbeat",

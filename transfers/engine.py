@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from audits.choices import AuditAction
@@ -44,7 +44,11 @@ from .selectors import eligible, exclusion_counts, stage_selection
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1000
+
+def chunk_size() -> int:
+    return int(getattr(settings, "HANDOVER_CHUNK_SIZE", 1000))
+
+
 #: Cells of an aggregate stage below this count are suppressed (re-identification risk).
 SMALL_CELL_THRESHOLD = 5
 #: General fields left out of pseudonymised snapshots: the seller's reference identifies the
@@ -190,13 +194,15 @@ def _items(stage: HandoverStage, lease: str) -> None:
     recipient_id = deal.buyer_id
     selection = eligible(stage_selection(stage)).select_related("data_key").order_by("pk")
     selection = selection.only("id", "data_key", *fields)
-    cursor = stage.items.aggregate(m=Max("customer_id"))["m"]
+    # PostgreSQL has no max(uuid); the unique (stage, customer) index serves this directly.
+    cursor = stage.items.order_by("-customer_id").values_list("customer_id", flat=True).first()
     done = stage.done
+    size = chunk_size()
     encrypt, sha256, dumps, aad = aead.encrypt, hashlib.sha256, json.dumps, HandoverItem.aad
     while True:
         with transaction.atomic():
             batch_qs = selection.filter(pk__gt=cursor) if cursor is not None else selection
-            batch = list(batch_qs[:CHUNK_SIZE])
+            batch = list(batch_qs[:size])
             if not batch:
                 return
             now = timezone.now()

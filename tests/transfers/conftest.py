@@ -62,3 +62,53 @@ def deal(cast):
     make_deal(cast, reference="D-2", buyer=cast.other_buyer_org, broker=cast.other_broker,
               buyer_user=cast.other_buyer)  # fmt: skip
     return d
+
+
+def bulk_customers(org, n, *, prefix="BULK", batch=1000):
+    """Many customers quickly: data keys and customers in bulk inserts (encryption and blind
+    indexes happen in the fields' ``pre_save``, as for one-by-one saves)."""
+    from customers.models import Customer
+    from transferdesk.models import DataKey, DataKeyPurpose
+
+    for start in range(0, n, batch):
+        keys = [
+            DataKey.build(purpose=DataKeyPurpose.CUSTOMER) for _ in range(min(batch, n - start))
+        ]
+        DataKey.objects.bulk_create(keys)
+        Customer.objects.bulk_create(
+            [
+                Customer(
+                    organization=org,
+                    reference=f"{prefix}-{start + i:07d}",
+                    data_key=key,
+                    segment=("retail", "business", "premium")[(start + i) % 3],
+                    city="Hangzhou",
+                    country="CN",
+                    full_name=f"Customer {start + i}",
+                    email=f"c{start + i}@{prefix.lower()}.example",
+                    phone="+8613800000000",
+                    postal_address="1 Example Road",
+                    national_id=f"N{start + i:09d}",
+                    bank_account="CN00 0000 0000",
+                )
+                for i, key in enumerate(keys)
+            ]
+        )
+
+
+@pytest.fixture
+def roles(transactional_db):
+    """Role groups come from a data migration, which a transactional test's flush removes."""
+    from django.contrib.auth.models import Group
+
+    from accounts.choices import Role
+
+    for role in Role:
+        Group.objects.get_or_create(name=role.value)
+
+
+@pytest.fixture
+def tcast(roles):
+    from tests.factories import make_cast
+
+    return make_cast()

@@ -9,6 +9,7 @@ from audits.models import AuditEvent
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer
 from customers.registry import fields_of
+from transferdesk.celery import app
 from transfers import engine, services
 from transfers.choices import StageKind, StageStatus
 from transfers.models import HandoverItem, HandoverStage
@@ -23,8 +24,13 @@ STATUSES = {1: CustomerStatus.OBJECTED, 2: CustomerStatus.LEGAL_HOLD, 4: Custome
 
 @pytest.fixture(autouse=True)
 def _on_commit(django_capture_on_commit_callbacks):
+    """Run the engine in-process after commit (the live tests cover the real worker)."""
     global _capture
     _capture = django_capture_on_commit_callbacks
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager
 
 
 def run(cast, deal, kind, tiers, selection=None):
