@@ -23,7 +23,8 @@ def role_required(*roles: Role) -> Callable[[View], View]:
         @login_required
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not any(request.user.has_role(role) for role in roles):
+            user = request.user  # signed in: login_required ran first
+            if not any(user.has_role(role) for role in roles):  # type: ignore[union-attr]
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

@@ -84,3 +84,15 @@ def test_destroying_through_the_service_records_one_audit_event(keyring) -> None
     assert event.details == {"purpose": "customer", "reason": "erasure_request"}
     with pytest.raises(ValueError, match="already destroyed"):
         data_key_destroy(data_key=key, actor=None, reason="again")
+
+
+@pytest.mark.django_db
+def test_a_free_text_destruction_reason_is_refused_so_no_personal_data_reaches_the_trail():
+    from transferdesk.crypto.services import data_key_destroy
+
+    key = DataKey.generate(purpose=DataKeyPurpose.CUSTOMER)
+    key.save()
+    with pytest.raises(ValueError, match="short code"):
+        data_key_destroy(data_key=key, actor=None, reason="Jane Doe asked by phone")
+    key.refresh_from_db()
+    assert not key.is_destroyed

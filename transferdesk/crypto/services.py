@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db import transaction
 
 from .models import DataKey
+
+#: Reasons are codes or ticket references, so free text (and with it personal data) can never
+#: reach the audit trail through this door.
+_REASON_CODE = re.compile(r"^[A-Za-z0-9_.:#-]{1,64}$")
 
 
 @transaction.atomic
@@ -21,6 +26,8 @@ def data_key_destroy(*, data_key: DataKey, actor: Any, reason: str) -> DataKey:
     from audits.choices import AuditAction
     from audits.services import record_event
 
+    if not _REASON_CODE.match(reason):
+        raise ValueError("reason must be a short code or ticket reference, not free text")
     locked = DataKey.objects.select_for_update().get(pk=data_key.pk)
     if locked.is_destroyed:
         raise ValueError(f"data key {locked.pk} was already destroyed on {locked.destroyed_at}")
