@@ -18,11 +18,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import Role
 from transferdesk.crypto import blind_index
 from transferdesk.crypto.fields import raw_ciphertext
 
 from .choices import Tier
-from .models import Customer, Organization
+from .models import ACTION_PERMISSIONS, Customer, Organization
 from .registry import fields_of, tier_of
 
 #: Shown when someone tries to search by name or a fragment: why nothing can be found.
@@ -172,16 +173,32 @@ def customer_history(*, customer: Customer, visible_tiers: Iterable[str]) -> lis
 # --- scoping helpers for the broker pages -------------------------------------------------
 
 
+def organization_actions(*, user: Any, organization: Organization) -> frozenset[str]:
+    """What ``user`` may do with the book of ``organization``, in one query: the same rules
+    as ``Organization.restrict_q`` (user object permissions only, no superuser shortcut;
+    compliance officers view)."""
+    from guardian.shortcuts import get_user_perms
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    held = set(get_user_perms(user, organization))
+    actions = {action for action, perm in ACTION_PERMISSIONS.items() if perm in held}
+    if user.has_role(Role.COMPLIANCE):
+        actions.add("view")
+    return frozenset(actions)
+
+
 def organization_allows(*, user: Any, organization: Organization, action: str) -> bool:
-    """Whether ``user`` may ``action`` the book of ``organization`` (same door as lists)."""
-    return Organization.objects.restrict(user, action).filter(pk=organization.pk).exists()
+    """Whether ``user`` may ``action`` the book of ``organization``."""
+    return action in organization_actions(user=user, organization=organization)
 
 
-def visible_tiers(*, user: Any, organization: Organization) -> list[str]:
-    """Tiers a person sees without revealing: brokers holding ``manage_customers`` see
-    general and sensitive fields; compliance officers, overseeing every book, see the general
-    tier only (no names: "never more plaintext than a task needs"). Core needs a reveal."""
-    if organization_allows(user=user, organization=organization, action="change"):
+def visible_tiers(actions: frozenset[str]) -> list[str]:
+    """Tiers a person sees without revealing, given their ``organization_actions``: brokers
+    holding ``manage_customers`` see general and sensitive fields; compliance officers,
+    overseeing every book, see the general tier only (no names: "never more plaintext than a
+    task needs"). Core fields need a reveal, every time."""
+    if "change" in actions:
         return [Tier.GENERAL, Tier.SENSITIVE]
     return [Tier.GENERAL]
 

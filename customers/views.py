@@ -59,6 +59,14 @@ def _require(request: HttpRequest, organization: Organization, action: str) -> N
         raise PermissionDenied
 
 
+def _actions(request: HttpRequest, organization: Organization) -> frozenset[str]:
+    """What the user may do with this book; changes and reveals are for brokers only."""
+    actions = selectors.organization_actions(user=request.user, organization=organization)
+    if not request.user.has_role(Role.BROKER):
+        actions = actions & {"view"}
+    return actions
+
+
 # --- books and records ----------------------------------------------------------------------
 
 
@@ -81,7 +89,8 @@ def customer_list(request: HttpRequest, slug: str) -> HttpResponse:
     for people who may see the sensitive tier (compliance sees general fields alone).
     """
     organization = _organization(request, slug)
-    tiers = selectors.visible_tiers(user=request.user, organization=organization)
+    actions = _actions(request, organization)
+    tiers = selectors.visible_tiers(actions)
     show_names = Tier.SENSITIVE in tiers
     form = CustomerFilterForm(request.GET or None, segments=selectors.segments_of(organization))
     filters: dict[str, str] = {}
@@ -115,22 +124,11 @@ def customer_list(request: HttpRequest, slug: str) -> HttpResponse:
             "searched": bool(filters.get("q")),
             "filtered": any(filters.values()),
             "no_substring_search": selectors.NO_SUBSTRING_SEARCH,
-            "can_import": "change" in _actions(request, organization),
+            "can_import": "import" in actions,
             "page_sizes": PAGE_SIZES,
             "per_page": per_page,
         },
     )
-
-
-def _actions(request: HttpRequest, organization: Organization) -> set[str]:
-    return {
-        action
-        for action in ("change", "reveal")
-        if request.user.has_role(Role.BROKER)
-        and selectors.organization_allows(
-            user=request.user, organization=organization, action=action
-        )
-    }
 
 
 def _fields(customer: Customer, tier: str) -> list[tuple[str, Any]]:
@@ -146,8 +144,8 @@ def _detail(
     request: HttpRequest, customer: Customer, *, revealed: bool = False, status: int = 200
 ) -> HttpResponse:
     organization = customer.organization
-    tiers = selectors.visible_tiers(user=request.user, organization=organization)
     actions = _actions(request, organization)
+    tiers = selectors.visible_tiers(actions)
     show_sensitive = Tier.SENSITIVE in tiers
     context: dict[str, Any] = {
         "customer": customer,
@@ -211,7 +209,7 @@ def customer_edit(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     service validates everything before it saves anything)."""
     customer = _customer(request, pk)
     _require(request, customer.organization, "change")
-    form = CustomerEditForm(request.POST or None, customer=customer)
+    form = CustomerEditForm(request.POST if request.method == "POST" else None, customer=customer)
     if request.method == "POST" and form.is_valid():
         try:
             services.customer_update(
@@ -255,7 +253,8 @@ def customer_verify(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Who changed what and when; values only for the tiers the viewer sees."""
     customer = _customer(request, pk)
-    tiers = selectors.visible_tiers(user=request.user, organization=customer.organization)
+    actions = _actions(request, customer.organization)
+    tiers = selectors.visible_tiers(actions)
     entries = selectors.customer_history(customer=customer, visible_tiers=tiers)
     shown = sorted(
         {c.field for e in entries for c in e.changes if c.visible and c.tier != Tier.GENERAL}
@@ -270,7 +269,7 @@ def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             "organization": customer.organization,
             "entries": entries,
             "tab": "history",
-            "can_edit": "change" in _actions(request, customer.organization),
+            "can_edit": "change" in actions,
         },
     )
 
@@ -310,7 +309,8 @@ def _import_upload(request: HttpRequest, slug: str) -> HttpResponse:
         return HttpResponse(status=405)
     organization = _organization(request, slug)
     _require(request, organization, "import")
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = ImportUploadForm(request.POST if posted else None, request.FILES if posted else None)
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -353,7 +353,11 @@ def import_mapping(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespon
     upload = _upload(request, slug, pk)
     if upload.status != ImportStatus.UPLOADED:
         return redirect("customers:import_result", slug=slug, pk=upload.pk)
-    form = ImportMappingForm(request.POST or None, headers=upload.headers, mapping=upload.mapping)
+    form = ImportMappingForm(
+        request.POST if request.method == "POST" else None,
+        headers=upload.headers,
+        mapping=upload.mapping,
+    )
     if request.method == "POST" and form.is_valid():
         services.import_upload_set_mapping(upload=upload, mapping=form.mapping())
         try:
