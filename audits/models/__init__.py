@@ -1,7 +1,9 @@
 """The audits app's models, one module per concern: the event chain, access reviews,
 retention and destruction, backups, incidents."""
 
+from .backups import BackupRun, RestoreDrill
 from .events import GENESIS_MAC, AuditEvent
+from .incidents import Incident
 from .reports import ReportKind, ReportRun
 from .reviews import (
     AccessReviewCampaign,
@@ -10,6 +12,14 @@ from .reviews import (
     CampaignStatus,
     ReviewDecision,
 )
+from .retention import (
+    DealDestruction,
+    DestructionCertificate,
+    DestructionTombstone,
+    LegalHold,
+    PurgeRun,
+    RetentionPolicy,
+)
 
 __all__ = [
     "GENESIS_MAC",
@@ -17,8 +27,17 @@ __all__ = [
     "AccessReviewItem",
     "AccessReviewReminder",
     "AuditEvent",
+    "BackupRun",
     "CampaignStatus",
+    "DealDestruction",
+    "DestructionCertificate",
+    "DestructionTombstone",
+    "Incident",
+    "LegalHold",
+    "PurgeRun",
     "ReportKind",
     "ReportRun",
+    "RestoreDrill",
+    "RetentionPolicy",
     "ReviewDecision",
 ]
