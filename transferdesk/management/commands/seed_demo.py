@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from accounts.choices import Role
 from accounts.services import user_upsert
 from customers.choices import OrganizationKind
+from customers.demo import seed_customer_book
 from customers.models import Organization
 
 DEMO_PASSWORD = "transferdesk-demo"  # noqa: S105 - demo data, printed on purpose
@@ -76,8 +77,9 @@ class Command(BaseCommand):
                 slug=data["slug"], defaults=values
             )
         created = 0
+        users = {}
         for username, org_slug, roles, first, last, is_admin in USERS:
-            _, was_created = user_upsert(
+            users[username], was_created = user_upsert(
                 username=username,
                 password=DEMO_PASSWORD,
                 organization=orgs[org_slug],
@@ -90,6 +92,12 @@ class Command(BaseCommand):
             )
             created += was_created
         names = ", ".join(u[0] for u in USERS)
+        book = seed_customer_book(
+            organization=orgs["meridian"],
+            brokers={name: users[name] for name in ("broker", "broker2")},
+            actor=users["admin"],
+        )
         self.stdout.write(
-            f"seed_demo: {len(USERS)} users ({created} new): {names}; password: {DEMO_PASSWORD}"
+            f"seed_demo: {len(USERS)} users ({created} new): {names}; password: {DEMO_PASSWORD}; "
+            f"Meridian: {book}"
         )
