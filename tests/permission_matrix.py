@@ -36,6 +36,22 @@ def only(status_for: dict[str, int], others: int = 403) -> dict[str, int]:
     return {**signed_in(others), **status_for}
 
 
+def _deal(world: Any) -> dict[str, Any]:
+    return {"pk": world.deal.pk}
+
+
+def _draft(world: Any) -> dict[str, Any]:
+    return {"pk": world.draft_stage.pk}
+
+
+def _submitted(world: Any) -> dict[str, Any]:
+    return {"pk": world.submitted_stage.pk}
+
+
+def _delivered(world: Any) -> dict[str, Any]:
+    return {"pk": world.delivered_stage.pk}
+
+
 MATRIX: dict[str, Row] = {
     "home": Row(signed_in(302)),
     "healthz": Row(everyone(200)),
@@ -46,6 +62,54 @@ MATRIX: dict[str, Row] = {
     "accounts:password_change": Row(signed_in(200)),
     "accounts:password_change_done": Row(signed_in(200)),
     "transfers:deal_list": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
+    "transfers:deal_create": Row(only({"broker": 200, "other_broker": 200})),
+    "transfers:approval_queue": Row(only({"compliance": 200})),
+    "transfers:verify_receipt": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
+    "transfers:deal_detail": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_deal
+    ),
+    # Changing a deal is its broker's: compliance sees the deal but may not edit it (403).
+    "transfers:deal_edit": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 403}), kwargs=_deal
+    ),
+    "transfers:deal_assignments": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 403}), kwargs=_deal
+    ),
+    "transfers:assignment_remove": Row(
+        only({"broker": 302, "other_broker": 404, "compliance": 403}),
+        method="post",
+        kwargs=lambda world: {"pk": world.deal.pk, "assignment_pk": world.assignment.pk},
+    ),
+    "transfers:nda_publish": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 403}), kwargs=_deal
+    ),
+    "transfers:stage_create": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 403}), kwargs=_deal
+    ),
+    "transfers:stage_detail": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_submitted
+    ),
+    "transfers:stage_progress": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_submitted
+    ),
+    "transfers:stage_submit": Row(
+        only({"broker": 302, "other_broker": 404, "compliance": 403}),
+        method="post",
+        kwargs=_draft,
+    ),
+    "transfers:stage_cancel": Row(
+        only({"broker": 302, "other_broker": 404, "compliance": 403}),
+        method="post",
+        kwargs=_draft,
+    ),
+    "transfers:stage_approve": Row(only({"compliance": 200}), kwargs=_submitted),
+    "transfers:stage_reject": Row(only({"compliance": 200}), kwargs=_submitted),
+    "transfers:stage_receipt": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_delivered
+    ),
+    "transfers:stage_manifest": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_delivered
+    ),
     "portal:home": Row(only({"buyer": 200, "other_buyer": 200})),
     "audits:dashboard": Row(only({"compliance": 200})),
     # Customer books: brokers holding organisation permissions, compliance reads the general

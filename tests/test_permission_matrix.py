@@ -54,7 +54,45 @@ def world(cast, settings):
         organization=cast.seller,
         data=b"reference,full_name\nM-2,Second Customer\n",
     )
+    _deal_world(cast)
     return cast
+
+
+def _deal_world(cast):
+    """Two competing deals on one seller; stages of the first in draft, submitted, delivered."""
+    from customers.choices import Tier
+    from tests.factories import CustomerFactory
+    from transfers import services
+    from transfers.choices import AssignmentRole, StageKind
+    from transfers.engine import run_stage
+
+    def deal(reference, buyer_org, broker, buyer):
+        made = services.deal_create(
+            actor=broker, reference=reference, title=reference, seller=cast.seller,
+            buyer=buyer_org, purposes="Service continuity", legal_basis="Contract",
+        )  # fmt: skip
+        services.deal_assign(actor=broker, deal=made, user=buyer, role=AssignmentRole.BUYER)
+        return made
+
+    cast.deal = deal("DEAL-1", cast.buyer_org, cast.broker, cast.buyer)
+    deal("DEAL-2", cast.other_buyer_org, cast.other_broker, cast.other_buyer)
+    cast.assignment = cast.deal.assignments.get(user=cast.buyer)
+    for _ in range(6):
+        CustomerFactory(organization=cast.seller, segment="retail")
+
+    def stage(name):
+        return services.stage_create(
+            actor=cast.broker, deal=cast.deal, name=name, kind=StageKind.PSEUDONYMISED,
+            tier_scope=[Tier.GENERAL],
+        )  # fmt: skip
+
+    cast.draft_stage = stage("Draft")
+    cast.submitted_stage = services.stage_submit(actor=cast.broker, stage=stage("Submitted"))
+    delivered = services.stage_submit(actor=cast.broker, stage=stage("Delivered"))
+    services.stage_approve(actor=cast.compliance, stage=delivered, note="ok")
+    run_stage(delivered.pk)  # on_commit never fires inside the test's transaction
+    delivered.refresh_from_db()
+    cast.delivered_stage = delivered
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))

@@ -30,6 +30,8 @@ NAVIGATION: dict[str, list[NavItem]] = {
     ],
     Role.COMPLIANCE: [
         NavItem(_("Compliance"), "audits:dashboard"),
+        NavItem(_("Deals"), "transfers:deal_list"),
+        NavItem(_("Approvals"), "transfers:approval_queue"),
         NavItem(_("Customers"), "customers:organization_list"),
     ],
     Role.BUYER: [NavItem(_("Data room"), "portal:home")],

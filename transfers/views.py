@@ -1,15 +1,393 @@
-"""Broker and compliance pages of transfer deals."""
+"""Broker and compliance pages of transfer deals.
+
+Every object is fetched through ``restrict(user, "view")`` (outside the scope: 404); an action
+the user's deal permissions do not include is a 403. Views parse, call one service, redirect.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
+from audits.models import AuditEvent
 from transferdesk.permissions import role_required
 
+from . import receipts, services
+from .choices import StageStatus
+from .forms import ApproveForm, AssignForm, DealForm, NdaForm, RejectForm, StageForm, VerifyForm
+from .models import DealAssignment, HandoverStage, TransferDeal
+from .selectors import approval_queue as approval_queue_qs
+from .selectors import stage_preview
 
-@role_required(Role.BROKER, Role.COMPLIANCE)
+staff = role_required(Role.BROKER, Role.COMPLIANCE)
+PAGE_SIZE = 25
+
+
+def _deal(request: HttpRequest, pk: Any, action: str = "view") -> TransferDeal:
+    deal = get_object_or_404(
+        TransferDeal.objects.restrict(request.user, "view").select_related("seller", "buyer"),
+        pk=pk,
+    )
+    if action != "view" and not (
+        TransferDeal.objects.restrict(request.user, action).filter(pk=deal.pk).exists()
+    ):
+        raise PermissionDenied
+    return deal
+
+
+def _stage(request: HttpRequest, pk: Any, action: str = "view") -> HandoverStage:
+    stage = get_object_or_404(
+        HandoverStage.objects.restrict(request.user, "view").select_related(
+            "deal", "deal__seller", "deal__buyer", "submitted_by", "approved_by"
+        ),
+        pk=pk,
+    )
+    if action != "view" and not (
+        TransferDeal.objects.restrict(request.user, action).filter(pk=stage.deal_id).exists()
+    ):
+        raise PermissionDenied
+    return stage
+
+
+def _errors(request: HttpRequest, exc: ValidationError) -> None:
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+@staff
 def deal_list(request: HttpRequest) -> HttpResponse:
-    """The broker's landing page: the deals they are assigned to."""
-    return render(request, "transfers/deal_list.html", {"deals": [], "columns": []})
+    """Deals the user is assigned to (compliance: every deal), with their stage counts."""
+    deals = (
+        TransferDeal.objects.restrict(request.user, "view")
+        .select_related("seller", "buyer")
+        .annotate(stage_count=Count("stages", distinct=True))
+        .order_by("-created_at")
+    )
+    page = Paginator(deals, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "transfers/deal_list.html",
+        {
+            "deals": list(page.object_list),
+            "page_obj": page,
+            "can_create": request.user.has_role(Role.BROKER),
+        },
+    )
+
+
+@role_required(Role.BROKER)
+def deal_create(request: HttpRequest) -> HttpResponse:
+    form = DealForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            deal = services.deal_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Deal created. Assign the buyer and publish the NDA."))
+            return redirect("transfers:deal_detail", pk=deal.pk)
+    return render(request, "transfers/deal_form.html", {"form": form, "deal": None})
+
+
+@staff
+def deal_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    deal = _deal(request, pk, "change")
+    form = DealForm(request.POST or None, instance=TransferDeal.objects.get(pk=deal.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.deal_update(
+                actor=request.user,
+                deal=deal,
+                values={k: v for k, v in form.cleaned_data.items() if k in services.DEAL_FIELDS},
+            )
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Deal updated."))
+            return redirect("transfers:deal_detail", pk=deal.pk)
+    return render(request, "transfers/deal_form.html", {"form": form, "deal": deal})
+
+
+@staff
+def deal_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    deal = _deal(request, pk)
+    user = request.user
+    can = {
+        action: TransferDeal.objects.restrict(user, action).filter(pk=deal.pk).exists()
+        for action in ("change", "plan")
+    }
+    return render(
+        request,
+        "transfers/deal_detail.html",
+        {
+            "deal": deal,
+            "assignments": deal.assignments.select_related("user", "assigned_by"),
+            "nda": services.current_nda(deal),
+            "stages": deal.stages.select_related("submitted_by", "approved_by"),
+            "events": AuditEvent.objects.filter(deal_ref=str(deal.pk)).order_by("-seq")[:30],
+            "can_change": can["change"],
+            "can_plan": can["plan"],
+        },
+    )
+
+
+@staff
+def deal_assignments(request: HttpRequest, pk: Any) -> HttpResponse:
+    deal = _deal(request, pk, "change")
+    form = AssignForm(request.POST or None, deal=deal)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.deal_assign(
+                actor=request.user,
+                deal=deal,
+                user=form.cleaned_data["user"],
+                role=form.cleaned_data["role"],
+            )
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Assigned; the permissions apply at once."))
+            return redirect("transfers:deal_assignments", pk=deal.pk)
+    return render(
+        request,
+        "transfers/assignments.html",
+        {"deal": deal, "form": form, "assignments": deal.assignments.select_related("user")},
+    )
+
+
+@require_POST
+@staff
+def assignment_remove(request: HttpRequest, pk: Any, assignment_pk: int) -> HttpResponse:
+    deal = _deal(request, pk, "change")
+    assignment = get_object_or_404(DealAssignment.objects.filter(deal=deal), pk=assignment_pk)
+    services.deal_unassign(actor=request.user, assignment=assignment)
+    messages.success(request, _("Assignment removed; the permissions are revoked."))
+    return redirect("transfers:deal_assignments", pk=deal.pk)
+
+
+@staff
+def nda_publish(request: HttpRequest, pk: Any) -> HttpResponse:
+    deal = _deal(request, pk, "change")
+    current = services.current_nda(deal)
+    form = NdaForm(request.POST or None, initial={"text": current.text if current else ""})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.nda_publish(actor=request.user, deal=deal, text=form.cleaned_data["text"])
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("New NDA version published; buyers must accept it."))
+            return redirect("transfers:deal_detail", pk=deal.pk)
+    return render(request, "transfers/nda_form.html", {"deal": deal, "form": form, "nda": current})
+
+
+@staff
+def stage_create(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The planner: choose kind, tiers and selection, preview the counts, then save a draft."""
+    deal = _deal(request, pk, "plan")
+    form = StageForm(request.POST or None, deal=deal)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        draft = HandoverStage(
+            deal=deal, kind=data["kind"], tier_scope=data["tier_scope"], selection=form.selection()
+        )
+        preview = stage_preview(draft)
+        if "save" in request.POST:
+            try:
+                stage = services.stage_create(
+                    actor=request.user,
+                    deal=deal,
+                    name=data["name"],
+                    kind=data["kind"],
+                    tier_scope=data["tier_scope"],
+                    selection=form.selection(),
+                )
+            except ValidationError as exc:
+                _errors(request, exc)
+            else:
+                messages.success(request, _("Stage saved as a draft. Submit it for approval."))
+                return redirect("transfers:stage_detail", pk=stage.pk)
+    return render(
+        request, "transfers/stage_planner.html", {"deal": deal, "form": form, "preview": preview}
+    )
+
+
+@staff
+def stage_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    stage = _stage(request, pk)
+    user = request.user
+    can_plan = TransferDeal.objects.restrict(user, "plan").filter(pk=stage.deal_id).exists()
+    preview = stage.preview or (
+        stage_preview(stage) if stage.status in (StageStatus.DRAFT, StageStatus.REJECTED) else {}
+    )
+    return render(
+        request,
+        "transfers/stage_detail.html",
+        {
+            "stage": stage,
+            "deal": stage.deal,
+            "preview": preview,
+            "can_plan": can_plan,
+            "refusal": services.approval_refusal(actor=user, stage=stage),
+            "manifest": getattr(stage, "manifest", None) if hasattr(stage, "manifest") else None,
+        },
+    )
+
+
+@staff
+def stage_progress(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The polled progress bar (htmx swaps it in place until the stage stops moving)."""
+    stage = _stage(request, pk)
+    return render(request, "transfers/partials/stage_progress.html", {"stage": stage})
+
+
+@require_POST
+@staff
+def stage_submit(request: HttpRequest, pk: Any) -> HttpResponse:
+    stage = _stage(request, pk, "plan")
+    try:
+        services.stage_submit(actor=request.user, stage=stage)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("Submitted for approval by a compliance officer."))
+    return redirect("transfers:stage_detail", pk=stage.pk)
+
+
+@require_POST
+@staff
+def stage_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
+    stage = _stage(request, pk, "plan")
+    try:
+        services.stage_cancel(actor=request.user, stage=stage)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("Stage cancelled."))
+    return redirect("transfers:stage_detail", pk=stage.pk)
+
+
+@role_required(Role.COMPLIANCE)
+def stage_approve(request: HttpRequest, pk: Any) -> HttpResponse:
+    stage = _stage(request, pk, "approve")
+    if stage.submitted_by_id == request.user.pk:
+        raise PermissionDenied(_("You submitted this stage."))
+    form = ApproveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.stage_approve(actor=request.user, stage=stage, note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Stage approved; the handover starts now."))
+            return redirect("transfers:stage_detail", pk=stage.pk)
+    return render(
+        request,
+        "transfers/stage_decide.html",
+        {
+            "stage": stage,
+            "deal": stage.deal,
+            "form": form,
+            "approve": True,
+            "refusal": services.approval_refusal(actor=request.user, stage=stage),
+        },
+    )
+
+
+@role_required(Role.COMPLIANCE)
+def stage_reject(request: HttpRequest, pk: Any) -> HttpResponse:
+    stage = _stage(request, pk, "approve")
+    form = RejectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.stage_reject(
+                actor=request.user, stage=stage, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Stage rejected; the planner sees your reason."))
+            return redirect("transfers:approval_queue")
+    return render(
+        request,
+        "transfers/stage_decide.html",
+        {"stage": stage, "deal": stage.deal, "form": form, "approve": False, "refusal": None},
+    )
+
+
+@role_required(Role.COMPLIANCE)
+def approval_queue(request: HttpRequest) -> HttpResponse:
+    """Submitted stages across every deal, oldest first, for the four-eyes decision."""
+    stages = approval_queue_qs().restrict(request.user, "approve").order_by("submitted_at")
+    page = Paginator(stages, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "transfers/approval_queue.html",
+        {"stages": list(page.object_list), "page_obj": page},
+    )
+
+
+def _delivered(request: HttpRequest, pk: Any) -> HandoverStage:
+    stage = _stage(request, pk)
+    if not hasattr(stage, "manifest"):
+        from django.http import Http404
+
+        raise Http404
+    return stage
+
+
+@staff
+def stage_receipt(request: HttpRequest, pk: Any) -> HttpResponse:
+    stage = _delivered(request, pk)
+    pdf = receipts.receipt_pdf(stage, user=request.user)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = f"receipt-{stage.deal.reference}-{stage.order}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@staff
+def stage_manifest(request: HttpRequest, pk: Any) -> HttpResponse:
+    stage = _delivered(request, pk)
+    response = JsonResponse(
+        receipts.manifest_bundle(stage), json_dumps_params={"ensure_ascii": False}
+    )
+    name = f"manifest-{stage.deal.reference}-{stage.order}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@staff
+def verify_receipt(request: HttpRequest) -> HttpResponse:
+    """Check an uploaded receipt bundle; stored items are compared only for stages the user
+    may see (so the page reveals nothing about other deals)."""
+    form = VerifyForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            bundle = json.loads(form.cleaned_data["file"].read().decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            form.add_error("file", _("This is not a JSON receipt bundle."))
+        else:
+            stage = receipts.stage_for_bundle(bundle)
+            if stage is not None and not (
+                HandoverStage.objects.restrict(request.user, "view").filter(pk=stage.pk).exists()
+            ):
+                stage = None
+            result = receipts.verify_bundle(
+                bundle,
+                stage=stage,
+                expected_fingerprint=form.cleaned_data["fingerprint"] or None,
+            )
+    return render(request, "transfers/verify.html", {"form": form, "result": result})
