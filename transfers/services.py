@@ -412,9 +412,15 @@ def approval_refusal(*, actor: Any, stage: HandoverStage) -> str | None:
 
 
 @transaction.atomic(durable=True)
-def stage_approve(*, actor: Any, stage: HandoverStage, note: str) -> HandoverStage:
+def stage_approve(
+    *, actor: Any, stage: HandoverStage, note: str, start: bool = True
+) -> HandoverStage:
     """Four-eyes approval by a compliance officer who did not submit; the engine starts after
-    commit. Two officers approving at once: one wins, the other is refused."""
+    commit. Two officers approving at once: one wins, the other is refused.
+
+    ``start=False`` leaves the stage approved but not enqueued (the demo shows one); the
+    sweeper starts it later anyway, as it would after a lost message.
+    """
     if not note.strip():
         raise ValidationError({"note": _("An approval needs a note.")})
     stage = HandoverStage.objects.select_related("deal").get(pk=stage.pk)
@@ -439,7 +445,8 @@ def stage_approve(*, actor: Any, stage: HandoverStage, note: str) -> HandoverSta
         details={"kind": stage.kind, "total": stage.total},
     )
     stage_id = stage.pk
-    transaction.on_commit(lambda: enqueue_stage(stage_id))
+    if start:
+        transaction.on_commit(lambda: enqueue_stage(stage_id))
     return stage
 
 

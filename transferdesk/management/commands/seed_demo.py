@@ -97,7 +97,10 @@ class Command(BaseCommand):
             brokers={name: users[name] for name in ("broker", "broker2")},
             actor=users["admin"],
         )
+        from transfers.demo import seed_deals
+
+        deals = seed_deals(orgs=orgs, users=users)
         self.stdout.write(
             f"seed_demo: {len(USERS)} users ({created} new): {names}; password: {DEMO_PASSWORD}; "
-            f"Meridian: {book}"
+            f"Meridian: {book}; {deals}"
         )
