@@ -20,7 +20,7 @@ from .models import TransferDeal
 NDA_TEXT = (
     "The recipient keeps every record received through TransferDesk confidential, uses it only "
     "for the purposes declared in the deal, and destroys it if the deal does not close.\n"
-    "接收方对通过 TransferDesk 收到的所有记录保密，仅用于交易中声明的目的，交易未完成时予以销毁。"
+    "接收方对通过 TransferDesk 收到的所有记录保密，仅用于交易中声明的目的，交易未完成时予以销毁。"  # noqa: RUF001
 )
 
 
