@@ -27,6 +27,7 @@ from transferdesk.crypto.history import bulk_create_with_encrypted_history
 from transferdesk.crypto.keyring import get_keyring
 from transferdesk.jobs import Job, job_create, job_fail, job_progress, job_start, job_succeed
 from transferdesk.models import DataKey, DataKeyPurpose
+from transfers.portal_services import followups_for_customer_change
 
 from . import importing
 from .models import (
@@ -122,6 +123,7 @@ def customer_update(*, actor: Any, customer: Customer, values: Mapping[str, Any]
     customer.full_clean(exclude=_exclude_all_but(changed))
     _set_history_user(customer, actor)
     customer.save(update_fields=[*changed, "updated_at"])
+    followups_for_customer_change(customer=customer, kind="update", actor=actor, fields=changed)
     record_event(
         action=AuditAction.UPDATE,
         actor=actor,

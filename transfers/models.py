@@ -437,3 +437,7 @@ class StageManifest(models.Model):
     @classmethod
     def restrict_q(cls, user: Any, action: str) -> Q:
         return deal_scope_q(user, action, "stage__deal")
+
+
+from .portal_models import *  # noqa: E402,F403 - the buyer portal's models
+from .notice_models import *  # noqa: E402,F403

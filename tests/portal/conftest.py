@@ -1,0 +1,85 @@
+"""Delivered deals for the portal tests, built through the deals engineer's services and engine.
+
+``delivered`` gives the buyer's deal (NDA accepted) with a pseudonymised, an identified and an
+aggregate stage delivered, and one stage still in draft; the other buyer has a deal of their
+own on the same seller, also delivered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from customers.choices import Tier
+from tests.transfers.conftest import make_customers, make_deal, open_notice_window
+from transferdesk.celery import app
+from transfers import services
+from transfers.choices import StageKind
+from transfers.models import HandoverStage, TransferDeal
+
+
+@pytest.fixture(autouse=True)
+def _eager_engine():
+    """Run the handover engine in-process (the transfers tests cover the real worker)."""
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager
+
+
+def deliver(cast: Any, deal: TransferDeal, kind: str, tiers: list[str], *, name: str = "",
+            capture: Any, broker: Any = None) -> HandoverStage:  # fmt: skip
+    """Plan, submit, approve and run one stage; returns it delivered."""
+    broker = broker or cast.broker
+    stage = services.stage_create(
+        actor=broker, deal=deal, name=name or f"{kind} stage", kind=kind, tier_scope=tiers
+    )
+    services.stage_submit(actor=broker, stage=stage)
+    with capture(execute=True):
+        services.stage_approve(actor=cast.compliance, stage=stage, note="Checked the preview.")
+    stage.refresh_from_db()
+    return stage
+
+
+@dataclass
+class Delivered:
+    deal: TransferDeal
+    other_deal: TransferDeal
+    pseudo: HandoverStage
+    identified: HandoverStage
+    aggregate: HandoverStage
+    draft: HandoverStage
+    other_stage: HandoverStage
+    customers: list[Any]
+
+
+@pytest.fixture
+def delivered(cast, django_capture_on_commit_callbacks) -> Delivered:
+    customers = make_customers(cast.seller, 12)
+    deal = make_deal(cast)
+    other = make_deal(
+        cast, reference="D-2", buyer=cast.other_buyer_org, broker=cast.other_broker,
+        buyer_user=cast.other_buyer,
+    )  # fmt: skip
+    open_notice_window(deal)
+    cap = django_capture_on_commit_callbacks
+    pseudo = deliver(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL], name="Overview",
+                     capture=cap)  # fmt: skip
+    identified = deliver(cast, deal, StageKind.IDENTIFIED, [Tier.GENERAL, Tier.SENSITIVE],
+                         name="Contacts", capture=cap)  # fmt: skip
+    aggregate = deal_stage = deliver(cast, deal, StageKind.AGGREGATE, [Tier.GENERAL],
+                                     name="Book statistics", capture=cap)  # fmt: skip
+    del deal_stage
+    draft = services.stage_create(
+        actor=cast.broker, deal=deal, name="Later", kind=StageKind.PSEUDONYMISED,
+        tier_scope=[Tier.GENERAL],
+    )  # fmt: skip
+    other_stage = deliver(cast, other, StageKind.PSEUDONYMISED, [Tier.GENERAL],
+                          name="Bidder B overview", capture=cap, broker=cast.other_broker)  # fmt: skip
+    for d, user in ((deal, cast.buyer), (other, cast.other_buyer)):
+        nda = services.nda_publish(actor=cast.broker if d == deal else cast.other_broker,
+                                   deal=d, text="Keep every record confidential.")  # fmt: skip
+        services.nda_accept(actor=user, nda=nda, ip="10.0.0.1", user_agent="pytest")
+    return Delivered(deal, other, pseudo, identified, aggregate, draft, other_stage, customers)

@@ -1,0 +1,251 @@
+"""What the buyer portal adds to a deal: acknowledgements, questions and answers, exports and
+follow-up tasks (GDPR art. 19).
+
+Every row hangs off its deal (directly or through its stage), so the portal's reads go through
+the same door as the rest of ``transfers``: ``restrict_q`` built on the deal's permissions.
+Registered from ``transfers.models`` (one import line there), so the app has one model
+registry and these tables migrate with ``transfers``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from transferdesk.permissions import RestrictedQuerySet
+
+__all__ = [
+    "Answer",
+    "FollowUpKind",
+    "FollowUpReason",
+    "FollowUpStatus",
+    "FollowUpTask",
+    "PortalExport",
+    "Question",
+    "StageAcknowledgement",
+]
+
+
+def _scope(user: Any, action: str, prefix: str) -> Q:
+    # Imported late: ``transfers.models`` imports this module at its end.
+    from .models import deal_scope_q
+
+    return deal_scope_q(user, action, prefix)
+
+
+class StageAcknowledgement(models.Model):
+    """A buyer user's confirmation that they received a stage whose manifest root is
+    ``merkle_root``: the root they typed (or pasted) is kept as evidence, not only a flag."""
+
+    stage = models.OneToOneField(
+        "transfers.HandoverStage", on_delete=models.CASCADE, related_name="acknowledgement"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    merkle_root = models.CharField(_("manifest root confirmed"), max_length=64)
+    acknowledged_at = models.DateTimeField(_("acknowledged"), default=timezone.now)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("stage acknowledgement")
+        verbose_name_plural = _("stage acknowledgements")
+
+    def __str__(self) -> str:
+        return f"ack {self.stage_id}"
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        return _scope(user, action, "stage__deal")
+
+
+class Question(models.Model):
+    """A buyer's question about a delivered stage (or one item of it).
+
+    Threads belong to their deal, never to the seller or the broker firm, so one bidder's
+    questions are invisible to another bidder on the same seller (separate deals).
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Awaiting answer")
+        ANSWERED = "answered", _("Answered")
+
+    deal = models.ForeignKey(
+        "transfers.TransferDeal", on_delete=models.CASCADE, related_name="questions"
+    )
+    stage = models.ForeignKey(
+        "transfers.HandoverStage", on_delete=models.CASCADE, related_name="questions"
+    )
+    item = models.ForeignKey(
+        "transfers.HandoverItem",
+        on_delete=models.CASCADE,
+        related_name="questions",
+        null=True,
+        blank=True,
+    )
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("question"), max_length=4000)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    asked_at = models.DateTimeField(_("asked"), default=timezone.now)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-asked_at"]
+        verbose_name = _("buyer question")
+        verbose_name_plural = _("buyer questions")
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        return _scope(user, action, "deal")
+
+
+class Answer(models.Model):
+    """A broker's answer (or a buyer's follow-up) in a question's thread."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(_("answer"), max_length=4000)
+    answered_at = models.DateTimeField(_("answered"), default=timezone.now)
+    #: When the asker saw it on screen; until then the portal shows it as new.
+    seen_at = models.DateTimeField(_("seen by the buyer"), null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["answered_at"]
+        verbose_name = _("answer")
+        verbose_name_plural = _("answers")
+
+    def __str__(self) -> str:
+        return f"answer {self.pk}"
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        return _scope(user, action, "question__deal")
+
+
+class PortalExport(models.Model):
+    """One export of a stage by a buyer user; its id is the watermark's export id."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    stage = models.ForeignKey(
+        "transfers.HandoverStage", on_delete=models.CASCADE, related_name="exports"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    format = models.CharField(_("format"), max_length=8, choices=Format.choices)
+    item_count = models.PositiveIntegerField(_("items"))
+    created_at = models.DateTimeField(_("exported"), default=timezone.now)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("portal export")
+        verbose_name_plural = _("portal exports")
+
+    def __str__(self) -> str:
+        return str(self.pk)
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        return _scope(user, action, "stage__deal")
+
+
+class FollowUpKind(models.TextChoices):
+    UPDATE = "update", _("Update the record")
+    DELETE = "delete", _("Delete the record")
+
+
+class FollowUpReason(models.TextChoices):
+    """Why the recipient must act (GDPR art. 19 notifies recipients of these)."""
+
+    CORRECTION = "correction", _("The seller corrected the record")
+    ERASURE = "erasure", _("The customer's record was erased")
+    OBJECTION = "objection", _("The customer objected to the transfer")
+    RESTRICTION = "restriction", _("Processing of the record is restricted")
+
+
+class FollowUpStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DONE = "done", _("Completed")
+
+
+class FollowUpTask(models.Model):
+    """Something a recipient must do to a record already handed over to them, by a deadline,
+    closed by the buyer's attestation (who, when, what they say they did)."""
+
+    item = models.ForeignKey(
+        "transfers.HandoverItem", on_delete=models.CASCADE, related_name="followups"
+    )
+    deal = models.ForeignKey(
+        "transfers.TransferDeal", on_delete=models.CASCADE, related_name="followups"
+    )
+    kind = models.CharField(_("task"), max_length=16, choices=FollowUpKind.choices)
+    reason = models.CharField(_("reason"), max_length=32, choices=FollowUpReason.choices)
+    due_at = models.DateTimeField(_("due"))
+    status = models.CharField(
+        _("status"),
+        max_length=8,
+        choices=FollowUpStatus.choices,
+        default=FollowUpStatus.OPEN,
+        db_index=True,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    attested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    attested_at = models.DateTimeField(_("attested"), null=True, blank=True)
+    attestation = models.TextField(_("attestation"), blank=True, max_length=2000)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["status", "due_at"]
+        verbose_name = _("follow-up task")
+        verbose_name_plural = _("follow-up tasks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "kind"],
+                condition=Q(status="open"),
+                name="followup_one_open_per_item_and_kind",
+                violation_error_message=_("This record already has an open task of this kind."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", attested_at__isnull=True)
+                | Q(status="done", attested_at__isnull=False, attested_by__isnull=False),
+                name="followup_done_iff_attested",
+                violation_error_message=_("A completed task carries its attestation."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.item_id}"
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> Q:
+        return _scope(user, action, "deal")
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == FollowUpStatus.OPEN and self.due_at < timezone.now()
