@@ -440,4 +440,3 @@ class StageManifest(models.Model):
 
 
 from .portal_models import *  # noqa: E402,F403 - the buyer portal's models
-from .notice_models import *  # noqa: E402,F403
