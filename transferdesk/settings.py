@@ -284,6 +284,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 HANDOVER_STALE_AFTER = env_int("HANDOVER_STALE_AFTER", 120)
 #: Customers per handover transaction (one commit, one progress update each).
 HANDOVER_CHUNK_SIZE = env_int("HANDOVER_CHUNK_SIZE", 1000)
+#: Customer-id ranges per handover stage, each its own task: how many workers share a stage.
+HANDOVER_PARTITIONS = env_int("HANDOVER_PARTITIONS", 4)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "transferdesk-heartbeat": {
         "task": "transferdesk.tasks.heartbeat",
@@ -299,6 +301,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "transfers-sweep-stalled-stages": {
         "task": "transfers.tasks.sweep_stalled_stages",
         "schedule": timedelta(seconds=env_int("HANDOVER_SWEEP_INTERVAL", 60)),
+        "options": {"queue": "maintenance"},
+    },
+    # Access reviews: grants nobody kept by the deadline expire; reviewers are reminded daily.
+    "audits-access-review-expire": {
+        "task": "audits.tasks.access_review_expire",
+        "schedule": timedelta(seconds=env_int("ACCESS_REVIEW_EXPIRE_INTERVAL", 15 * 60)),
+        "options": {"queue": "maintenance"},
+    },
+    "audits-access-review-remind": {
+        "task": "audits.tasks.access_review_remind",
+        "schedule": timedelta(days=1),
         "options": {"queue": "maintenance"},
     },
 }

@@ -20,12 +20,14 @@ import hmac
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from audits.choices import AuditAction
@@ -59,6 +61,10 @@ PSEUDONYMISED_EXCLUDED = frozenset({"reference"})
 def stale_after() -> timedelta:
     """How long a running stage may show no progress before another worker takes it over."""
     return timedelta(seconds=getattr(settings, "HANDOVER_STALE_AFTER", 120))
+
+
+#: First key of the partition advisory locks ("tdho" in ASCII); the audit chain uses another.
+PARTITION_LOCK_CLASS = 0x7464686F
 
 
 class LeaseLost(Exception):
@@ -128,29 +134,97 @@ def decrypt_item(item: HandoverItem, deal_key: bytes) -> dict[str, Any]:
 # --- the run --------------------------------------------------------------------------------
 
 
+def partitions() -> int:
+    """Into how many customer-id ranges an item stage is split: each range is its own task,
+    so workers on several processes or machines share one stage."""
+    return max(1, int(getattr(settings, "HANDOVER_PARTITIONS", 4)))
+
+
+def partition_bounds(index: int, parts: int) -> tuple[uuid.UUID, uuid.UUID | None]:
+    """The customer-id range [lower, upper) of one partition (the last one is open-ended)."""
+    span = 2**128 // parts
+    lower = uuid.UUID(int=index * span)
+    upper = None if index == parts - 1 else uuid.UUID(int=(index + 1) * span)
+    return lower, upper
+
+
 def run_stage(stage_id: Any) -> str:
-    """Run (or resume) one stage; safe to call any number of times for the same stage."""
+    """Claim (or resume) a stage and fan its partitions out; safe to call any number of
+    times for the same stage. Aggregate stages are computed here in one go."""
     lease = uuid.uuid4().hex
     stage = _claim(stage_id, lease)
     if stage is None:
         return "not claimed"
+    if stage.kind == StageKind.AGGREGATE:
+        try:
+            _complete(stage, lease, result=_aggregate(stage))
+        except LeaseLost:
+            return "lease lost"
+        return "delivered"
+    from .tasks import handover_run_part
+
+    parts = partitions()
+    for index in range(parts):
+        # If the broker fails here the stage stays running without progress, and the
+        # sweeper resumes it once its heartbeat is stale.
+        handover_run_part.apply_async(args=[str(stage.pk), lease, index, parts])
+    return f"{parts} partitions enqueued"
+
+
+def run_part(stage_id: Any, lease: str, index: int, parts: int) -> str:
+    """Hand over one partition of a running stage, then complete the stage if nothing is
+    left anywhere. Idempotent: only customers without an item in the stage are processed."""
+    stage = HandoverStage.objects.select_related("deal", "deal__data_key").get(pk=stage_id)
+    if stage.status != StageStatus.RUNNING or stage.lease != lease:
+        return "stale message"
+    with _partition_lock(stage.pk, index) as held:
+        if not held:
+            return "partition held by a live worker"
+        try:
+            _items(stage, lease, *partition_bounds(index, parts))
+        except LeaseLost:
+            logger.info("stage %s: lease lost to another worker", stage_id)
+            return "lease lost"
+        except CryptoError as exc:
+            # A destroyed key or a missing master key will not heal by retrying.
+            HandoverStage.objects.filter(pk=stage.pk, lease=lease).update(
+                status=StageStatus.FAILED, failure_reason=str(exc)[:2000]
+            )
+            raise
+    if _pending(stage).exists():
+        return "partition done"
     try:
-        if stage.kind == StageKind.AGGREGATE:
-            result = _aggregate(stage)
-            _complete(stage, lease, result=result)
-        else:
-            _items(stage, lease)
-            _complete(stage, lease)
+        _complete(stage, lease)
     except LeaseLost:
-        logger.info("stage %s: lease lost to another worker", stage_id)
-        return "lease lost"
-    except CryptoError as exc:
-        # A destroyed key or a missing master key will not heal by retrying.
-        HandoverStage.objects.filter(pk=stage.pk, lease=lease).update(
-            status=StageStatus.FAILED, failure_reason=str(exc)[:2000]
-        )
-        raise
+        return "completed elsewhere"
     return "delivered"
+
+
+@contextmanager
+def _partition_lock(stage_id: Any, index: int) -> Iterator[bool]:
+    """One worker per partition at a time, on PostgreSQL: a session advisory lock that the
+    database releases by itself when the holder's connection dies (a killed worker)."""
+    conn = connection
+    if conn.vendor != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(f"{stage_id}|{index}".encode()).digest()[:4], "big")
+    key -= 2**31  # int4 range
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [PARTITION_LOCK_CLASS, key])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [PARTITION_LOCK_CLASS, key])
+
+
+def _pending(stage: HandoverStage) -> Any:
+    """Eligible customers of the stage without an item yet."""
+    stored = HandoverItem.objects.filter(stage_id=stage.pk, customer_id=OuterRef("pk"))
+    return eligible(stage_selection(stage)).filter(~Exists(stored))
 
 
 @transaction.atomic
@@ -184,7 +258,8 @@ def _claim(stage_id: Any, lease: str) -> HandoverStage | None:
     return stage
 
 
-def _items(stage: HandoverStage, lease: str) -> None:
+def _items(stage: HandoverStage, lease: str, lower: uuid.UUID, upper: uuid.UUID | None) -> None:
+    """Store the items of one customer-id range, a chunk per transaction."""
     import json
 
     deal = stage.deal
@@ -192,11 +267,12 @@ def _items(stage: HandoverStage, lease: str) -> None:
     pkey = pseudonym_key(deal_key) if stage.kind == StageKind.PSEUDONYMISED else None
     fields = snapshot_fields(stage)
     recipient_id = deal.buyer_id
-    selection = eligible(stage_selection(stage)).select_related("data_key").order_by("pk")
-    selection = selection.only("id", "data_key", *fields)
-    # PostgreSQL has no max(uuid); the unique (stage, customer) index serves this directly.
-    cursor = stage.items.order_by("-customer_id").values_list("customer_id", flat=True).first()
-    done = stage.done
+    selection = _pending(stage).filter(pk__gte=lower)
+    if upper is not None:
+        selection = selection.filter(pk__lt=upper)
+    selection = selection.select_related("data_key").only("id", "data_key", *fields)
+    selection = selection.order_by("pk")
+    cursor = None
     size = chunk_size()
     encrypt, sha256, dumps, aad = aead.encrypt, hashlib.sha256, json.dumps, HandoverItem.aad
     while True:
@@ -223,10 +299,9 @@ def _items(stage: HandoverStage, lease: str) -> None:
                     )
                 )
             HandoverItem.objects.bulk_create(items, ignore_conflicts=True)
-            done += len(batch)
             moved = HandoverStage.objects.filter(
                 pk=stage.pk, lease=lease, status=StageStatus.RUNNING
-            ).update(done=done, heartbeat_at=now)
+            ).update(done=F("done") + len(batch), heartbeat_at=now)
             if moved != 1:
                 raise LeaseLost
         cursor = batch[-1].pk
