@@ -56,9 +56,10 @@ def test_placeholders_of_every_message_survive_translation() -> None:
     for entry in _catalogue():
         sources = [entry.msgid, entry.msgid_plural] if entry.msgid_plural else [entry.msgid]
         # Chinese has one plural form, which must carry the placeholders of the plural source.
+        # (An empty translation is the first test's business.)
         expected = sorted(PLACEHOLDER.findall(sources[-1]))
         for translation in _translations(entry):
-            if sorted(PLACEHOLDER.findall(translation)) != expected:
+            if translation and sorted(PLACEHOLDER.findall(translation)) != expected:
                 broken.append(f"{entry.msgid!r} -> {translation!r} (expected {expected})")
     assert not broken, "placeholders lost or changed:\n" + "\n".join(broken)
 
