@@ -314,6 +314,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(days=1),
         "options": {"queue": "maintenance"},
     },
+    # Retention and backups (DESIGN.md guarantee 2): nightly backup, daily purge, weekly drill.
+    "audits-backup": {
+        "task": "audits.tasks_lifecycle.backup",
+        "schedule": timedelta(days=1),
+        "options": {"queue": "maintenance"},
+    },
+    "audits-purge-expired": {
+        "task": "audits.tasks_lifecycle.purge_expired",
+        "schedule": timedelta(days=1),
+        "options": {"queue": "maintenance"},
+    },
+    "audits-restore-drill": {
+        "task": "audits.tasks_lifecycle.restore_drill",
+        "schedule": timedelta(days=7),
+        "options": {"queue": "maintenance"},
+    },
 }
 
 # Shared cache (rate limits, heartbeat) in Redis when configured; never holds personal data.
@@ -356,3 +372,12 @@ TRANSFERDESK_PAGE_SIZE = 25
 TRANSFERDESK_BACKUP_DIR = Path(
     os.environ.get("TRANSFERDESK_BACKUP_DIR", BASE_DIR / "var" / "backups")
 )
+#: Days a backup is kept. It bounds how long a destroyed key survives in a backup, so
+#: destruction certificates state destruction time + this + one day of pruning cadence.
+TRANSFERDESK_BACKUP_RETENTION_DAYS = env_int("TRANSFERDESK_BACKUP_RETENTION_DAYS", 30)
+#: Incident notification deadlines in hours from detection (GDPR art. 33: 72 hours to the
+#: authority; PIPL art. 57: "immediately", which is read here as the working day).
+TRANSFERDESK_INCIDENT_DEADLINES = {
+    "gdpr_authority": env_int("INCIDENT_GDPR_HOURS", 72),
+    "pipl_authority": env_int("INCIDENT_PIPL_HOURS", 24),
+}

@@ -5,13 +5,6 @@ from .backups import BackupRun, RestoreDrill
 from .events import GENESIS_MAC, AuditEvent
 from .incidents import Incident
 from .reports import ReportKind, ReportRun
-from .reviews import (
-    AccessReviewCampaign,
-    AccessReviewItem,
-    AccessReviewReminder,
-    CampaignStatus,
-    ReviewDecision,
-)
 from .retention import (
     DealDestruction,
     DestructionCertificate,
@@ -19,6 +12,13 @@ from .retention import (
     LegalHold,
     PurgeRun,
     RetentionPolicy,
+)
+from .reviews import (
+    AccessReviewCampaign,
+    AccessReviewItem,
+    AccessReviewReminder,
+    CampaignStatus,
+    ReviewDecision,
 )
 
 __all__ = [

@@ -27,7 +27,7 @@ class IncidentStatus(models.TextChoices):
 
 class Incident(models.Model):
     """A personal-data incident. The affected customers are computed from the access log over
-    ``window_start``–``window_end`` (``audits.incidents.affected``), never typed by hand, so
+    ``window_start`` to ``window_end`` (``audits.incidents.affected``), never typed by hand, so
     the list can be re-derived and checked by anyone holding the trail."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

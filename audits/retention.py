@@ -1,0 +1,1025 @@
+"""Retention and destruction: policies, legal holds, the preview, the purge, erasure requests,
+deal destruction and the destruction certificate (DESIGN.md guarantees 2 and 9).
+
+How a customer is destroyed (crypto-shredding first, then the rows):
+
+1. Their data key is wiped (``DataKey`` keeps a tombstone with ``destroyed_at``; that row is
+   the destruction ledger that ``restore`` re-applies). From this statement on, every value
+   ever encrypted under it — live rows, history rows, copies in old backups — is unreadable.
+2. Their history rows are deleted, and the snapshots handed over in TransferDesk are wiped
+   (those are encrypted under the *deal* key, which a customer purge does not destroy, so the
+   ciphertext itself is removed; GDPR art. 19 notification to the buyer is the deal's task).
+3. Their rows are deleted (``destroy``) or stripped of everything but statistics
+   (``anonymise``: general fields stay, encrypted columns become NULL, the reference becomes a
+   hash).
+4. A tombstone keeps the reference hash, the policy and the time; an audit event per chunk
+   names the run, the counts and the tombstone range — never a person.
+
+The purge works in chunks, each one transaction: a run that dies half-way is resumed by
+running it again (the selection is recomputed from what is still there), so it is idempotent.
+Bulk statements per chunk (not per customer) are what make it fast: see
+``benchmarks/purge.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.choices import Role
+from customers.choices import CustomerStatus, Tier
+from customers.models import Customer, Interaction, Organization, PurchaseRecord
+from customers.registry import fields_of
+from transferdesk.crypto.blind_index import SETTING as BLIND_INDEX_SETTING
+from transferdesk.crypto.keyring import decode_key
+from transferdesk.jobs import job_fail, job_progress, job_start, job_succeed
+from transferdesk.models import DataKey
+
+from .choices import AuditAction
+from .models import (
+    DealDestruction,
+    DestructionCertificate,
+    DestructionTombstone,
+    LegalHold,
+    PurgeRun,
+    RetentionPolicy,
+)
+from .models.retention import (
+    CertificateKind,
+    DealDestructionReason,
+    DealDestructionStatus,
+    PurgeStatus,
+    RetentionAction,
+    RetentionCategory,
+    RetentionEvent,
+)
+from .selectors import chain_head
+from .services import record_event
+
+logger = logging.getLogger(__name__)
+
+#: Customers per purge transaction: big enough for bulk statements to pay, small enough that a
+#: crash loses little work and the audit lock is held briefly.
+CHUNK_SIZE = 1000
+#: Deal statuses after which the deal counts as ended for ``RetentionEvent.DEAL_ENDED``.
+DEAL_ENDED_STATUSES = ("completed", "cancelled")
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def reference_hash(customer_id: uuid.UUID | str) -> str:
+    """HMAC-SHA256 (blind-index key, own domain) of a customer id: the only thing a tombstone
+    and a certificate say about whom they concern. Keyed, so a list of ids cannot be checked
+    against it without the key; the seller, holding the key, can answer "was X destroyed?"."""
+    raw = getattr(settings, BLIND_INDEX_SETTING, "") or ""
+    key = decode_key(raw.strip(), what=BLIND_INDEX_SETTING)
+    message = b"transferdesk/tombstone/v1\x00" + str(customer_id).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def backup_retention() -> timedelta:
+    return timedelta(days=int(getattr(settings, "TRANSFERDESK_BACKUP_RETENTION_DAYS", 30)))
+
+
+def no_backup_after(destroyed_at: datetime) -> datetime:
+    """After this moment no retained backup can hold a key destroyed at ``destroyed_at``.
+
+    The newest backup that can hold the key was taken just before the destruction; backups
+    are pruned once older than the retention setting, at the next nightly run. So: destruction
+    time + retention + one day of pruning cadence.
+    """
+    return destroyed_at + backup_retention() + timedelta(days=1)
+
+
+def _require_compliance(actor: Any) -> None:
+    if actor is not None and not actor.has_role(Role.COMPLIANCE):
+        raise PermissionDenied(_("Only compliance officers manage retention and destruction."))
+
+
+# --- policies and holds -----------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def policy_save(
+    *,
+    actor: Any,
+    organization: Organization,
+    category: str,
+    event: str,
+    period_days: int,
+    action: str,
+    policy: RetentionPolicy | None = None,
+) -> RetentionPolicy:
+    """Create or change a policy. Any change of its rule withdraws the confirmation: the new
+    rule's preview must be seen before it runs."""
+    _require_compliance(actor)
+    policy = policy or RetentionPolicy(organization=organization, created_by=actor)
+    policy.organization = organization
+    policy.category = category
+    policy.event = event
+    policy.period_days = period_days
+    policy.action = action
+    if category != RetentionCategory.CUSTOMER_RECORD and event not in (
+        RetentionEvent.RECORD_DATE,
+        RetentionEvent.CONTRACT_END,
+        RetentionEvent.CUSTOMER_SINCE,
+        RetentionEvent.LAST_INTERACTION,
+        RetentionEvent.DEAL_ENDED,
+    ):
+        raise ValidationError({"event": _("This event does not apply to this category.")})
+    policy.confirmed_at = None
+    policy.confirmed_by = None
+    policy.confirmed_preview = {}
+    policy.full_clean()
+    policy.save()
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=policy,
+        details={
+            "organization": organization.pk,
+            "category": category,
+            "event": event,
+            "period_days": period_days,
+            "retention_action": action,
+        },
+    )
+    return policy
+
+
+@transaction.atomic(durable=True)
+def policy_confirm(*, actor: Any, policy: RetentionPolicy) -> RetentionPolicy:
+    """Compliance has seen the preview and lets the policy run; the preview seen is kept."""
+    _require_compliance(actor)
+    preview = policy_preview(policy)
+    updated = RetentionPolicy.objects.filter(pk=policy.pk, confirmed_at__isnull=True).update(
+        confirmed_at=timezone.now(), confirmed_by=actor, confirmed_preview=preview.as_json()
+    )
+    if not updated:
+        raise ValidationError(_("This policy was already confirmed."))
+    policy.refresh_from_db()
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=policy,
+        details={"confirmed": True, "due": preview.due, "held": preview.held},
+    )
+    return policy
+
+
+@transaction.atomic(durable=True)
+def legal_hold_place(
+    *, actor: Any, reason: str, customer: Customer | None = None, deal: Any = None
+) -> LegalHold:
+    """Block every purge of one customer or of every customer of one deal's seller book."""
+    _require_compliance(actor)
+    hold = LegalHold(customer=customer, deal=deal, reason=reason.strip(), placed_by=actor)
+    hold.full_clean()
+    hold.save(force_insert=True)
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=hold,
+        deal=deal,
+        details={"legal_hold": "placed", "customer": customer.pk if customer else None},
+    )
+    return hold
+
+
+@transaction.atomic(durable=True)
+def legal_hold_release(*, actor: Any, hold: LegalHold) -> LegalHold:
+    _require_compliance(actor)
+    updated = LegalHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(
+        released_at=timezone.now(), released_by=actor
+    )
+    if not updated:
+        raise ValidationError(_("This hold was already released."))
+    hold.refresh_from_db()
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=hold,
+        deal=hold.deal_id,
+        details={"legal_hold": "released", "customer": hold.customer_id},
+    )
+    return hold
+
+
+# --- selection --------------------------------------------------------------------------------
+
+
+def _held_q(prefix: str = "") -> Q:
+    """Customers (reached by ``prefix``) that a purge must not touch, whatever the policy."""
+    from transfers.models import TransferDeal
+
+    held_deals = TransferDeal.objects.filter(
+        legal_holds__released_at__isnull=True, seller_id=OuterRef(f"{prefix}organization_id")
+    )
+    held_customers = LegalHold.objects.filter(
+        customer_id=OuterRef(f"{prefix}pk" if not prefix else f"{prefix}id"),
+        released_at__isnull=True,
+    )
+    return (
+        Q(**{f"{prefix}status": CustomerStatus.LEGAL_HOLD})
+        | Q(Exists(held_customers))
+        | Q(Exists(held_deals))
+    )
+
+
+def _anchor_q(event: str, cutoff: date, prefix: str = "") -> Q:
+    """Customers (reached by ``prefix``) whose retention period, counted from ``event``, ended
+    on or before today (the anchor is on or before ``cutoff``)."""
+    from transfers.models import HandoverItem
+
+    if event == RetentionEvent.CONTRACT_END:
+        return Q(**{f"{prefix}retention_until__lte": cutoff})
+    if event == RetentionEvent.CUSTOMER_SINCE:
+        return Q(**{f"{prefix}customer_since__lte": cutoff})
+    if event == RetentionEvent.RECORD_DATE:
+        return Q(**{f"{prefix}created_at__date__lte": cutoff})
+    if event == RetentionEvent.LAST_INTERACTION:
+        recent = Interaction.objects.filter(
+            customer_id=OuterRef(f"{prefix}pk" if not prefix else f"{prefix}id"),
+            occurred_on__gt=cutoff,
+        )
+        return ~Q(Exists(recent)) & Q(**{f"{prefix}created_at__date__lte": cutoff})
+    if event == RetentionEvent.DEAL_ENDED:
+        # The deal records no closing time yet; its target closing date stands in (and a
+        # deal without one counts from its creation).
+        ended = HandoverItem.objects.filter(
+            customer_id=OuterRef(f"{prefix}pk" if not prefix else f"{prefix}id"),
+            stage__deal__status__in=DEAL_ENDED_STATUSES,
+        ).filter(
+            Q(stage__deal__target_closing_date__lte=cutoff)
+            | Q(
+                stage__deal__target_closing_date__isnull=True,
+                stage__deal__created_at__date__lte=cutoff,
+            )
+        )
+        return Q(Exists(ended))
+    raise ValueError(f"unknown retention event {event!r}")
+
+
+def _cutoff(policy: RetentionPolicy, today: date | None = None) -> date:
+    return (today or timezone.localdate()) - timedelta(days=policy.period_days)
+
+
+def due_customers(policy: RetentionPolicy, *, held: bool = False) -> QuerySet[Customer]:
+    """Customers a ``customer_record`` policy would purge today (``held=True``: those it would
+    purge but for a legal hold)."""
+    queryset = Customer.objects.filter(organization_id=policy.organization_id).exclude(
+        status=CustomerStatus.ERASED
+    )
+    queryset = queryset.filter(_anchor_q(policy.event, _cutoff(policy)))
+    return queryset.filter(_held_q()) if held else queryset.exclude(_held_q())
+
+
+def due_records(policy: RetentionPolicy, *, held: bool = False) -> QuerySet[Any]:
+    """Purchase or interaction rows a category policy would purge today."""
+    model: type[models.Model] = (
+        PurchaseRecord if policy.category == RetentionCategory.PURCHASES else Interaction
+    )
+    date_field = "purchased_on" if model is PurchaseRecord else "occurred_on"
+    cutoff = _cutoff(policy)
+    queryset = model.objects.filter(customer__organization_id=policy.organization_id).exclude(
+        customer__status=CustomerStatus.ERASED
+    )
+    if policy.event == RetentionEvent.RECORD_DATE:
+        queryset = queryset.filter(**{f"{date_field}__lte": cutoff})
+    else:
+        queryset = queryset.filter(_anchor_q(policy.event, cutoff, "customer__"))
+    if policy.action == RetentionAction.ANONYMISE:
+        sensitive = fields_of(model, Tier.SENSITIVE)
+        queryset = queryset.filter(
+            Q.create([(f"{name}__isnull", False) for name in sensitive], connector=Q.OR)
+        )
+    held_q = _held_q("customer__")
+    return queryset.filter(held_q) if held else queryset.exclude(held_q)
+
+
+@dataclass
+class PolicyPreview:
+    """What a policy would do today: counts only, never names."""
+
+    policy: RetentionPolicy
+    due: int = 0
+    held: int = 0
+    purchases: int = 0
+    interactions: int = 0
+    hold_reasons: list[tuple[str, int]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "due": self.due,
+            "held": self.held,
+            "purchases": self.purchases,
+            "interactions": self.interactions,
+            "computed_at": timezone.now().isoformat(),
+        }
+
+
+def policy_preview(policy: RetentionPolicy) -> PolicyPreview:
+    """Counts per category of what the policy would purge now, and what holds keep back."""
+    preview = PolicyPreview(policy=policy)
+    if policy.category == RetentionCategory.CUSTOMER_RECORD:
+        due = due_customers(policy)
+        held = due_customers(policy, held=True)
+        preview.due = due.count()
+        preview.purchases = PurchaseRecord.objects.filter(customer__in=due).count()
+        preview.interactions = Interaction.objects.filter(customer__in=due).count()
+        held_ids = held.values("pk")
+    else:
+        due_rows = due_records(policy)
+        held_rows = due_records(policy, held=True)
+        count = due_rows.count()
+        preview.due = count
+        if policy.category == RetentionCategory.PURCHASES:
+            preview.purchases = count
+        else:
+            preview.interactions = count
+        held_ids = held_rows.values("customer_id")
+    held_customers = Customer.objects.filter(pk__in=held_ids)
+    preview.held = held_customers.count()
+    if preview.held:
+        preview.hold_reasons = _hold_reasons(held_customers)
+    return preview
+
+
+def _hold_reasons(held: QuerySet[Customer]) -> list[tuple[str, int]]:
+    """Why held customers are kept: each active hold's reason with how many it keeps."""
+    reasons: Counter[str] = Counter()
+    by_status = held.filter(status=CustomerStatus.LEGAL_HOLD).count()
+    if by_status:
+        reasons[str(CustomerStatus.LEGAL_HOLD.label)] += by_status
+    for reason, n in (
+        LegalHold.objects.filter(customer__in=held, released_at__isnull=True)
+        .values_list("reason")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        reasons[reason] += n
+    organization_ids = held.values("organization_id")
+    for reference, reason in LegalHold.objects.filter(
+        deal__seller_id__in=organization_ids, released_at__isnull=True
+    ).values_list("deal__reference", "reason"):
+        label = _("Deal {reference}: {reason}").format(reference=reference, reason=reason)
+        reasons[label] += held.count()
+    return reasons.most_common()
+
+
+# --- the purge --------------------------------------------------------------------------------
+
+
+@dataclass
+class PurgeOutcome:
+    """The result of one run (or a dry run) for the command's summary line."""
+
+    run: PurgeRun | None
+    policy: RetentionPolicy | None
+    customers: int = 0
+    rows: int = 0
+    dry_run: bool = False
+    skipped_unconfirmed: bool = False
+
+
+def _customer_columns() -> tuple[list[str], list[str]]:
+    return fields_of(Customer, Tier.SENSITIVE), fields_of(Customer, Tier.CORE)
+
+
+def _merge(counts: dict[str, Any], add: dict[str, int]) -> dict[str, Any]:
+    merged = dict(counts)
+    for key, value in add.items():
+        merged[key] = int(merged.get(key, 0)) + int(value)
+    return merged
+
+
+def _shred_customers(
+    *, run: PurgeRun, policy: RetentionPolicy | None, action: str, ids: list[uuid.UUID], actor: Any
+) -> int:
+    """Crypto-shred one chunk of customers inside the caller's transaction; returns how many.
+
+    Held customers are filtered out again here, under the transaction, so a hold placed
+    between selection and purge still wins.
+    """
+    from transfers.models import HandoverItem
+
+    C = Customer
+    rows = list(
+        C.objects.filter(pk__in=ids)
+        .exclude(status=CustomerStatus.ERASED)
+        .exclude(_held_q())
+        .values_list("pk", "data_key_id", "organization_id")
+    )
+    if not rows:
+        return 0
+    ids = [row[0] for row in rows]
+    key_ids = [row[1] for row in rows]
+    now = timezone.now()
+    sensitive, core = _customer_columns()
+    customers = C.objects.filter(pk__in=ids)
+    tier_counts = customers.aggregate(
+        **{f"s_{name}": Count(name) for name in sensitive},
+        **{f"c_{name}": Count(name) for name in core},
+    )
+    purchases = PurchaseRecord.objects.filter(customer_id__in=ids)
+    interactions = Interaction.objects.filter(customer_id__in=ids)
+    counts = {
+        "customer_record.customers": len(ids),
+        "customer_record.general": len(ids) * len(fields_of(C, Tier.GENERAL)),
+        "customer_record.sensitive": sum(v for k, v in tier_counts.items() if k[0] == "s"),
+        "customer_record.core": sum(v for k, v in tier_counts.items() if k[0] == "c"),
+        "purchases.rows": purchases.count(),
+        "interactions.rows": interactions.count(),
+    }
+    # 1. Crypto-shredding: from here on nothing under these keys can be read, anywhere.
+    destroyed = DataKey.objects.filter(pk__in=key_ids, destroyed_at__isnull=True).update(
+        wrapped_key=None, destroyed_at=now
+    )
+    # 2. History rows and handed-over snapshots. ``_raw_delete`` skips simple_history's
+    # post_delete signal, which would otherwise write a fresh history row per deleted row
+    # (and load every row into memory to do it).
+    history = 0
+    history += _raw_delete(C.history.filter(id__in=ids))
+    history += _raw_delete(PurchaseRecord.history.filter(customer_id__in=ids))
+    history += _raw_delete(Interaction.history.filter(customer_id__in=ids))
+    counts["history.rows"] = history
+    counts["snapshots.wiped"] = (
+        HandoverItem.objects.filter(customer_id__in=ids).exclude(snapshot=b"").update(snapshot=b"")
+    )
+    # 3. The rows themselves.
+    hashes = {pk: reference_hash(pk) for pk in ids}
+    if action == RetentionAction.DESTROY:
+        _raw_delete(purchases)
+        _raw_delete(interactions)
+        _raw_delete(LegalHold.objects.filter(customer_id__in=ids))  # released holds only
+        _raw_delete(customers)
+    else:
+        _anonymise_customers(ids, hashes)
+    # 4. Tombstones and the trail.
+    organization_of = {row[0]: row[2] for row in rows}
+    key_of = {row[0]: row[1] for row in rows}
+    tombstones = DestructionTombstone.objects.bulk_create(
+        [
+            DestructionTombstone(
+                reference_hash=hashes[pk],
+                organization_id=organization_of[pk],
+                policy=policy,
+                run=run,
+                data_key_id=key_of[pk],
+                action=action,
+                destroyed_at=now,
+            )
+            for pk in ids
+        ]
+    )
+    PurgeRun.objects.filter(pk=run.pk).update(
+        customers=F("customers") + len(ids),
+        rows=F("rows") + counts["purchases.rows"] + counts["interactions.rows"] + len(ids),
+    )
+    run.counts = _merge(run.counts, counts)
+    PurgeRun.objects.filter(pk=run.pk).update(counts=run.counts)
+    first = tombstones[0].pk if tombstones and tombstones[0].pk else None
+    record_event(
+        action=AuditAction.KEY_DESTROYED,
+        actor=actor,
+        obj=run,
+        details={"keys": destroyed, "purpose": "customer", "reason": "retention_purge"},
+    )
+    record_event(
+        action=AuditAction.PURGE,
+        actor=actor,
+        obj=run,
+        details={
+            "policy": policy.pk if policy else None,
+            "retention_action": action,
+            "customers": len(ids),
+            "counts": counts,
+            "first_tombstone": first,
+        },
+    )
+    return len(ids)
+
+
+def _raw_delete(queryset: QuerySet[Any]) -> int:
+    """Delete with one SQL statement, no signals, no cascade collection (callers delete the
+    children first)."""
+    return queryset._raw_delete(queryset.db)  # type: ignore[attr-defined]
+
+
+def _anonymise_customers(ids: list[uuid.UUID], hashes: dict[uuid.UUID, str]) -> None:
+    """Keep the customer's general, statistical fields; drop everything that identifies.
+
+    The encrypted columns become NULL (their key is already gone), blind indexes empty, the
+    seller's reference becomes a prefix of the tombstone hash, free text goes.
+    """
+    sensitive, core = _customer_columns()
+    Customer.objects.filter(pk__in=ids).update(
+        status=CustomerStatus.ERASED,
+        collection_purpose="",
+        email_bidx="",
+        phone_bidx="",
+        national_id_bidx="",
+        **dict.fromkeys([*sensitive, *core]),
+    )
+    stripped = []
+    for pk in ids:
+        customer = Customer(pk=pk)
+        customer.reference = f"ERASED-{hashes[pk][:24]}"
+        stripped.append(customer)
+    Customer.objects.bulk_update(stripped, ["reference"])
+    PurchaseRecord.objects.filter(customer_id__in=ids).update(
+        **dict.fromkeys(fields_of(PurchaseRecord, Tier.SENSITIVE))
+    )
+    Interaction.objects.filter(customer_id__in=ids).update(
+        **dict.fromkeys(fields_of(Interaction, Tier.SENSITIVE))
+    )
+
+
+def _purge_records_chunk(
+    *, run: PurgeRun, policy: RetentionPolicy, ids: list[Any], actor: Any
+) -> int:
+    """Delete (or strip the notes of) one chunk of purchase or interaction rows."""
+    model: type[models.Model] = (
+        PurchaseRecord if policy.category == RetentionCategory.PURCHASES else Interaction
+    )
+    queryset = model.objects.filter(pk__in=ids)
+    history = _raw_delete(model.history.filter(id__in=ids))  # type: ignore[attr-defined]
+    sensitive = fields_of(model, Tier.SENSITIVE)
+    sensitive_values = queryset.aggregate(**{name: Count(name) for name in sensitive})
+    if policy.action == RetentionAction.DESTROY:
+        done = _raw_delete(queryset)
+    else:
+        done = queryset.update(**dict.fromkeys(sensitive))
+    counts = {
+        f"{policy.category}.rows": done,
+        f"{policy.category}.sensitive": sum(sensitive_values.values()),
+        "history.rows": history,
+    }
+    PurgeRun.objects.filter(pk=run.pk).update(rows=F("rows") + done)
+    run.counts = _merge(run.counts, counts)
+    PurgeRun.objects.filter(pk=run.pk).update(counts=run.counts)
+    record_event(
+        action=AuditAction.PURGE,
+        actor=actor,
+        obj=run,
+        details={
+            "policy": policy.pk,
+            "retention_action": policy.action,
+            "category": policy.category,
+            "counts": counts,
+        },
+    )
+    return done
+
+
+def _open_run(*, policy: RetentionPolicy | None, actor: Any, job_id: Any, request_ref: str) -> Any:
+    """Resume the unfinished run of this policy, or open a new one."""
+    if policy is not None:
+        existing = PurgeRun.objects.filter(policy=policy, status=PurgeStatus.RUNNING).first()
+        if existing is not None:
+            if job_id and not existing.job_id:
+                PurgeRun.objects.filter(pk=existing.pk).update(job_id=job_id)
+            return existing
+    return PurgeRun.objects.create(
+        policy=policy, request_ref=request_ref, started_by=actor, job_id=job_id
+    )
+
+
+def purge_policy(
+    *,
+    policy: RetentionPolicy,
+    actor: Any = None,
+    dry_run: bool = False,
+    job_id: Any = None,
+    chunk_size: int = CHUNK_SIZE,
+    certificate: bool = True,
+) -> PurgeOutcome:
+    """Run one policy to the end (or only count, ``dry_run``). Unconfirmed policies never
+    run: compliance must have confirmed their first preview."""
+    outcome = PurgeOutcome(run=None, policy=policy, dry_run=dry_run)
+    if not policy.is_confirmed or not policy.is_active:
+        outcome.skipped_unconfirmed = True
+        return outcome
+    is_customer = policy.category == RetentionCategory.CUSTOMER_RECORD
+    if dry_run:
+        preview = policy_preview(policy)
+        outcome.customers = preview.due if is_customer else 0
+        outcome.rows = preview.due if not is_customer else preview.purchases + preview.interactions
+        return outcome
+    selection = due_customers(policy) if is_customer else due_records(policy)
+    total = selection.count()
+    run = _open_run(policy=policy, actor=actor, job_id=job_id, request_ref="")
+    outcome.run = run
+    if job_id:
+        job_start(job_id=job_id, total=total)
+    done = 0
+    try:
+        while True:
+            ids = list(selection.order_by("pk").values_list("pk", flat=True)[:chunk_size])
+            if not ids:
+                break
+            with transaction.atomic():
+                if is_customer:
+                    n = _shred_customers(
+                        run=run, policy=policy, action=policy.action, ids=ids, actor=actor
+                    )
+                else:
+                    n = _purge_records_chunk(run=run, policy=policy, ids=ids, actor=actor)
+            if n == 0:  # everything selected became held or gone meanwhile
+                break
+            done += n
+            if job_id:
+                job_progress(job_id=job_id, done=done)
+    except Exception as exc:
+        PurgeRun.objects.filter(pk=run.pk).update(
+            status=PurgeStatus.FAILED, error=type(exc).__name__
+        )
+        if job_id:
+            job_fail(
+                job_id=job_id,
+                error=_("The purge failed ({kind}); run it again to resume.").format(
+                    kind=type(exc).__name__
+                ),
+            )
+        raise
+    _finish_run(run, actor=actor, certificate=certificate)
+    if job_id:
+        job_succeed(job_id=job_id, result={"run": str(run.pk), "done": done})
+    run.refresh_from_db()
+    outcome.customers = run.customers
+    outcome.rows = run.rows
+    return outcome
+
+
+def _finish_run(run: PurgeRun, *, actor: Any, certificate: bool) -> None:
+    PurgeRun.objects.filter(pk=run.pk).update(
+        status=PurgeStatus.SUCCEEDED, finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    if certificate and (run.customers or run.rows):
+        certificate_for_run(run=run, actor=actor)
+
+
+def purge_expired(
+    *, actor: Any = None, dry_run: bool = False, job_id: Any = None
+) -> list[PurgeOutcome]:
+    """Every active policy, in a stable order (the daily beat task and ``purge_expired``)."""
+    outcomes = []
+    for policy in RetentionPolicy.objects.filter(is_active=True).order_by("created_at", "pk"):
+        outcomes.append(purge_policy(policy=policy, actor=actor, dry_run=dry_run, job_id=job_id))
+    return outcomes
+
+
+def customer_erase(*, actor: Any, customer: Customer, request_ref: str) -> PurgeRun:
+    """Erase one customer on request (data-subject erasure): the same shredding, its own run
+    and certificate. Refused while a legal hold applies."""
+    if Customer.objects.filter(pk=customer.pk).filter(_held_q()).exists():
+        raise ValidationError(_("This customer is under a legal hold and cannot be erased."))
+    run = PurgeRun.objects.create(request_ref=request_ref, started_by=actor)
+    with transaction.atomic():
+        n = _shred_customers(
+            run=run, policy=None, action=RetentionAction.DESTROY, ids=[customer.pk], actor=actor
+        )
+    if n == 0:
+        raise ValidationError(_("This customer was already erased."))
+    _finish_run(run, actor=actor, certificate=True)
+    return run
+
+
+# --- deal destruction (DESIGN.md guarantee 9) -------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def deal_destroy(*, actor: Any, deal: Any, reason: str) -> DealDestruction:
+    """End a deal that does not go ahead: revoke every permission of the buyer's people on it,
+    destroy the deal key (every snapshot handed over in TransferDesk becomes unreadable), and
+    wait for the buyer's attestation about copies outside TransferDesk.
+
+    A completed deal is not destroyed this way (the buyer now holds the data lawfully), and a
+    deal under legal hold is not destroyed at all.
+    """
+    from transferdesk.crypto.services import data_key_destroy
+    from transfers.choices import AssignmentRole, DealStatus
+    from transfers.models import (
+        DealAssignment,
+        HandoverItem,
+        TransferDeal,
+        TransferDealUserObjectPermission,
+    )
+
+    _require_compliance(actor)
+    reason = DealDestructionReason(reason)
+    deal = TransferDeal.objects.select_for_update().get(pk=deal.pk)
+    if deal.status == DealStatus.COMPLETED:
+        raise ValidationError(_("A completed deal is not destroyed: the buyer holds its data."))
+    if LegalHold.objects.filter(deal=deal, released_at__isnull=True).exists():
+        raise ValidationError(_("This deal is under a legal hold and cannot be destroyed."))
+    if DealDestruction.objects.filter(deal=deal).exists():
+        raise ValidationError(_("This deal was already destroyed."))
+    if deal.status != DealStatus.CANCELLED:
+        TransferDeal.objects.filter(pk=deal.pk).update(status=DealStatus.CANCELLED)
+    # Every grant of the buyer organisation's people on this deal goes, assignments first.
+    buyer_perms = TransferDealUserObjectPermission.objects.filter(
+        content_object=deal, user__organization_id=deal.buyer_id
+    )
+    revoked = list(buyer_perms.values_list("user_id", "user__username", "permission__codename"))
+    buyer_perms.delete()
+    DealAssignment.objects.filter(deal=deal, role=AssignmentRole.BUYER).delete()
+    by_user: dict[Any, tuple[str, list[str]]] = {}
+    for user_id, username, codename in revoked:
+        by_user.setdefault(user_id, (username, []))[1].append(codename)
+    for user_id, (username, codenames) in sorted(by_user.items()):
+        record_event(
+            action=AuditAction.REVOKE,
+            actor=actor,
+            obj=deal,
+            deal=deal,
+            details={
+                "from_user": user_id,
+                "from_username": username,
+                "permissions": sorted(codenames),
+                "reason": str(reason),
+            },
+        )
+    items = HandoverItem.objects.filter(stage__deal=deal).count()
+    data_key_destroy(data_key=deal.data_key, actor=actor, reason=f"deal_{reason}")
+    destruction = DealDestruction.objects.create(
+        deal=deal,
+        reason=reason,
+        requested_by=actor,
+        destroyed_at=DataKey.objects.get(pk=deal.data_key_id).destroyed_at,
+        revoked_permissions=len(revoked),
+        items_unreadable=items,
+    )
+    record_event(
+        action=AuditAction.PURGE,
+        actor=actor,
+        obj=destruction,
+        deal=deal,
+        details={
+            "reason": str(reason),
+            "items_unreadable": items,
+            "permissions_revoked": len(revoked),
+            "data_key": deal.data_key_id,
+        },
+    )
+    return destruction
+
+
+ATTESTATIONS = ("returned", "destroyed")
+
+
+def deal_destruction_attest(
+    *, actor: Any, destruction: DealDestruction, attestation: str
+) -> DealDestruction:
+    """The buyer's statement that every copy outside TransferDesk was returned or destroyed;
+    it closes the destruction and issues the certificate."""
+    if attestation not in ATTESTATIONS:
+        raise ValidationError(_("Say whether the data was returned or destroyed."))
+    if actor is None or not actor.has_role(Role.BUYER):
+        raise PermissionDenied
+    if actor.organization_id != destruction.deal.buyer_id:
+        raise PermissionDenied
+    with transaction.atomic(durable=True):
+        updated = DealDestruction.objects.filter(
+            pk=destruction.pk, status=DealDestructionStatus.AWAITING_ATTESTATION
+        ).update(
+            status=DealDestructionStatus.ATTESTED,
+            attested_by=actor,
+            attested_at=timezone.now(),
+            attestation=attestation,
+        )
+        if not updated:
+            raise ValidationError(_("This destruction was already attested."))
+        record_event(
+            action=AuditAction.ACKNOWLEDGED,
+            actor=actor,
+            obj=destruction,
+            deal=destruction.deal_id,
+            details={"attestation": attestation},
+        )
+    destruction.refresh_from_db()
+    certificate_for_deal(destruction=destruction, actor=actor)
+    return destruction
+
+
+# --- the certificate ----------------------------------------------------------------------------
+
+
+def _actor_name(actor: Any) -> str:
+    return actor.get_username() if actor is not None else _("system (scheduled purge)")
+
+
+def _store_certificate(
+    *,
+    actor: Any,
+    kind: str,
+    pdf: bytes,
+    head: str,
+    destroyed_at: datetime,
+    key_count: int,
+    run: PurgeRun | None = None,
+    destruction: DealDestruction | None = None,
+) -> DestructionCertificate:
+    with transaction.atomic():
+        certificate = DestructionCertificate.objects.create(
+            kind=kind,
+            run=run,
+            deal_destruction=destruction,
+            issued_by=actor,
+            chain_head=head,
+            no_backup_after=no_backup_after(destroyed_at),
+            key_count=key_count,
+            pdf=pdf,
+            sha256=hashlib.sha256(pdf).hexdigest(),
+        )
+        record_event(
+            action=AuditAction.REPORT_GENERATED,
+            actor=actor,
+            obj=certificate,
+            deal=destruction.deal_id if destruction else None,
+            details={"report": "destruction_certificate", "sha256": certificate.sha256},
+        )
+    return certificate
+
+
+def _chain_head_text() -> str:
+    head = chain_head()
+    return f"{head.seq}:{head.mac[:32]}"
+
+
+def certificate_for_run(*, run: PurgeRun, actor: Any = None) -> DestructionCertificate:
+    """The certificate of a purge run or an erasure (built once per run)."""
+    from transferdesk import pdf as evidence
+    from transferdesk.pdf import EvidenceDocument, ReportMeta, para, table_chunks, title_page
+
+    existing = DestructionCertificate.objects.filter(run=run).first()
+    if existing is not None:
+        return existing
+    tombstones = DestructionTombstone.objects.filter(run=run)
+    destroyed_at = (
+        tombstones.aggregate(last=Max("destroyed_at"))["last"] or run.finished_at or run.started_at
+    )
+    key_count = tombstones.count()
+    head = _chain_head_text()
+    now = timezone.now()
+    title = str(gettext_lazy("Destruction certificate"))
+    meta = ReportMeta(
+        title=title, generated_by=_actor_name(actor), generated_at=now, chain_head=head
+    )
+    policy = run.policy
+    if policy is not None:
+        basis = _("Retention policy: {category}, {period} days from {event}, {action}").format(
+            category=policy.get_category_display(),
+            period=policy.period_days,
+            event=policy.get_event_display(),
+            action=policy.get_action_display(),
+        )
+    else:
+        basis = _("Erasure request {reference}").format(reference=run.request_ref or "-")
+    facts: list[tuple[str, object]] = [
+        (_("Certificate for"), _("Purge run {id}").format(id=run.pk)),
+        (_("Basis"), basis),
+        (_("Organisation"), policy.organization.legal_name if policy else _("see tombstones")),
+        (_("Carried out by"), _actor_name(run.started_by)),
+        (_("Destroyed at"), f"{destroyed_at:%Y-%m-%d %H:%M:%S %Z}"),
+        (_("Customers"), run.customers),
+        (_("Data keys destroyed"), key_count),
+        (_("Audit chain head"), head),
+        (
+            _("No retained backup holds these keys after"),
+            f"{no_backup_after(destroyed_at):%Y-%m-%d %H:%M %Z}",
+        ),
+    ]
+
+    def flowables() -> Iterator[Any]:
+        yield from title_page(
+            title,
+            _(
+                "The data keys listed below were destroyed (crypto-shredding): every value "
+                "encrypted under them, in live rows, history rows, handed-over snapshots and "
+                "backups, can no longer be read."
+            ),
+            facts,
+        )
+        yield para(_("What was destroyed"), "h2", bold=True)
+        rows = [(key, value) for key, value in sorted(run.counts.items())]
+        yield from table_chunks([_("Category and tier"), _("Count")], rows)
+        yield para(_("Customer reference hashes and keys destroyed"), "h2", bold=True)
+        yield from table_chunks(
+            [_("Reference hash"), _("Data key"), _("Action")],
+            (
+                (ref, str(key), action)
+                for ref, key, action in tombstones.order_by("id")
+                .values_list("reference_hash", "data_key_id", "action")
+                .iterator(chunk_size=2000)
+            ),
+            col_widths=[95 * evidence.mm, 65 * evidence.mm, 18 * evidence.mm],
+        )
+
+    buffer = io.BytesIO()
+    EvidenceDocument(buffer, meta).build_stream(flowables())
+    return _store_certificate(
+        actor=actor,
+        kind=CertificateKind.PURGE,
+        pdf=buffer.getvalue(),
+        head=head,
+        destroyed_at=destroyed_at,
+        key_count=key_count,
+        run=run,
+    )
+
+
+def certificate_for_deal(
+    *, destruction: DealDestruction, actor: Any = None
+) -> DestructionCertificate:
+    """The certificate of a deal destruction, issued once the buyer has attested."""
+    from transferdesk import pdf as evidence
+    from transferdesk.pdf import EvidenceDocument, ReportMeta, para, table_chunks, title_page
+    from transfers.models import StageManifest
+
+    existing = DestructionCertificate.objects.filter(deal_destruction=destruction).first()
+    if existing is not None:
+        return existing
+    deal = destruction.deal
+    head = _chain_head_text()
+    title = str(gettext_lazy("Destruction certificate"))
+    meta = ReportMeta(
+        title=title, generated_by=_actor_name(actor), generated_at=timezone.now(), chain_head=head
+    )
+    facts: list[tuple[str, object]] = [
+        (_("Deal"), f"{deal.reference} {deal.title}"),
+        (_("Reason"), destruction.get_reason_display()),
+        (_("Requested by"), _actor_name(destruction.requested_by)),
+        (_("Deal key destroyed"), f"{deal.data_key_id}"),
+        (_("Destroyed at"), f"{destruction.destroyed_at:%Y-%m-%d %H:%M:%S %Z}"),
+        (_("Permissions revoked"), destruction.revoked_permissions),
+        (_("Snapshots made unreadable"), destruction.items_unreadable),
+        (
+            _("Buyer's attestation"),
+            _("{answer} by {user} at {time}").format(
+                answer=destruction.attestation,
+                user=_actor_name(destruction.attested_by),
+                time=f"{destruction.attested_at:%Y-%m-%d %H:%M %Z}",
+            ),
+        ),
+        (_("Audit chain head"), head),
+        (
+            _("No retained backup holds these keys after"),
+            f"{no_backup_after(destruction.destroyed_at):%Y-%m-%d %H:%M %Z}",
+        ),
+    ]
+    manifests = StageManifest.objects.filter(stage__deal=deal).select_related("stage")
+
+    def flowables() -> Iterable[Any]:
+        yield from title_page(
+            title,
+            _(
+                "The deal key was destroyed: every snapshot handed over in this deal can no "
+                "longer be read, and the buyer no longer has access to the deal."
+            ),
+            facts,
+        )
+        yield para(_("What was destroyed"), "h2", bold=True)
+        yield from table_chunks(
+            [_("Stage"), _("Items"), _("Items per tier"), _("Manifest root")],
+            (
+                (
+                    m.stage.name,
+                    m.item_count,
+                    ", ".join(f"{k}: {v}" for k, v in sorted(m.counts_per_tier.items())),
+                    m.merkle_root,
+                )
+                for m in manifests
+            ),
+            col_widths=[45 * evidence.mm, 15 * evidence.mm, 40 * evidence.mm, 78 * evidence.mm],
+        )
+
+    buffer = io.BytesIO()
+    EvidenceDocument(buffer, meta).build_stream(flowables())
+    return _store_certificate(
+        actor=actor,
+        kind=CertificateKind.DEAL,
+        pdf=buffer.getvalue(),
+        head=head,
+        destroyed_at=destruction.destroyed_at,
+        key_count=1,
+        destruction=destruction,
+    )

@@ -1,0 +1,69 @@
+"""Thin Celery wrappers for retention, backups and restore drills (queue ``maintenance``).
+
+Arguments are ids only; each task re-fetches and calls one service. The beat schedule runs
+``purge_expired`` daily, ``backup`` nightly and ``restore_drill`` weekly (settings).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+logger = logging.getLogger(__name__)
+
+
+def _user(user_id: Any) -> Any:
+    if user_id is None:
+        return None
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
+@shared_task(name="audits.tasks_lifecycle.purge_expired", queue="maintenance")
+def purge_expired_task(job_id: str | None = None, user_id: int | None = None) -> str:
+    """Run every confirmed retention policy; resumable (a rerun continues an interrupted run)."""
+    from .retention import purge_expired
+
+    outcomes = purge_expired(actor=_user(user_id), job_id=job_id)
+    customers = sum(o.customers for o in outcomes)
+    logger.info("purge_expired: %s policies, %s customers", len(outcomes), customers)
+    return f"{len(outcomes)} {customers}"
+
+
+@shared_task(name="audits.tasks_lifecycle.purge_policy", queue="maintenance")
+def purge_policy_task(policy_id: str, job_id: str | None = None, user_id: int | None = None) -> str:
+    """Run one confirmed policy now (the page's button), reporting into its job row."""
+    from .models import RetentionPolicy
+    from .retention import purge_policy
+
+    policy = RetentionPolicy.objects.get(pk=policy_id)
+    outcome = purge_policy(policy=policy, actor=_user(user_id), job_id=job_id)
+    return f"{outcome.customers} {outcome.rows}"
+
+
+@shared_task(name="audits.tasks_lifecycle.backup", queue="maintenance")
+def backup_task(user_id: int | None = None) -> str:
+    from .backups import backup_run
+
+    run = backup_run(actor=_user(user_id))
+    return str(run.pk)
+
+
+@shared_task(name="audits.tasks_lifecycle.restore_drill", queue="maintenance")
+def restore_drill_task(user_id: int | None = None, job_id: str | None = None) -> str:
+    from transferdesk.jobs import job_fail, job_start, job_succeed
+
+    from .backups import restore_drill
+    from .models.backups import RunStatus
+
+    if job_id:
+        job_start(job_id=job_id, total=1)
+    drill = restore_drill(actor=_user(user_id))
+    if job_id:
+        if drill.status == RunStatus.SUCCEEDED:
+            job_succeed(job_id=job_id, result={"drill": str(drill.pk)})
+        else:
+            job_fail(job_id=job_id, error=drill.error or "restore drill failed")
+    return f"{drill.status} {drill.pk}"
