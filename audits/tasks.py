@@ -36,3 +36,33 @@ def verify_audit_chain_task() -> str:
         },
     )
     return f"FAILED {result.first_bad_seq} {result.problem}"
+
+
+@shared_task(
+    name="audits.tasks.report_generate",
+    queue="reports",
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def report_generate_task(run_id: str) -> str:
+    """Render one requested report (a ``ReportRun`` id); progress goes to its job row."""
+    from .reports.service import report_generate
+
+    run = report_generate(run_id=run_id)
+    return f"{run.kind} {run.pk} {run.size}"
+
+
+@shared_task(name="audits.tasks.access_review_expire", queue="maintenance")
+def access_review_expire_task() -> int:
+    """Beat: close campaigns past their deadline, revoking every grant nobody kept."""
+    from .reviews import campaign_expire_due
+
+    return campaign_expire_due()
+
+
+@shared_task(name="audits.tasks.access_review_remind", queue="maintenance")
+def access_review_remind_task() -> int:
+    """Beat: remind reviewers of campaigns due soon (at most one e-mail a day each)."""
+    from .reviews import campaign_send_reminders
+
+    return campaign_send_reminders()

@@ -112,6 +112,35 @@ MATRIX: dict[str, Row] = {
     ),
     "portal:home": Row(only({"buyer": 200, "other_buyer": 200})),
     "audits:dashboard": Row(only({"compliance": 200})),
+    # Compliance pages: compliance officers only; everyone else 403, anonymous to sign-in.
+    "audits:events": Row(only({"compliance": 200})),
+    "audits:events_export": Row(only({"compliance": 200})),
+    "audits:deal_timeline": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"reference": world.deal.reference}
+    ),
+    "audits:reports": Row(only({"compliance": 200})),
+    # An empty form is shown again with its errors.
+    "audits:report_create": Row(only({"compliance": 200}), method="post"),
+    "audits:report_detail": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.report.pk}
+    ),
+    "audits:report_download": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.report.pk}
+    ),
+    "audits:reviews": Row(only({"compliance": 200})),
+    "audits:review_create": Row(only({"compliance": 200})),
+    "audits:review_detail": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.campaign.pk}
+    ),
+    # An empty decision is refused with a message and a redirect back to the campaign.
+    "audits:review_decide": Row(
+        only({"compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.campaign.pk, "item_pk": world.review_item.pk},
+    ),
+    "audits:review_report": Row(
+        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.campaign.pk}
+    ),
     # Customer books: brokers holding organisation permissions, compliance reads the general
     # tier only (and may not change, reveal or import), everyone else is outside the scope.
     "customers:organization_list": Row(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.audits.world import audits_world
 from tests.permission_matrix import ACTORS, EXCLUDED_NAMESPACES, MATRIX
 
 
@@ -31,7 +32,7 @@ def test_every_url_has_a_row_in_the_permission_matrix():
 
 
 @pytest.fixture
-def world(cast, settings):
+def world(cast, settings, tmp_path):
     """The objects URL arguments are built from; later issues add deals, stages, customers."""
     from transferdesk.jobs import job_create
 
@@ -55,6 +56,8 @@ def world(cast, settings):
         data=b"reference,full_name\nM-2,Second Customer\n",
     )
     _deal_world(cast)
+    settings.MEDIA_ROOT = str(tmp_path)  # report files of the audits pages
+    audits_world(cast)
     return cast
 
 
