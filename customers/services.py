@@ -23,13 +23,12 @@ from audits.choices import AuditAction
 from audits.services import record_event
 from transferdesk.crypto import aead
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
-from transferdesk.crypto.history import bulk_create_with_encrypted_history
 from transferdesk.crypto.keyring import get_keyring
 from transferdesk.jobs import Job, job_create, job_fail, job_progress, job_start, job_succeed
 from transferdesk.models import DataKey, DataKeyPurpose
 from transfers.portal_services import followups_for_customer_change
 
-from . import importing
+from . import bulk, importing
 from .models import (
     ORGANIZATION_PERMISSIONS,
     Customer,
@@ -312,16 +311,13 @@ class _Writer:
                         created_at=self.now,
                     )
                 )
-        DataKey.objects.bulk_create(keys)
+        bulk.insert(DataKey, keys)
         for model, objs in (
             (Customer, customers),
             (PurchaseRecord, purchases),
             (Interaction, interactions),
         ):
-            if objs:
-                bulk_create_with_encrypted_history(
-                    objs, model, default_user=self.actor, default_date=self.now
-                )
+            bulk.insert_with_history(model, objs, user=self.actor, date=self.now)
         return len(customers), len(purchases), len(interactions)
 
 

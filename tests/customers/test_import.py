@@ -38,7 +38,8 @@ def test_a_valid_csv_creates_every_customer_with_its_purchase_and_an_import_even
     assert li is not None and li.full_name == "Li Wei" and li.phone == "+8613800138000"
     assert customer_find_by_national_id(organization=seller, national_id="110101199003077777")
     assert li.purchases.get().product == "Washer"
-    assert Customer.history.filter(id=li.pk).count() == 1
+    assert Customer.history.get(id=li.pk).instance.full_name == "Li Wei"
+    assert li.purchases.get().history.get().instance.product == "Washer"
     event = AuditEvent.objects.filter(action=AuditAction.IMPORT).get()
     assert event.details["customers"] == 2
     assert "Li Wei" not in str(event.details)

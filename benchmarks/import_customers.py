@@ -1,0 +1,274 @@
+"""Benchmark: importing a customer book through the import service, against a no-framework floor.
+
+    DATABASE_URL=postgres://user@host:5432/anydb \
+        .venv/bin/python benchmarks/import_customers.py --n N
+
+In a scratch database (created next to the one in DATABASE_URL, migrated, dropped afterwards):
+
+* import: a CSV of N customers (default 100,000; name, e-mail, phone, address, national id,
+  city, segment, customer-since), generated in memory, goes through
+  ``customers.services.customer_import``: every row validated (e-mail, phone parsed by
+  ``phonenumbers``, dates, duplicates in the file and against the database by blind index),
+  one data key per customer, AES-GCM per encrypted field, blind indexes, history rows, one
+  all-or-nothing transaction, the IMPORT audit event;
+* floor: the same rows, with a data key each and the same fields encrypted with AES-GCM and
+  the same blind-index HMACs, written with psycopg2's COPY into the same tables: no
+  validation, no history, no framework.
+
+Each phase runs in its own process; the import's peak memory is that process's maximum
+resident set. The last line is
+
+    RESULT rows=N rows_per_s=... floor_per_s=... ratio=floor/import peak_mb=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FIELDS = ["full_name", "email", "phone", "postal_address", "national_id"]
+
+
+def _connect(url: str, dbname: str | None = None) -> Any:
+    import psycopg2
+
+    parts = urlsplit(url)
+    return psycopg2.connect(
+        dbname=dbname or parts.path.lstrip("/"),
+        user=parts.username,
+        password=parts.password,
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+    )
+
+
+@contextlib.contextmanager
+def scratch_database(base_url: str, prefix: str) -> Any:
+    """A fresh database on the same server, dropped on the way out whatever happens."""
+    name = f"{prefix}_{os.getpid()}"
+    admin = _connect(base_url, "postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(base_url)._replace(path=f"/{name}"))
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["DATABASE_CONN_MAX_AGE"] = "0"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "transferdesk.settings")
+    import django
+
+    django.setup()
+
+
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+_GIVEN = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇"]
+_CITIES = ["上海", "北京", "广州", "深圳", "杭州", "成都", "武汉", "南京"]
+
+
+def rows(n: int) -> list[list[str]]:
+    """N distinct, valid customers (unique e-mails and id numbers, valid mobile numbers)."""
+    out = []
+    for i in range(n):
+        city = _CITIES[i % len(_CITIES)]
+        out.append(
+            [
+                f"B-{i:07d}",
+                _SURNAMES[i % 20] + _GIVEN[(i // 20) % 12],
+                f"customer{i}@mail.example.cn",
+                f"138{i % 10**8:08d}",
+                f"{city}市中山路{i % 999 + 1}号",
+                f"110101{i:012d}",
+                city,
+                ("零售", "会员", "企业")[i % 3],
+                f"20{10 + i % 15}-0{1 + i % 9}-1{i % 9}",
+            ]
+        )
+    return out
+
+
+HEADER = ["客户编号", "姓名", "邮箱", "手机", "地址", "身份证号", "城市", "客户类型", "注册日期"]
+
+
+def prepare(url: str) -> None:
+    _django(url)
+    from django.core.management import call_command
+
+    from customers.models import Organization
+
+    call_command("migrate", verbosity=0)
+    for slug in ("bench-import", "bench-floor"):
+        Organization.objects.create(slug=slug, legal_name=slug, kind="seller", country="CN")
+
+
+def run_import(url: str, n: int) -> dict[str, Any]:
+    _django(url)
+    from customers.models import Customer, Organization
+    from customers.services import customer_import
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    writer.writerows(rows(n))
+    data = buffer.getvalue().encode("utf-8")
+    del buffer
+    organization = Organization.objects.get(slug="bench-import")
+    started = time.perf_counter()
+    outcome = customer_import(actor=None, organization=organization, data=data)
+    seconds = time.perf_counter() - started
+    if not outcome.applied or outcome.customers != n:
+        raise SystemExit(f"import failed: {outcome.problems[:5]}")
+    assert Customer.objects.filter(organization=organization).count() == n
+    return {"seconds": seconds}
+
+
+def run_floor(url: str, n: int) -> dict[str, Any]:
+    """The same rows encrypted (data key per row, AES-GCM, blind-index HMACs) and COPY-ed."""
+    _django(url)
+    from django.utils import timezone
+
+    from customers.models import Organization
+    from transferdesk.crypto import aead, blind_index
+    from transferdesk.crypto.keyring import get_keyring
+
+    organization = Organization.objects.get(slug="bench-floor")
+    keyring = get_keyring()
+    master, master_id = keyring.active_key(), keyring.active_id
+    data = rows(n)
+    now = timezone.now().isoformat()
+    connection = _connect(url)
+    started = time.perf_counter()
+    keys_out, customers_out = io.StringIO(), io.StringIO()
+    for row in data:
+        key_id, customer_id = uuid.uuid4(), uuid.uuid4()
+        raw = os.urandom(32)
+        wrapped = aead.encrypt(master, raw, f"transferdesk.DataKey|{key_id}|{master_id}".encode())
+        keys_out.write(f"{key_id}\tcustomer\t{master_id}\t\\\\x{wrapped.hex()}\t{now}\n")
+        values = dict(zip(FIELDS, [row[1], row[2], "+86" + row[3], row[4], row[5]], strict=True))
+        encrypted = {
+            name: aead.encrypt(
+                raw, value.encode(), f"customers.Customer|{name}|{customer_id}".encode()
+            ).hex()
+            for name, value in values.items()
+        }
+        email_bidx = blind_index.blind_index(blind_index.EMAIL, values["email"])
+        phone_bidx = blind_index.blind_index(blind_index.PHONE, values["phone"])
+        national_id_bidx = blind_index.blind_index(blind_index.NATIONAL_ID, values["national_id"])
+        customers_out.write(
+            "\t".join(
+                [
+                    str(customer_id),
+                    str(organization.pk),
+                    row[0],
+                    str(key_id),
+                    row[7],
+                    row[6],
+                    "active",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    *(f"\\\\x{encrypted[name]}" for name in FIELDS),
+                    email_bidx,
+                    phone_bidx,
+                    national_id_bidx,
+                    now,
+                    now,
+                ]
+            )
+            + "\n"
+        )
+    with connection, connection.cursor() as cursor:
+        keys_out.seek(0)
+        cursor.copy_expert(
+            "COPY transferdesk_datakey (id, purpose, master_key_id, wrapped_key, created_at) "
+            "FROM STDIN",
+            keys_out,
+        )
+        customers_out.seek(0)
+        cursor.copy_expert(
+            "COPY customers_customer (id, organization_id, reference, data_key_id, segment, "
+            "city, status, region, country, preferred_language, legal_basis, collection_purpose, "
+            f"{', '.join(FIELDS)}, email_bidx, phone_bidx, national_id_bidx, "
+            "created_at, updated_at) FROM STDIN",
+            customers_out,
+        )
+    seconds = time.perf_counter() - started
+    connection.close()
+    return {"seconds": seconds}
+
+
+def child(url: str, phase: str, n: int) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--url", url, "--phase", phase, "--n", str(n)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        sys.stderr.write(result.stderr[-4000:])
+        raise SystemExit(f"the {phase} phase failed")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="customers to import")
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["prepare", "import", "floor"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "prepare":
+        prepare(args.url)
+        print("{}")
+        return
+    if args.phase in ("import", "floor"):
+        result = (run_import if args.phase == "import" else run_floor)(args.url, args.n)
+        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+
+    base_url = os.environ.get("DATABASE_URL", "")
+    if not base_url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("Set DATABASE_URL to a PostgreSQL server (a scratch database is made).")
+    with scratch_database(base_url, "td_bench_import") as url:
+        child(url, "prepare", args.n)
+        imported = child(url, "import", args.n)
+        floor = child(url, "floor", args.n)
+    rate = args.n / imported["seconds"]
+    floor_rate = args.n / floor["seconds"]
+    print(
+        f"import: {args.n} rows in {imported['seconds']:.1f} s, {rate:.0f} rows/s, "
+        f"peak {imported['peak_mb']:.0f} MB"
+    )
+    print(f"floor:  {args.n} rows in {floor['seconds']:.1f} s, {floor_rate:.0f} rows/s")
+    print(
+        f"RESULT rows={args.n} rows_per_s={rate:.0f} floor_per_s={floor_rate:.0f} "
+        f"ratio={floor_rate / rate:.2f} peak_mb={imported['peak_mb']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
