@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from transfers.register_urls import campaign_urlpatterns
+
 from . import health, views
 
 urlpatterns = [
@@ -15,5 +17,8 @@ urlpatterns = [
     path("deals/", include("transfers.urls")),
     path("portal/", include("transfers.portal_urls")),
     path("compliance/", include("audits.urls")),
+    path("n/", include("transfers.notice_urls")),
+    path("notices/", include((campaign_urlpatterns, "notices"))),
+    path("requests/", include("transfers.register_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -439,4 +439,5 @@ class StageManifest(models.Model):
         return deal_scope_q(user, action, "stage__deal")
 
 
+from .notice_models import *  # noqa: E402,F403
 from .portal_models import *  # noqa: E402,F403 - the buyer portal's models

@@ -408,6 +408,9 @@ def approval_refusal(*, actor: Any, stage: HandoverStage) -> str | None:
                     "window closed."
                 )
             )
+        from .notices import consent_refusal
+
+        return consent_refusal(stage)
     return None
 
 

@@ -100,7 +100,10 @@ class Command(BaseCommand):
         from transfers.demo import seed_deals
 
         deals = seed_deals(orgs=orgs, users=users)
+        from transfers.notice_demo import seed_notices
+
+        notices = seed_notices()
         self.stdout.write(
             f"seed_demo: {len(USERS)} users ({created} new): {names}; password: {DEMO_PASSWORD}; "
-            f"Meridian: {book}; {deals}"
+            f"Meridian: {book}; {deals}; {notices}"
         )

@@ -1,0 +1,639 @@
+"""Transfer notices: campaigns, personal links, sending in batches, consent to a new purpose.
+
+PIPL art. 22 and GDPR art. 13/14 require telling every customer who the new holder of their
+data is. A broker prepares a campaign, a compliance officer who did not prepare it approves it,
+and sending runs as a job on the ``maintenance`` queue: notices go out in batches, each notice
+records its channel, time and any delivery failure (SMTP codes, never the address), and
+customers with no usable e-mail address are listed for a letter or a call, never skipped.
+Sending opens the deal's notice period; the deadline set here closes the objection window that
+identified stages wait for (``TransferDeal.notice_window_closed`` reads the deal fields this
+module fills).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import get_template
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Role
+from audits.choices import AuditAction
+from audits.services import record_event
+from customers.choices import CustomerStatus, Tier
+from customers.models import Customer
+from transferdesk import jobs
+
+from .choices import DealStatus, StageKind, StageStatus
+from .models import HandoverStage, TransferDeal
+from .notice_models import (
+    CampaignStatus,
+    ConsentRecord,
+    Notice,
+    NoticeCampaign,
+    NoticeChannel,
+    NoticeLink,
+    NoticeStatus,
+    RequestSource,
+)
+from .selectors import deal_customers, eligible, stage_selection
+
+logger = logging.getLogger(__name__)
+
+LINK_SALT = "transfers.notice-link"
+JOB_KIND = "notice_campaign"
+
+#: What each tier of a stage carries, in the words of the notice (the categories of DESIGN.md).
+TIER_CATEGORIES = {
+    Tier.GENERAL: "general",
+    Tier.SENSITIVE: "sensitive",
+    Tier.CORE: "core",
+}
+CATEGORY_LABELS = {
+    "general": _("Basic details (segment, city, country, customer since)"),
+    "sensitive": _(
+        "Contact details, purchase and interaction records, preferences and personal needs"
+    ),
+    "core": _("Identity document and bank account numbers"),
+    "aggregate": _("Statistics only (counts by segment; nobody can be identified)"),
+}
+
+
+class LinkInvalid(Exception):
+    """A personal link that must show no data; ``reason`` picks the page the customer sees."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def link_max_age() -> timedelta:
+    """How long a personal link works: long enough to outlast the objection window and the
+    legal answer time of a request made at its end."""
+    return timedelta(days=getattr(settings, "NOTICE_LINK_MAX_AGE_DAYS", 120))
+
+
+def batch_size() -> int:
+    return int(getattr(settings, "NOTICE_BATCH_SIZE", 500))
+
+
+def language_of(customer: Customer) -> str:
+    """The language of everything a customer reads: Chinese for ``zh*``, otherwise English."""
+    return "zh-hans" if (customer.preferred_language or "").lower().startswith("zh") else "en"
+
+
+def public_url(path: str) -> str:
+    return urljoin(getattr(settings, "PUBLIC_BASE_URL", "http://localhost:8000"), path)
+
+
+# --- links ---------------------------------------------------------------------------------
+
+
+def link_token(link: NoticeLink) -> str:
+    """The signed, timestamped token of a link: only the link's id travels, never personal
+    data, and the row decides the customer and the deal."""
+    return signing.dumps(str(link.pk), salt=LINK_SALT, compress=False)
+
+
+def link_url(link: NoticeLink) -> str:
+    return public_url(reverse("notice:page", kwargs={"token": link_token(link)}))
+
+
+def link_resolve(token: str) -> NoticeLink:
+    """The link a token names, or ``LinkInvalid`` ("tampered", "expired" or "revoked")."""
+    try:
+        link_id = signing.loads(token, salt=LINK_SALT, max_age=link_max_age())
+    except signing.SignatureExpired:
+        raise LinkInvalid("expired") from None
+    except signing.BadSignature:
+        raise LinkInvalid("tampered") from None
+    try:
+        link = NoticeLink.objects.select_related(
+            "customer", "customer__data_key", "customer__organization", "deal", "deal__buyer"
+        ).get(pk=uuid.UUID(str(link_id)))
+    except (NoticeLink.DoesNotExist, ValueError):
+        raise LinkInvalid("tampered") from None
+    if link.revoked_at is not None:
+        raise LinkInvalid("revoked")
+    if link.expires_at <= timezone.now():
+        raise LinkInvalid("expired")
+    if link.customer.status == CustomerStatus.ERASED:
+        raise LinkInvalid("revoked")
+    return link
+
+
+def _new_link(deal: TransferDeal, customer_id: Any, channel: str, actor: Any) -> NoticeLink:
+    return NoticeLink(
+        deal=deal,
+        customer_id=customer_id,
+        channel=channel,
+        issued_by=actor if getattr(actor, "is_authenticated", False) else None,
+        expires_at=timezone.now() + link_max_age(),
+    )
+
+
+def _usable_links(deal: TransferDeal, customer_ids: Iterable[Any]) -> dict[Any, NoticeLink]:
+    links: dict[Any, NoticeLink] = {}
+    for link in NoticeLink.objects.filter(
+        deal=deal,
+        customer_id__in=list(customer_ids),
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now() + timedelta(days=1),
+    ).order_by("issued_at"):
+        links[link.customer_id] = link
+    return links
+
+
+@transaction.atomic(durable=True)
+def link_issue(
+    *, actor: Any, deal: TransferDeal, customer: Customer, channel: str = NoticeChannel.LETTER
+) -> NoticeLink:
+    """A fresh personal link for a letter or a phone call; earlier links of the customer for
+    this deal are revoked, so only the newest one works. The issue is an audit event."""
+    if customer.organization_id != deal.seller_id:
+        raise ValidationError(_("This customer is not in the deal's customer book."))
+    now = timezone.now()
+    revoked = NoticeLink.objects.filter(
+        deal=deal, customer=customer, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    link = _new_link(deal, customer.pk, channel, actor)
+    link.save(force_insert=True)
+    record_event(
+        action=AuditAction.CREATE,
+        actor=actor,
+        obj=link,
+        deal=deal,
+        details={"customer": customer.pk, "channel": str(channel), "revoked_earlier": revoked},
+    )
+    return link
+
+
+@transaction.atomic(durable=True)
+def link_revoke(*, actor: Any, link: NoticeLink) -> NoticeLink:
+    """Stop a link at once (lost letter, wrong address): it then shows the "revoked" page."""
+    NoticeLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    link.refresh_from_db()
+    record_event(
+        action=AuditAction.REVOKE,
+        actor=actor,
+        obj=link,
+        deal=link.deal_id,
+        details={"customer": link.customer_id},
+    )
+    return link
+
+
+# --- campaigns -----------------------------------------------------------------------------
+
+
+def _plan(deal: TransferDeal) -> tuple[list[str], list[dict[str, Any]]]:
+    """The categories and stages a notice announces, from the stages planned so far."""
+    stages = deal.stages.exclude(status__in=(StageStatus.CANCELLED, StageStatus.REJECTED)).order_by(
+        "order"
+    )
+    categories: list[str] = []
+    planned = []
+    for stage in stages:
+        names = (
+            ["aggregate"]
+            if stage.kind == StageKind.AGGREGATE
+            else [TIER_CATEGORIES[Tier(t)] for t in stage.tier_scope]
+        )
+        categories += [c for c in names if c not in categories]
+        planned.append({"order": stage.order, "name": stage.name, "kind": stage.kind})
+    return categories, planned
+
+
+def purpose_differs(deal: TransferDeal) -> bool:
+    """Whether the buyer's declared purposes leave out a purpose the data was collected for.
+
+    A collection purpose the buyer's declaration does not repeat counts as changed: free text
+    cannot prove two purposes equal, so the comparison leans to asking for consent.
+    """
+    declared = " ".join(deal.purposes.lower().split())
+    purposes = (
+        deal_customers(deal)
+        .exclude(collection_purpose="")
+        .values_list("collection_purpose", flat=True)
+        .distinct()
+    )
+    return any(" ".join(p.lower().split()) not in declared for p in purposes)
+
+
+def deal_purpose_changed(deal: TransferDeal) -> bool:
+    """The deal's flag: set by the latest campaign (the broker may set it too), or computed."""
+    campaign = deal.notice_campaigns.order_by("-prepared_at").first()
+    if campaign is not None:
+        return campaign.purpose_changed
+    return purpose_differs(deal)
+
+
+def consent_refusal(stage: HandoverStage) -> str | None:
+    """Why an identified stage of a deal with a changed purpose cannot be approved yet: some
+    customers it would hand over have no recorded consent (PIPL art. 22, last sentence)."""
+    if stage.kind != StageKind.IDENTIFIED or not deal_purpose_changed(stage.deal):
+        return None
+    missing = (
+        eligible(stage_selection(stage))
+        .exclude(pk__in=ConsentRecord.objects.filter(deal=stage.deal).values("customer_id"))
+        .count()
+    )
+    if not missing:
+        return None
+    return str(
+        _(
+            "The buyer's purpose differs from the purpose of collection: {count} customer(s) "
+            "in this stage have not consented to the new purpose."
+        ).format(count=missing)
+    )
+
+
+def _can(actor: Any, deal: TransferDeal, action: str) -> bool:
+    return TransferDeal.objects.restrict(actor, action).filter(pk=deal.pk).exists()
+
+
+@transaction.atomic(durable=True)
+def campaign_prepare(
+    *,
+    actor: Any,
+    deal: TransferDeal,
+    objection_deadline: datetime,
+    purpose_changed: bool = False,
+) -> NoticeCampaign:
+    """A broker prepares the notices: deadline, categories and stages as planned now."""
+    if not _can(actor, deal, "plan"):
+        raise PermissionDenied(_("Only a broker of the deal can prepare its notices."))
+    if deal.status in (DealStatus.COMPLETED, DealStatus.CANCELLED):
+        raise ValidationError(_("The deal is closed."))
+    minimum = timezone.now() + timedelta(days=getattr(settings, "NOTICE_MIN_OBJECTION_DAYS", 7))
+    if objection_deadline < minimum:
+        raise ValidationError(
+            {
+                "objection_deadline": _("Customers need at least {days} days to object.").format(
+                    days=getattr(settings, "NOTICE_MIN_OBJECTION_DAYS", 7)
+                )
+            }
+        )
+    categories, planned = _plan(deal)
+    campaign = NoticeCampaign(
+        deal=deal,
+        objection_deadline=objection_deadline,
+        categories=categories,
+        stages_planned=planned,
+        purpose_changed=purpose_changed or purpose_differs(deal),
+        prepared_by=actor,
+    )
+    campaign.full_clean()
+    campaign.save(force_insert=True)
+    record_event(
+        action=AuditAction.CREATE,
+        actor=actor,
+        obj=campaign,
+        deal=deal,
+        details={"step": "prepared", "purpose_changed": campaign.purpose_changed},
+    )
+    return campaign
+
+
+def approval_refusal(*, actor: Any, campaign: NoticeCampaign) -> str | None:
+    if not actor.has_role(Role.COMPLIANCE):
+        return str(_("Only a compliance officer can approve notices."))
+    if campaign.prepared_by_id == actor.pk:
+        return str(_("You prepared these notices; another compliance officer must approve them."))
+    if campaign.status != CampaignStatus.DRAFT:
+        return str(_("Only prepared notices can be approved."))
+    return None
+
+
+@transaction.atomic(durable=True)
+def campaign_approve(*, actor: Any, campaign: NoticeCampaign) -> NoticeCampaign:
+    """Four eyes: a compliance officer who did not prepare the campaign approves it."""
+    refusal = approval_refusal(actor=actor, campaign=campaign)
+    if refusal:
+        if campaign.status != CampaignStatus.DRAFT:
+            raise ValidationError(refusal)
+        raise PermissionDenied(refusal)
+    updated = NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT).update(
+        status=CampaignStatus.APPROVED, approved_by=actor, approved_at=timezone.now()
+    )
+    if updated != 1:
+        raise ValidationError(_("The notices have changed meanwhile; reload the page."))
+    campaign.refresh_from_db()
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=campaign,
+        deal=campaign.deal_id,
+        details={"step": "approved"},
+    )
+    return campaign
+
+
+@transaction.atomic(durable=True)
+def campaign_send(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
+    """Start sending: one notice row per customer, the deal's notice period opens, and the
+    job runs after commit on the ``maintenance`` queue."""
+    deal = TransferDeal.objects.select_for_update().get(pk=campaign.deal_id)
+    if not (_can(actor, deal, "plan") or actor.has_role(Role.COMPLIANCE)):
+        raise PermissionDenied
+    updated = NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.APPROVED).update(
+        status=CampaignStatus.SENDING, sent_at=timezone.now()
+    )
+    if updated != 1:
+        raise ValidationError(_("Only approved notices can be sent, and only once."))
+    campaign.refresh_from_db()
+    customers = deal_customers(deal).exclude(status=CustomerStatus.ERASED)
+    rows = [
+        Notice(
+            campaign=campaign,
+            customer_id=pk,
+            language=language_of_code(lang),
+            channel=NoticeChannel.EMAIL if bidx else NoticeChannel.LETTER,
+            # The blind index says whether an address exists without decrypting it.
+            status=NoticeStatus.PENDING if bidx else NoticeStatus.MANUAL,
+        )
+        for pk, bidx, lang in customers.values_list("pk", "email_bidx", "preferred_language")
+    ]
+    Notice.objects.bulk_create(rows, batch_size=2000)
+    job = jobs.job_create(kind=JOB_KIND, actor=actor, total=len(rows), obj=campaign)
+    NoticeCampaign.objects.filter(pk=campaign.pk).update(job=job)
+    campaign.job = job
+    fields = {
+        "notices_sent_at": timezone.now(),
+        "objection_window_closes_at": campaign.objection_deadline,
+    }
+    if deal.status == DealStatus.DRAFT:
+        fields["status"] = DealStatus.NOTICE_PERIOD
+    TransferDeal.objects.filter(pk=deal.pk).update(**fields)
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=campaign,
+        deal=deal,
+        details={
+            "step": "sending",
+            "notices": len(rows),
+            "manual": sum(1 for r in rows if r.status == NoticeStatus.MANUAL),
+            "job": job.pk,
+        },
+    )
+    campaign_id, job_id = campaign.pk, job.pk
+    transaction.on_commit(lambda: enqueue_campaign(campaign_id, job_id))
+    return job
+
+
+def language_of_code(code: str) -> str:
+    return "zh-hans" if (code or "").lower().startswith("zh") else "en"
+
+
+@transaction.atomic(durable=True)
+def campaign_resend(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
+    """Send the failed notices again (after the address was corrected, or the server was
+    down): they go back to pending and a new job sends them."""
+    if not (_can(actor, campaign.deal, "plan") or actor.has_role(Role.COMPLIANCE)):
+        raise PermissionDenied
+    if campaign.status not in (CampaignStatus.SENT, CampaignStatus.SENDING):
+        raise ValidationError(_("Only sent notices can be sent again."))
+    failed = Notice.objects.filter(campaign=campaign, status=NoticeStatus.FAILED)
+    # A customer whose address was removed meanwhile goes to the manual list instead.
+    failed.filter(customer__email_bidx="").update(
+        status=NoticeStatus.MANUAL, channel=NoticeChannel.LETTER
+    )
+    count = failed.update(status=NoticeStatus.PENDING)
+    if not count:
+        raise ValidationError(_("There is no failed notice to send again."))
+    job = jobs.job_create(kind=JOB_KIND, actor=actor, total=count, obj=campaign)
+    NoticeCampaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING, job=job)
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=campaign,
+        deal=campaign.deal_id,
+        details={"step": "resend", "notices": count, "job": job.pk},
+    )
+    campaign_id, job_id = campaign.pk, job.pk
+    transaction.on_commit(lambda: enqueue_campaign(campaign_id, job_id))
+    return job
+
+
+@transaction.atomic(durable=True)
+def notice_mark_manual_done(*, actor: Any, notice: Notice, channel: str) -> Notice:
+    """Record that a customer without a usable address was told by letter or by phone."""
+    updated = Notice.objects.filter(
+        pk=notice.pk, status__in=(NoticeStatus.MANUAL, NoticeStatus.FAILED)
+    ).update(status=NoticeStatus.MANUAL_DONE, channel=channel, sent_at=timezone.now())
+    if updated != 1:
+        raise ValidationError(_("This notice is not waiting for a manual notice."))
+    notice.refresh_from_db()
+    record_event(
+        action=AuditAction.NOTICE_SENT,
+        actor=actor,
+        obj=notice,
+        deal=notice.campaign.deal_id,
+        details={"channel": str(channel), "customer": notice.customer_id},
+    )
+    return notice
+
+
+def enqueue_campaign(campaign_id: Any, job_id: Any) -> None:
+    """Hand the campaign to a worker; without a broker the task runs in-process."""
+    from .notice_tasks import notice_campaign_send
+
+    notice_campaign_send.apply_async(args=[str(campaign_id), str(job_id)])
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def notice_context(*, deal: TransferDeal, campaign: NoticeCampaign, url: str) -> dict[str, Any]:
+    """What every notice says (the customer's name is added per message)."""
+    buyer = deal.buyer
+    return {
+        "deal": deal,
+        "buyer": buyer,
+        "seller": deal.seller,
+        "purposes": deal.purposes,
+        "legal_basis": deal.legal_basis,
+        "categories": [CATEGORY_LABELS[c] for c in campaign.categories if c in CATEGORY_LABELS],
+        "stages": campaign.stages_planned,
+        "deadline": campaign.objection_deadline,
+        "purpose_changed": campaign.purpose_changed,
+        "url": url,
+    }
+
+
+def build_notice_email(
+    *, customer: Customer, deal: TransferDeal, campaign: NoticeCampaign, url: str
+) -> EmailMultiAlternatives:
+    """The notice in the customer's language, plain text and HTML."""
+    language = language_of(customer)
+    with translation.override(language):
+        context = {
+            **notice_context(deal=deal, campaign=campaign, url=url),
+            "name": customer.full_name,
+        }
+        subject = str(
+            _("Your customer data is being transferred to {buyer}").format(
+                buyer=deal.buyer.legal_name
+            )
+        )
+        text = get_template("notice/email/notice.txt").render(context)
+        html = get_template("notice/email/notice.html").render({**context, "language": language})
+    message = EmailMultiAlternatives(subject, text, to=[customer.email])
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def failure_reason(exc: Exception) -> str:
+    """A delivery failure in words and codes an operator can act on, never the address."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({str(code) for code, _msg in exc.recipients.values()})
+        return str(_("Recipient refused by the mail server (SMTP {codes})")).format(
+            codes=", ".join(codes)
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return str(_("Mail server error (SMTP {code})")).format(code=exc.smtp_code)
+    if isinstance(exc, smtplib.SMTPException):
+        return str(_("Mail server error ({kind})")).format(kind=type(exc).__name__)
+    if isinstance(exc, OSError):
+        return str(_("The mail server could not be reached ({kind})")).format(
+            kind=type(exc).__name__
+        )
+    return str(_("Unexpected error ({kind})")).format(kind=type(exc).__name__)
+
+
+def campaign_run(*, campaign_id: Any, job_id: Any) -> dict[str, int]:
+    """Send every pending notice of a campaign in batches; idempotent (a redelivered task only
+    finds what is still pending). A batch whose commit is lost may e-mail its customers twice:
+    a second identical notice is better than none."""
+    campaign = NoticeCampaign.objects.select_related("deal", "deal__buyer", "deal__seller").get(
+        pk=campaign_id
+    )
+    deal = campaign.deal
+    jobs.job_start(job_id=job_id)
+    total = jobs.Job.objects.values_list("total", flat=True).get(pk=job_id)
+    # A resumed run counts what an earlier delivery of the message already did.
+    pending = Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING).count()
+    done = max(0, total - pending)
+    totals = {"sent": 0, "failed": 0}
+    try:
+        while True:
+            batch = list(
+                Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING)
+                .order_by("pk")
+                .values_list("pk", "customer_id")[: batch_size()]
+            )
+            if not batch:
+                break
+            sent, failed = _send_batch(campaign, deal, batch)
+            totals["sent"] += sent
+            totals["failed"] += failed
+            done += len(batch)
+            jobs.job_progress(job_id=job_id, done=done)
+    except Exception as exc:
+        logger.exception("notice campaign %s failed", campaign_id)
+        jobs.job_fail(
+            job_id=job_id, error=str(_("Sending stopped: {kind}")).format(kind=type(exc).__name__)
+        )
+        raise
+    with transaction.atomic():
+        NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
+            status=CampaignStatus.SENT
+        )
+        record_event(
+            action=AuditAction.NOTICE_SENT,
+            obj=campaign,
+            deal=deal,
+            details={**totals, "job": str(job_id)},
+        )
+    jobs.job_succeed(job_id=job_id, result=totals)
+    return totals
+
+
+def _send_batch(
+    campaign: NoticeCampaign, deal: TransferDeal, batch: list[tuple[int, Any]]
+) -> tuple[int, int]:
+    customer_ids = [customer_id for _pk, customer_id in batch]
+    customers = Customer.objects.with_data_keys().in_bulk(customer_ids)
+    links = _usable_links(deal, customer_ids)
+    missing = [
+        _new_link(deal, cid, NoticeChannel.EMAIL, None) for cid in customer_ids if cid not in links
+    ]
+    NoticeLink.objects.bulk_create(missing)
+    links.update({link.customer_id: link for link in missing})
+    outcomes: list[Notice] = []
+    connection = get_connection()
+    now = timezone.now()
+    try:
+        connection.open()
+        for notice_pk, customer_id in batch:
+            customer = customers[customer_id]
+            notice = Notice(pk=notice_pk)
+            try:
+                message = build_notice_email(
+                    customer=customer,
+                    deal=deal,
+                    campaign=campaign,
+                    url=link_url(links[customer_id]),
+                )
+                message.connection = connection
+                message.send()
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded per notice
+                notice.status, notice.failure_reason = (
+                    NoticeStatus.FAILED,
+                    failure_reason(exc)[:255],
+                )
+                notice.sent_at = None
+            else:
+                notice.status, notice.failure_reason, notice.sent_at = NoticeStatus.SENT, "", now
+            outcomes.append(notice)
+    finally:
+        connection.close()
+    with transaction.atomic():
+        Notice.objects.bulk_update(outcomes, ["status", "failure_reason", "sent_at"])
+        Notice.objects.filter(pk__in=[n.pk for n in outcomes]).update(attempts=F("attempts") + 1)
+    failed = sum(1 for n in outcomes if n.status == NoticeStatus.FAILED)
+    return len(outcomes) - failed, failed
+
+
+# --- consent -------------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def consent_record(
+    *, actor: Any, deal: TransferDeal, customer: Customer, source: str
+) -> ConsentRecord:
+    """Record a customer's consent to the buyer's new purpose (idempotent)."""
+    if customer.organization_id != deal.seller_id:
+        raise ValidationError(_("This customer is not in the deal's customer book."))
+    record, created = ConsentRecord.objects.get_or_create(
+        deal=deal,
+        customer=customer,
+        defaults={
+            "source": RequestSource(source),
+            "recorded_by": actor if getattr(actor, "is_authenticated", False) else None,
+        },
+    )
+    if created:
+        record_event(
+            action=AuditAction.CREATE,
+            actor=actor,
+            obj=record,
+            deal=deal,
+            details={"customer": customer.pk, "source": str(source)},
+        )
+    return record
