@@ -303,6 +303,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(seconds=env_int("HANDOVER_SWEEP_INTERVAL", 60)),
         "options": {"queue": "maintenance"},
     },
+    # Data-subject requests close to their legal deadline: remind the assignee once.
+    "transfers-requests-remind": {
+        "task": "transfers.notice_tasks.requests_remind",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "maintenance"},
+    },
     # Access reviews: grants nobody kept by the deadline expire; reviewers are reminded daily.
     "audits-access-review-expire": {
         "task": "audits.tasks.access_review_expire",
@@ -368,6 +374,14 @@ LOGGING = {
 
 # --- TransferDesk ----------------------------------------------------------------------------
 TRANSFERDESK_PAGE_SIZE = 25
+#: Absolute address of the site, for the personal links in customer notices.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000")
+#: Answer deadlines of data-subject requests per jurisdiction: days and/or calendar months
+#: (15 days is PIPL practice; GDPR art. 12(3) allows one month).
+NOTICE_REQUEST_POLICIES = {
+    "PIPL": {"days": env_int("REQUEST_DUE_DAYS_PIPL", 15)},
+    "GDPR": {"months": 1},
+}
 #: Where encrypted backups are written (the backup issue's jobs use it).
 TRANSFERDESK_BACKUP_DIR = Path(
     os.environ.get("TRANSFERDESK_BACKUP_DIR", BASE_DIR / "var" / "backups")
