@@ -166,3 +166,103 @@ def test_no_sentinel_is_in_any_column_of_any_postgres_table(make_customer) -> No
                 if value is not None:
                     found += [f"{table}.{column}" for _ in find_in(value.encode(), sentinels)]
     assert found == ["customers_organization.address"]
+
+
+def _redis_dump(client) -> bytes:
+    """Every value in the broker's Redis database: queues, unacked messages, everything."""
+    chunks: list[bytes] = []
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key)
+        chunks.append(key)
+        if kind == b"string":
+            chunks.append(client.get(key) or b"")
+        elif kind == b"list":
+            chunks.extend(client.lrange(key, 0, -1))
+        elif kind == b"hash":
+            for field, value in client.hgetall(key).items():
+                chunks += [field, value]
+        elif kind == b"set":
+            chunks.extend(client.smembers(key))
+        elif kind == b"zset":
+            chunks.extend(client.zrange(key, 0, -1))
+    return b"\n".join(chunks)
+
+
+@pytest.mark.live_worker
+def test_a_large_import_run_as_a_job_leaves_no_sentinel_in_messages_or_logs(
+    live_worker, seller, caplog
+) -> None:
+    """The import job's Celery message carries two ids; the worker's log carries counts."""
+    import csv
+    import io
+    import json
+    import time
+
+    import redis
+    from celery.signals import before_task_publish
+    from django.conf import settings
+
+    from customers import importing
+    from customers.models import ImportStatus, ImportUpload
+    from customers.services import import_upload_create, import_upload_start
+    from tests.factories import UserFactory
+    from transferdesk.jobs import Job, JobStatus
+
+    caplog.set_level(logging.DEBUG)
+    rows = importing.JOB_THRESHOLD_ROWS + 50
+    sentinels = [sentinel("jobname"), sentinel("jobaddr"), sentinel("jobnid"), sentinel("jobpref")]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["客户编号", "姓名", "邮箱", "地址", "身份证号", "偏好"])
+    for i in range(rows):
+        writer.writerow(
+            [
+                f"J-{i:05d}",
+                f"{sentinels[0]}{i}",
+                f"{sentinels[0].lower()}{i}@example.com",
+                f"{sentinels[1]}{i}",
+                f"{sentinels[2]}{i}",
+                sentinels[3],
+            ]
+        )
+    published: list[bytes] = []
+
+    def capture(body=None, headers=None, **kwargs) -> None:
+        published.append(json.dumps([body, headers], default=str).encode())
+
+    before_task_publish.connect(capture, weak=False)
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        actor = UserFactory(username="job-broker")
+        upload = import_upload_create(
+            actor=actor, organization=seller, data=buffer.getvalue().encode("gb18030")
+        )
+        job = import_upload_start(actor=actor, upload=upload)
+        assert job is not None, "a file above the threshold runs as a job"
+        in_flight = _redis_dump(broker)  # the message, queued or unacked, right after publish
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job.refresh_from_db()
+            if job.is_finished:
+                break
+            time.sleep(0.5)
+        after = _redis_dump(broker)
+    finally:
+        before_task_publish.disconnect(capture)
+    assert job.status == JobStatus.SUCCEEDED, (job.error, live_worker.log_path.read_text())
+    upload.refresh_from_db()
+    assert upload.status == ImportStatus.APPLIED and upload.content is None
+    assert Customer.objects.filter(organization=seller).count() == rows
+    assert Job.objects.get(pk=job.pk).result["customers"] == rows
+    assert published and str(upload.pk).encode() in published[0]
+    worker_log = live_worker.log_path.read_bytes()
+    assert b"customer import" in worker_log  # the import logged (counts only)
+    for name, blob in {
+        "published message": b"\n".join(published),
+        "redis in flight": in_flight,
+        "redis after": after,
+        "worker log": worker_log,
+        "test log": caplog.text.encode(),
+    }.items():
+        assert not find_in(blob, sentinels), f"sentinel found in the {name}"
+    assert ImportUpload.objects.filter(content__isnull=False).count() == 0
