@@ -111,6 +111,29 @@ MATRIX: dict[str, Row] = {
         only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_delivered
     ),
     "portal:home": Row(only({"buyer": 200, "other_buyer": 200})),
+    # Buyer portal: the deal's buyer only; the other bidder gets the 404 of a missing object.
+    **{
+        f"portal:{name}": Row(only({"buyer": status, "other_buyer": 404}), method, kwargs)
+        for name, status, method, kwargs in (
+            ("nda", 200, "get", lambda world: {"deal_pk": world.deal.pk}),
+            ("questions", 200, "get", lambda world: {"deal_pk": world.deal.pk}),
+            ("tasks", 200, "get", lambda world: {"deal_pk": world.deal.pk}),
+            ("stage", 200, "get", _delivered),
+            ("item", 200, "get", lambda w: {"pk": w.delivered_stage.pk, "item_pk": w.item.pk}),
+            ("acknowledge", 200, "get", _delivered),
+            ("receipt", 200, "get", _delivered),
+            ("manifest", 200, "get", _delivered),
+            ("export", 200, "post", lambda w: {"pk": w.delivered_stage.pk, "fmt": "csv"}),
+            # An empty attestation is refused with a message and a redirect to the tasks.
+            ("task_attest", 302, "post", lambda world: {"pk": world.task.pk}),
+        )
+    },
+    "portal:question": Row(
+        {**signed_in(404), "buyer": 200, "broker": 200, "compliance": 200},
+        kwargs=lambda world: {"pk": world.question.pk},
+    ),
+    "portal:question_queue": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
+    "portal:overdue": Row(only({"compliance": 200})),
     "audits:dashboard": Row(only({"compliance": 200})),
     # Compliance pages: compliance officers only; everyone else 403, anonymous to sign-in.
     "audits:events": Row(only({"compliance": 200})),

@@ -8,6 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.audits.world import audits_world
 from tests.permission_matrix import ACTORS, EXCLUDED_NAMESPACES, MATRIX
+from tests.portal.world import portal_world
 
 
 def url_names(patterns=None, namespace: str = "") -> set[str]:
@@ -56,6 +57,7 @@ def world(cast, settings, tmp_path):
         data=b"reference,full_name\nM-2,Second Customer\n",
     )
     _deal_world(cast)
+    portal_world(cast)
     settings.MEDIA_ROOT = str(tmp_path)  # report files of the audits pages
     audits_world(cast)
     return cast

@@ -23,7 +23,16 @@ from audits.services import record_event
 
 from .choices import DealStatus, StageStatus
 from .models import HandoverItem
-from .portal_models import FollowUpKind, FollowUpReason, FollowUpStatus, FollowUpTask
+from .portal_models import (
+    Answer,
+    FollowUpKind,
+    FollowUpReason,
+    FollowUpStatus,
+    FollowUpTask,
+    PortalExport,
+    Question,
+    StageAcknowledgement,
+)
 
 #: Stages whose items are in the buyer's hands.
 HANDED_OVER = (StageStatus.DELIVERED, StageStatus.ACKNOWLEDGED)
@@ -170,3 +179,180 @@ def followup_attest(*, task: FollowUpTask, actor: Any, statement: str) -> Follow
         },
     )
     return task
+
+
+# --- acknowledgement -------------------------------------------------------------------------
+
+
+def _require_portal(actor: Any, deal_id: Any) -> None:
+    from .models import TransferDeal
+
+    if not TransferDeal.objects.restrict(actor, "portal").filter(pk=deal_id).exists():
+        raise PermissionDenied
+
+
+def normalise_root(value: str) -> str:
+    """What people paste: spaces, line breaks, upper case, a ``sha256:`` prefix."""
+    value = "".join(value.split()).lower()
+    return value.removeprefix("sha256:")
+
+
+@transaction.atomic(durable=True)
+def stage_acknowledge(*, stage: Any, actor: Any, merkle_root: str) -> StageAcknowledgement:
+    """The buyer confirms receipt of exactly the stage whose manifest root they verified.
+
+    A root that differs from the signed manifest's is refused (they verified something else,
+    or nothing); the transition is a conditional update, so two buyers acknowledging at once
+    produce one acknowledgement and one clear refusal.
+    """
+    import hmac
+
+    from .models import HandoverStage
+    from .services import TransitionRefused
+
+    _require_portal(actor, stage.deal_id)
+    stage = HandoverStage.objects.select_related("manifest").get(pk=stage.pk)
+    manifest = getattr(stage, "manifest", None)
+    confirmed = normalise_root(merkle_root)
+    if manifest is None:
+        raise TransitionRefused(_("This stage has no signed manifest to acknowledge."))
+    if not hmac.compare_digest(confirmed.encode(), manifest.merkle_root.encode()):
+        raise ValidationError(
+            {
+                "merkle_root": _(
+                    "This root does not match the stage's signed manifest. Check that you "
+                    "verified the receipt of this stage, then copy the root it printed."
+                )
+            }
+        )
+    updated = HandoverStage.objects.filter(pk=stage.pk, status=StageStatus.DELIVERED).update(
+        status=StageStatus.ACKNOWLEDGED
+    )
+    if updated != 1:
+        raise TransitionRefused(_("This stage has already been acknowledged."))
+    ack = StageAcknowledgement(stage=stage, user=actor, merkle_root=confirmed)
+    ack.full_clean(exclude=["stage"])
+    ack.save(force_insert=True)
+    record_event(
+        action=AuditAction.ACKNOWLEDGED,
+        actor=actor,
+        obj=stage,
+        deal=stage.deal_id,
+        details={"merkle_root": confirmed, "items": manifest.item_count},
+    )
+    return ack
+
+
+# --- questions and answers -------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def question_ask(
+    *, actor: Any, stage: Any, subject: str, body: str, item: HandoverItem | None = None
+) -> Question:
+    """A buyer asks about a handed-over stage (or one of its items); the brokers of the deal
+    see it in their queue. The event names the stage and item, never the text."""
+    _require_portal(actor, stage.deal_id)
+    if stage.status not in HANDED_OVER:
+        raise ValidationError(_("Questions are about stages handed over to you."))
+    if item is not None and item.stage_id != stage.pk:
+        raise ValidationError(_("This record is not part of the stage."))
+    question = Question(
+        deal_id=stage.deal_id,
+        stage=stage,
+        item=item,
+        asked_by=actor,
+        subject=subject.strip(),
+        body=body.strip(),
+    )
+    question.full_clean()
+    question.save(force_insert=True)
+    record_event(
+        action=AuditAction.CREATE,
+        actor=actor,
+        obj=question,
+        deal=stage.deal_id,
+        details={"stage": str(stage.pk), "item": item.pk if item else None},
+    )
+    return question
+
+
+def _notify_asker(question_id: int) -> None:
+    """E-mail the asker that an answer is waiting; the answer itself stays in the portal
+    (e-mail is not a place for deal data)."""
+    from django.core.mail import send_mail
+    from django.urls import reverse
+    from django.utils import translation
+
+    question = Question.objects.select_related("asked_by", "deal").get(pk=question_id)
+    user = question.asked_by
+    if not user.email:
+        return
+    with translation.override(getattr(user, "language", None) or settings.LANGUAGE_CODE):
+        subject = _("Your question on deal {reference} was answered").format(
+            reference=question.deal.reference
+        )
+        body = _(
+            "A broker answered your question \u201c{subject}\u201d. Sign in to the data room to "
+            "read the answer: {path}"
+        ).format(subject=question.subject, path=reverse("portal:question", args=[question.pk]))
+        send_mail(str(subject), str(body), None, [user.email], fail_silently=True)
+
+
+@transaction.atomic(durable=True)
+def question_answer(*, actor: Any, question: Question, body: str) -> Answer:
+    """A broker of the deal answers; the asker is e-mailed after commit and sees the answer
+    marked as new in the portal until they open it."""
+    from .models import TransferDeal
+
+    if not TransferDeal.objects.restrict(actor, "change").filter(pk=question.deal_id).exists():
+        raise PermissionDenied
+    answer = Answer(question=question, author=actor, body=body.strip())
+    answer.full_clean()
+    answer.save(force_insert=True)
+    Question.objects.filter(pk=question.pk).update(status=Question.Status.ANSWERED)
+    record_event(
+        action=AuditAction.CREATE,
+        actor=actor,
+        obj=answer,
+        deal=question.deal_id,
+        details={"question": question.pk},
+    )
+    question_id = question.pk
+    transaction.on_commit(lambda: _notify_asker(question_id))
+    return answer
+
+
+def answers_mark_seen(*, actor: Any, question: Question) -> int:
+    """The asker opened the thread: its answers are no longer new. Not an audited change (the
+    PORTAL_VIEW of the page records the reading)."""
+    if question.asked_by_id != actor.pk:
+        return 0
+    return question.answers.filter(seen_at__isnull=True).update(seen_at=timezone.now())
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def export_create(*, actor: Any, stage: Any, fmt: str) -> PortalExport:
+    """Register an export before its file is built: the id is the watermark, and the EXPORT
+    event (with the item count) exists even if the download is interrupted."""
+    _require_portal(actor, stage.deal_id)
+    if stage.status not in HANDED_OVER:
+        raise ValidationError(_("Only a stage handed over to you can be exported."))
+    export = PortalExport(
+        stage=stage,
+        user=actor,
+        format=PortalExport.Format(fmt),
+        item_count=stage.items.count(),
+    )
+    export.save(force_insert=True)
+    record_event(
+        action=AuditAction.EXPORT,
+        actor=actor,
+        obj=export,
+        deal=stage.deal_id,
+        details={"stage": str(stage.pk), "format": fmt, "items": export.item_count},
+    )
+    return export

@@ -76,8 +76,10 @@ def delivered(cast, django_capture_on_commit_callbacks) -> Delivered:
         actor=cast.broker, deal=deal, name="Later", kind=StageKind.PSEUDONYMISED,
         tier_scope=[Tier.GENERAL],
     )  # fmt: skip
-    other_stage = deliver(cast, other, StageKind.PSEUDONYMISED, [Tier.GENERAL],
-                          name="Bidder B overview", capture=cap, broker=cast.other_broker)  # fmt: skip
+    other_stage = deliver(
+        cast, other, StageKind.PSEUDONYMISED, [Tier.GENERAL], name="Bidder B overview",
+        capture=cap, broker=cast.other_broker,
+    )  # fmt: skip
     for d, user in ((deal, cast.buyer), (other, cast.other_buyer)):
         nda = services.nda_publish(actor=cast.broker if d == deal else cast.other_broker,
                                    deal=d, text="Keep every record confidential.")  # fmt: skip

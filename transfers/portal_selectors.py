@@ -1,0 +1,213 @@
+"""Scoped reads of the buyer portal: what a buyer may see of a deal, and decrypted snapshots.
+
+Everything a buyer reaches starts from ``restrict(user, "portal")`` (the deal permission that
+a buyer assignment carries). Items are decrypted with the deal key only for the rows a page
+shows; filtering on general fields decrypts the stage's snapshots in memory to match them
+(they are encrypted at rest, so the database cannot filter them) and keeps only the ids, so
+the cost is one query and one AES-GCM pass per item, whatever the page size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from customers.choices import Tier
+from customers.models import Customer
+from customers.registry import fields_of, tier_of
+
+from .choices import DealStatus, StageKind
+from .engine import decrypt_item, snapshot_fields
+from .models import HandoverItem, HandoverStage, NdaAcceptance, TransferDeal
+from .portal_models import Answer, FollowUpStatus, FollowUpTask, Question
+from .portal_services import HANDED_OVER
+
+#: General fields a buyer can filter a stage's items on (categorical ones; free text,
+#: identifiers and dates make poor filters).
+FILTERABLE = ("segment", "city", "region", "country", "preferred_language", "legal_basis")
+#: General fields shown as columns of the item list (the item page shows every field).
+LIST_COLUMNS = ("segment", "city", "region", "country", "customer_since", "preferred_language")
+
+
+def portal_deals(user: Any) -> QuerySet[TransferDeal]:
+    """The buyer's deals, each with its handed-over stages (and their manifests)."""
+    stages = (
+        HandoverStage.objects.filter(status__in=HANDED_OVER)
+        .select_related("manifest", "acknowledgement")
+        .order_by("order")
+    )
+    return (
+        TransferDeal.objects.restrict(user, "portal")
+        .select_related("seller", "buyer", "data_key")
+        .prefetch_related(Prefetch("stages", queryset=stages, to_attr="handed_over"))
+        .annotate(
+            open_tasks=Count(
+                "followups", filter=Q(followups__status=FollowUpStatus.OPEN), distinct=True
+            )
+        )
+        .order_by("-created_at")
+    )
+
+
+def access_ended(deal: TransferDeal) -> bool:
+    """Cancelled deals and destroyed keys close the portal (DESIGN.md guarantee 9)."""
+    return deal.status == DealStatus.CANCELLED or deal.data_key.destroyed_at is not None
+
+
+def had_access(user: Any, deal_id: Any) -> bool:
+    """Whether ``user`` once opened this deal (accepted one of its NDAs): a revoked buyer is
+    told their access ended, a stranger gets the same 404 as a missing deal."""
+    if deal_id is None:
+        return False
+    return NdaAcceptance.objects.filter(user=user, nda__deal_id=deal_id).exists()
+
+
+def portal_stages(user: Any) -> QuerySet[HandoverStage]:
+    return HandoverStage.objects.restrict(user, "portal").select_related(
+        "deal", "deal__data_key", "deal__buyer", "deal__seller", "manifest"
+    )
+
+
+def general_fields(stage: HandoverStage) -> list[str]:
+    general = set(fields_of(Customer, Tier.GENERAL))
+    return [f for f in snapshot_fields(stage) if f in general]
+
+
+def list_columns(stage: HandoverStage) -> list[str]:
+    in_scope = set(general_fields(stage))
+    return [f for f in LIST_COLUMNS if f in in_scope]
+
+
+def filter_fields(stage: HandoverStage) -> list[str]:
+    in_scope = set(general_fields(stage))
+    return [f for f in FILTERABLE if f in in_scope]
+
+
+def field_label(name: str) -> str:
+    return str(Customer._meta.get_field(name).verbose_name)
+
+
+def field_tier(name: str) -> str:
+    return str(tier_of(Customer, name))
+
+
+@dataclass(frozen=True)
+class ShownItem:
+    """One decrypted item as a page shows it: its label and the in-scope fields only."""
+
+    pk: int
+    label: str
+    fields: dict[str, Any]
+
+
+def identity_label(stage: HandoverStage, document: dict[str, Any]) -> str:
+    """The seller's reference on identified stages, the keyed pseudonym otherwise."""
+    if stage.kind == StageKind.PSEUDONYMISED:
+        return str(document.get("pseudonym", ""))
+    return str(document.get("fields", {}).get("reference") or document.get("customer", ""))
+
+
+def shown(stage: HandoverStage, item: HandoverItem, key: bytes) -> ShownItem:
+    """Decrypt one item and keep exactly the fields the stage's scope allows (a snapshot that
+    somehow carried more would still show no more)."""
+    document = decrypt_item(item, key)
+    allowed = snapshot_fields(stage)
+    values = document.get("fields", {})
+    return ShownItem(
+        pk=item.pk,
+        label=identity_label(stage, document),
+        fields={name: values.get(name) for name in allowed if name in values},
+    )
+
+
+def stage_items(stage: HandoverStage) -> QuerySet[HandoverItem]:
+    return HandoverItem.objects.filter(stage=stage).only(
+        "id", "stage_id", "customer_id", "snapshot"
+    )
+
+
+def _norm(value: Any) -> str:
+    return str(value if value is not None else "").strip().casefold()
+
+
+def matching_ids(
+    stage: HandoverStage, key: bytes, filters: dict[str, str], query: str = ""
+) -> list[int]:
+    """Ids of the stage's items whose general fields equal ``filters`` (case-insensitive)
+    and whose label starts with ``query``; one streamed query, nothing kept but ids."""
+    wanted = {name: _norm(value) for name, value in filters.items() if _norm(value)}
+    query = _norm(query)
+    ids = []
+    for item in stage_items(stage).order_by("pk").iterator(chunk_size=2000):
+        document = decrypt_item(item, key)
+        values = document.get("fields", {})
+        if any(_norm(values.get(name)) != value for name, value in wanted.items()):
+            continue
+        if query and not _norm(identity_label(stage, document)).startswith(query):
+            continue
+        ids.append(item.pk)
+    return ids
+
+
+def decrypt_page(stage: HandoverStage, ids: Iterable[int], key: bytes) -> list[ShownItem]:
+    ids = list(ids)
+    by_pk = {item.pk: item for item in stage_items(stage).filter(pk__in=ids)}
+    return [shown(stage, by_pk[pk], key) for pk in ids if pk in by_pk]
+
+
+def all_shown(stage: HandoverStage, key: bytes) -> Iterator[ShownItem]:
+    """Every item of the stage, decrypted one chunk at a time (exports)."""
+    for item in stage_items(stage).order_by("pk").iterator(chunk_size=2000):
+        yield shown(stage, item, key)
+
+
+def deal_questions(user: Any, deal: TransferDeal) -> QuerySet[Question]:
+    return (
+        Question.objects.restrict(user, "portal")
+        .filter(deal=deal)
+        .select_related("stage", "asked_by")
+        .prefetch_related("answers")
+    )
+
+
+def unseen_answers(user: Any) -> QuerySet[Answer]:
+    """Answers to the user's own questions they have not opened yet (on-screen notice)."""
+    return Answer.objects.restrict(user, "portal").filter(
+        question__asked_by=user, seen_at__isnull=True
+    )
+
+
+def question_queue(user: Any) -> QuerySet[Question]:
+    """Questions of the deals a broker works on (compliance reads every deal's)."""
+    from accounts.choices import Role
+
+    action = "change" if user.has_role(Role.BROKER) else "view"
+    return (
+        Question.objects.restrict(user, action)
+        .select_related("deal", "stage", "asked_by")
+        .annotate(answer_count=Count("answers"))
+        .order_by("status", "asked_at")
+    )
+
+
+def deal_tasks(user: Any, deal: TransferDeal) -> QuerySet[FollowUpTask]:
+    return (
+        FollowUpTask.objects.restrict(user, "portal")
+        .filter(deal=deal)
+        .select_related("item__stage", "attested_by")
+    )
+
+
+def overdue_tasks(user: Any) -> QuerySet[FollowUpTask]:
+    """Open tasks past their deadline, for compliance (every deal) and brokers (theirs)."""
+    from django.utils import timezone
+
+    return (
+        FollowUpTask.objects.restrict(user, "view")
+        .filter(status=FollowUpStatus.OPEN, due_at__lt=timezone.now())
+        .select_related("deal", "deal__buyer", "item__stage")
+        .order_by("due_at")
+    )
