@@ -48,7 +48,7 @@ def test_a_long_timeline_splits_across_pages_and_every_page_carries_the_chain_he
     access_events(cast, deal, make_customer(cast), 400)
     head = chain_head()
 
-    rendered, reader, text = render("deal_audit", deal="D-1")
+    rendered, reader, _text = render("deal_audit", deal="D-1")
 
     assert rendered.rows >= 400
     assert len(reader.pages) > 8
