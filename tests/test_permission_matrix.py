@@ -35,9 +35,8 @@ def test_every_url_has_a_row_in_the_permission_matrix():
 @pytest.fixture
 def world(cast, settings, tmp_path):
     """The objects URL arguments are built from; later issues add deals, stages, customers."""
-    from transferdesk.jobs import job_create
-
     from customers.services import customer_create, import_upload_create, organization_grant
+    from transferdesk.jobs import job_create
 
     settings.CELERY_TASK_ALWAYS_EAGER = True  # /readyz: the broker is checked elsewhere
     cast.job = job_create(kind="test", actor=cast.broker, total=10)
