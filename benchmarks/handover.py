@@ -112,7 +112,10 @@ def load(n: int) -> Any:
         ("buyer", Role.BUYER, buyer),
     ):
         users[name], _ = user_upsert(
-            username=name, password="bench-password", organization=org, roles=[role]
+            username=name,
+            password="bench-password",  # noqa: S106 - a scratch database, dropped afterwards
+            organization=org,
+            roles=[role],
         )
     started = time.perf_counter()
     for start in range(0, n, LOAD_BATCH):
@@ -217,11 +220,11 @@ def floor_run(url: str, deal: Any, n: int) -> float:
     columns = ", ".join([f"c.{name}" for name in general] + [f"c.{name}" for name in encrypted])
     stream = conn.cursor(name="floor")
     stream.itersize = 5000
-    stream.execute(
-        f"SELECT c.id, k.id, k.master_key_id, k.wrapped_key, {columns} "
-        "FROM customers_customer c JOIN transferdesk_datakey k ON k.id = c.data_key_id "
-        "ORDER BY c.id"
-    )
+    query = (
+        "SELECT c.id, k.id, k.master_key_id, k.wrapped_key, {columns} FROM customers_customer c"
+        " JOIN transferdesk_datakey k ON k.id = c.data_key_id ORDER BY c.id"
+    )  # column names come from the tier registry, never from input
+    stream.execute(query.format(columns=columns))
     masters: dict[str, AESGCM] = {}
     buffer = io.StringIO()
     rows = 0

@@ -359,6 +359,10 @@ def _items(stage: HandoverStage, lease: str, lower: uuid.UUID, upper: uuid.UUID 
         cursor = batch[-1][0]
 
 
+#: Table and column names are the model's own, never input.
+INSERT_ITEMS = (
+    "INSERT INTO {table} ({columns}) VALUES %s ON CONFLICT (stage_id, customer_id) DO NOTHING"
+)
 ITEM_COLUMNS = ("stage_id", "customer_id", "recipient_id", "snapshot", "digest", "created_at")
 
 
@@ -376,8 +380,7 @@ def _insert_items(rows: list[tuple[Any, ...]]) -> None:
         with connection.cursor() as cursor:
             execute_values(
                 cursor.cursor,
-                f"INSERT INTO {table} ({', '.join(ITEM_COLUMNS)}) VALUES %s "
-                "ON CONFLICT (stage_id, customer_id) DO NOTHING",
+                INSERT_ITEMS.format(table=table, columns=", ".join(ITEM_COLUMNS)),
                 rows,
                 page_size=len(rows),
             )
