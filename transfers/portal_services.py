@@ -81,12 +81,14 @@ def followup_create(
     days = followup_due_days() if due_days is None else due_days
     if days < 0:
         raise ValueError("due_days must not be negative")
+    now = timezone.now()
     task = FollowUpTask(
         item=item,
         deal_id=stage.deal_id,
         kind=kind,
         reason=reason,
-        due_at=timezone.now() + timedelta(days=days),
+        created_at=now,
+        due_at=now + timedelta(days=days),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     task.full_clean()

@@ -125,6 +125,11 @@ def _stage_gate(request: HttpRequest, pk: Any) -> HandoverStage:
     return stage
 
 
+def _posted(request: HttpRequest) -> Any:
+    """The POST data when posted (even empty, so an empty form shows its errors), else None."""
+    return request.POST if request.method == "POST" else None
+
+
 def _portal_event(request: HttpRequest, obj: Any, deal: Any, **details: Any) -> None:
     record_event(
         action=AuditAction.PORTAL_VIEW, actor=request.user, obj=obj, deal=deal, details=details
@@ -174,7 +179,7 @@ def nda(request: HttpRequest, deal_pk: Any) -> HttpResponse:
     deal = _deal_gate(request, deal_pk, nda=False)
     current = current_nda(deal)
     accepted = current is not None and has_accepted_current_nda(user=request.user, deal=deal)
-    form = NdaAcceptForm(request.POST or None)
+    form = NdaAcceptForm(_posted(request))
     if request.method == "POST" and current is not None and not accepted and form.is_valid():
         context = get_request_context()
         try:
@@ -342,7 +347,7 @@ def item(request: HttpRequest, pk: Any, item_pk: int) -> HttpResponse:
 def acknowledge(request: HttpRequest, pk: Any) -> HttpResponse:
     """Confirm receipt by typing (or pasting) the manifest root verified offline."""
     stage = _stage_gate(request, pk)
-    form = AcknowledgeForm(request.POST or None)
+    form = AcknowledgeForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             svc.stage_acknowledge(
@@ -434,7 +439,7 @@ def questions(request: HttpRequest, deal_pk: Any) -> HttpResponse:
         initial["stage"] = request.GET["stage"]
     if request.GET.get("item", "").isdigit():
         initial["item"] = int(request.GET["item"])
-    form = QuestionForm(request.POST or None, stages=stages, initial=initial)
+    form = QuestionForm(_posted(request), stages=stages, initial=initial)
     if request.method == "POST" and form.is_valid():
         stage_obj = form.cleaned_data["stage"]
         item_obj = None
@@ -493,7 +498,7 @@ def question(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(reverse("portal:nda", args=[question.deal_id]))
         svc.answers_mark_seen(actor=user, question=question)
     can_answer = action == "change"
-    form = AnswerForm(request.POST or None) if can_answer else None
+    form = AnswerForm(_posted(request)) if can_answer else None
     if request.method == "POST":
         if not can_answer:
             raise PermissionDenied

@@ -13,11 +13,21 @@ from typing import Any
 import pytest
 
 from customers.choices import Tier
+from customers.models import Customer
 from tests.transfers.conftest import make_customers, make_deal, open_notice_window
 from transferdesk.celery import app
 from transfers import services
 from transfers.choices import StageKind
 from transfers.models import HandoverStage, TransferDeal
+
+#: (customer index, general field, value): cells that must reach exports neutralised.
+FORMULAS = (
+    (3, "city", '=HYPERLINK("http://evil.example","click")'),
+    (4, "region", "+1"),
+    (5, "city", "@SUM(1)"),
+    (6, "region", "-2+3"),
+    (7, "city", "\tTabbed"),
+)
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +68,9 @@ class Delivered:
 @pytest.fixture
 def delivered(cast, django_capture_on_commit_callbacks) -> Delivered:
     customers = make_customers(cast.seller, 12)
+    # Values a spreadsheet would execute, in general fields every stage carries.
+    for customer, field, value in FORMULAS:
+        Customer.objects.filter(pk=customers[customer].pk).update(**{field: value})
     deal = make_deal(cast)
     other = make_deal(
         cast, reference="D-2", buyer=cast.other_buyer_org, broker=cast.other_broker,

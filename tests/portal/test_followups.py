@@ -73,3 +73,57 @@ def test_attestation_closes_the_task_and_is_an_audit_event(cast, delivered):
     assert event.details["attested"] is True
     with pytest.raises(ValidationError):
         followup_attest(task=task, actor=cast.buyer, statement="Again.")
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def test_the_buyer_sees_the_task_with_its_deadline_and_attests_it(client, cast, delivered):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    item = delivered.pseudo.items.order_by("pk").first()
+    task = followup_create(item=item, kind="delete", reason="objection", due_days=14)
+    client.force_login(cast.buyer)
+    page = client.get(reverse("portal:tasks", args=[delivered.deal.pk])).content.decode()
+    assert "Delete record" in page and "The customer objected to the transfer" in page
+    event = AuditEvent.objects.filter(action=AuditAction.PORTAL_VIEW).order_by("-seq").first()
+    assert event.details["items"] == [item.pk]
+    response = client.post(
+        reverse("portal:task_attest", args=[task.pk]), {"attestation": "Deleted everywhere."}
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.status == FollowUpStatus.DONE and task.attestation == "Deleted everywhere."
+    assert task.due_at - task.created_at == timedelta(days=14)
+    assert task.attested_at <= timezone.now()
+
+
+def test_other_buyers_cannot_attest(client, cast, delivered):
+    from django.urls import reverse
+
+    task = followup_create(item=delivered.pseudo.items.first(), kind="update", reason="correction")
+    client.force_login(cast.other_buyer)
+    response = client.post(reverse("portal:task_attest", args=[task.pk]), {"attestation": "x"})
+    assert response.status_code == 404
+    task.refresh_from_db()
+    assert task.status == FollowUpStatus.OPEN
+
+
+def test_overdue_tasks_are_listed_for_compliance(client, cast, delivered):
+    from django.urls import reverse
+
+    late = followup_create(
+        item=delivered.pseudo.items.first(), kind="delete", reason="erasure", due_days=0
+    )
+    FollowUpTask.objects.filter(pk=late.pk).update(due_at=late.due_at.replace(year=2020))
+    on_time = followup_create(
+        item=delivered.identified.items.first(), kind="update", reason="correction"
+    )
+    client.force_login(cast.compliance)
+    page = client.get(reverse("portal:overdue")).content.decode()
+    assert f"#{late.item_id}" in page and f"#{on_time.item_id}" not in page
+    client.force_login(cast.buyer)
+    assert client.get(reverse("portal:overdue")).status_code == 403
