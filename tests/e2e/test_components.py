@@ -23,6 +23,7 @@ from playwright.sync_api import Page, Route, expect
 from accounts.models import User
 from tests.e2e.browser import screenshot, use_language
 from tests.e2e.conftest import ConsoleWatch
+from tests.factories import Cast
 
 pytestmark = pytest.mark.browser
 
@@ -86,10 +87,10 @@ def _render(user: User, lang: str) -> str:
 
 @pytest.mark.parametrize("lang", ["en", "zh-hans"])
 def test_shared_components_render_cleanly_under_the_csp(
-    demo_users: None, page: Page, live_server, console: ConsoleWatch, lang: str
+    cast: Cast, page: Page, live_server, console: ConsoleWatch, lang: str
 ) -> None:
     use_language(page, live_server.url, lang)
-    html = _render(User.objects.get(username="broker"), lang)
+    html = _render(cast.broker, lang)
 
     def serve(route: Route) -> None:
         route.fulfill(
@@ -112,7 +113,7 @@ def test_shared_components_render_cleanly_under_the_csp(
 
 
 def test_job_progress_polls_and_swaps_in_place_under_the_csp(
-    demo_users: None, page: Page, live_server, console: ConsoleWatch
+    cast: Cast, page: Page, live_server, console: ConsoleWatch
 ) -> None:
     """htmx (as configured by the base layout) replaces a running job's bar with the server's
     answer without tripping the policy: no inline styles, no eval."""
