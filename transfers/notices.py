@@ -297,7 +297,9 @@ def campaign_prepare(
         purpose_changed=purpose_changed or purpose_differs(deal),
         prepared_by=actor,
     )
-    campaign.full_clean()
+    # An empty plan is valid (notices may precede the stage planning): the lists are built
+    # here, not typed in, so only the other fields need validating.
+    campaign.full_clean(exclude=["categories", "stages_planned"])
     campaign.save(force_insert=True)
     record_event(
         action=AuditAction.CREATE,

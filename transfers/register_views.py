@@ -198,8 +198,14 @@ def campaign_resend(request: HttpRequest, pk: Any) -> HttpResponse:
 def notice_manual_done(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a letter or a call for a customer the e-mail could not reach."""
     notice = get_object_or_404(
-        Notice.objects.restrict(request.user, "plan").select_related("campaign"), pk=pk
+        Notice.objects.restrict(request.user, "view").select_related("campaign"), pk=pk
     )
+    deal_id = notice.campaign.deal_id
+    if not (
+        request.user.has_role(Role.COMPLIANCE)
+        or TransferDeal.objects.restrict(request.user, "plan").filter(pk=deal_id).exists()
+    ):
+        raise PermissionDenied
     channel = request.POST.get("channel", NoticeChannel.LETTER)
     if channel not in (NoticeChannel.LETTER, NoticeChannel.PHONE):
         channel = NoticeChannel.LETTER

@@ -382,7 +382,12 @@ def request_fulfil(
                     )
                 ),
             )
-        erase(actor=actor, customer=dsr.customer, request_ref=str(dsr.pk))
+        try:
+            erase(actor=actor, customer=dsr.customer, request_ref=str(dsr.pk))
+        except ValidationError as exc:
+            # A legal hold (or an erasure already done) is the destruction service's call:
+            # the request stays open with its words, and its deadline still runs.
+            return _wait(actor, dsr, " ".join(exc.messages))
     return _close(actor, dsr, RequestStatus.FULFILLED, note.strip(), recipient=recipient)
 
 
@@ -396,7 +401,7 @@ def _wait(actor: Any, dsr: DataSubjectRequest, reason: str) -> DataSubjectReques
         actor=actor,
         obj=dsr,
         deal=dsr.deal_id,
-        details={"status": dsr.status, "waiting_for": "destruction_service"},
+        details={"status": dsr.status, "waiting_for": "destruction"},
     )
     return dsr
 
