@@ -759,7 +759,12 @@ def _scratch_url() -> tuple[str, Any]:
     """A fresh scratch database URL and a function that drops it."""
     default = connections["default"].settings_dict
     if connections["default"].vendor == "postgresql":
-        name = f"{default['NAME']}_restore_{uuid.uuid4().hex[:8]}"
+        # The drill's scratch databases share a prefix, so an operator can see (and a
+        # crashed drill's leftovers can be found) at a glance.
+        prefix = getattr(settings, "TRANSFERDESK_DRILL_DATABASE_PREFIX", "") or (
+            f"{default['NAME']}_restore"
+        )
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
 
         def run(sql: str) -> None:
             admin = _pg_connect(default, "postgres", autocommit=True)

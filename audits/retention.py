@@ -227,10 +227,8 @@ def legal_hold_release(*, actor: Any, hold: LegalHold) -> LegalHold:
 
 def _held_q(prefix: str = "") -> Q:
     """Customers (reached by ``prefix``) that a purge must not touch, whatever the policy."""
-    from transfers.models import TransferDeal
-
-    held_deals = TransferDeal.objects.filter(
-        legal_holds__released_at__isnull=True, seller_id=OuterRef(f"{prefix}organization_id")
+    held_deals = LegalHold.objects.filter(
+        deal__seller_id=OuterRef(f"{prefix}organization_id"), released_at__isnull=True
     )
     held_customers = LegalHold.objects.filter(
         customer_id=OuterRef(f"{prefix}pk" if not prefix else f"{prefix}id"),

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def backup_dir(settings, tmp_path):
     settings.TRANSFERDESK_BACKUP_DIR = tmp_path / "backups"
+    settings.TRANSFERDESK_DRILL_DATABASE_PREFIX = "td_life_restore_drill"
     return settings.TRANSFERDESK_BACKUP_DIR
 
 
