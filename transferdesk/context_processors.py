@@ -47,13 +47,9 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         if user.has_role(role):
             items.extend(i for i in NAVIGATION[role] if i not in items)
     current = request.resolver_match.view_name if request.resolver_match else ""
-    return {
-        "nav_items": [
-            {
-                "label": i.label,
-                "url": i.url,
-                "active": current.split(":")[0] == i.url_name.split(":")[0],
-            }
-            for i in items
-        ]
-    }
+    # The item for this very page wins; otherwise the first item of the page's namespace.
+    exact = next((i for i in items if i.url_name == current), None)
+    section = exact or next(
+        (i for i in items if current.split(":")[0] == i.url_name.split(":")[0]), None
+    )
+    return {"nav_items": [{"label": i.label, "url": i.url, "active": i is section} for i in items]}
