@@ -215,4 +215,33 @@ MATRIX: dict[str, Row] = {
         {**signed_in(404), "broker": 200, "compliance": 200},
         kwargs=lambda world: {"pk": world.job.pk},
     ),
+    # Retention, backups and incidents: compliance officers only.
+    "lifecycle:retention": Row(only({"compliance": 200})),
+    "lifecycle:policy_confirm": Row(
+        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.policy.pk}
+    ),
+    "lifecycle:policy_run": Row(
+        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.policy.pk}
+    ),
+    "lifecycle:hold_release": Row(
+        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.hold.pk}
+    ),
+    "lifecycle:certificate_pdf": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.certificate.pk}
+    ),
+    "lifecycle:backups": Row(only({"compliance": 200})),
+    "lifecycle:drill_start": Row(only({"compliance": 302}), method="post"),
+    "lifecycle:incidents": Row(only({"compliance": 200})),
+    "lifecycle:incident_detail": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.incident.pk}
+    ),
+    "lifecycle:incident_notify": Row(
+        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
+    ),
+    "lifecycle:incident_status": Row(
+        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
+    ),
+    "lifecycle:incident_report": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.incident.pk}
+    ),
 }

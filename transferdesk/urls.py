@@ -17,6 +17,7 @@ urlpatterns = [
     path("deals/", include("transfers.urls")),
     path("portal/", include("transfers.portal_urls")),
     path("compliance/", include("audits.urls")),
+    path("compliance/lifecycle/", include("audits.urls_lifecycle")),
     path("n/", include("transfers.notice_urls")),
     path("notices/", include((campaign_urlpatterns, "notices"))),
     path("requests/", include("transfers.register_urls")),

@@ -1,0 +1,22 @@
+"""Retention, backups and incidents (``lifecycle:``), for compliance officers."""
+
+from django.urls import path
+
+from . import views_lifecycle as views
+
+app_name = "lifecycle"
+
+urlpatterns = [
+    path("retention/", views.retention, name="retention"),
+    path("retention/policies/<uuid:pk>/confirm/", views.policy_confirm, name="policy_confirm"),
+    path("retention/policies/<uuid:pk>/run/", views.policy_run, name="policy_run"),
+    path("retention/holds/<uuid:pk>/release/", views.hold_release, name="hold_release"),
+    path("certificates/<uuid:pk>.pdf", views.certificate_pdf, name="certificate_pdf"),
+    path("backups/", views.backups, name="backups"),
+    path("backups/drill/", views.drill_start, name="drill_start"),
+    path("incidents/", views.incidents, name="incidents"),
+    path("incidents/<uuid:pk>/", views.incident_detail, name="incident_detail"),
+    path("incidents/<uuid:pk>/notify/", views.incident_notify, name="incident_notify"),
+    path("incidents/<uuid:pk>/status/", views.incident_status, name="incident_status"),
+    path("incidents/<uuid:pk>/report.pdf", views.incident_report, name="incident_report"),
+]

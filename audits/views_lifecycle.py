@@ -1,0 +1,247 @@
+"""Compliance pages for retention, backups and incidents: thin views over the services in
+``audits.retention``, ``audits.backups`` and ``audits.incidents``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.choices import Role
+from transferdesk.jobs import Job, job_create
+from transferdesk.permissions import role_required
+
+from . import incidents as incident_services
+from . import retention as retention_services
+from .forms_lifecycle import IncidentForm, IncidentStatusForm, PolicyForm
+from .models import (
+    BackupRun,
+    DestructionCertificate,
+    Incident,
+    LegalHold,
+    PurgeRun,
+    RestoreDrill,
+    RetentionPolicy,
+)
+
+compliance_only = role_required(Role.COMPLIANCE)
+
+
+def _page(request: HttpRequest, queryset: Any) -> Any:
+    return Paginator(queryset, settings.TRANSFERDESK_PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _job(kind: str) -> Job | None:
+    return Job.objects.filter(kind=kind).order_by("-created_at").first()
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+@compliance_only
+def retention(request: HttpRequest) -> HttpResponse:
+    """Policies with today's preview (counts only), active holds, recent purges."""
+    form = PolicyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        existing = RetentionPolicy.objects.filter(
+            organization=data["organization"], category=data["category"]
+        ).first()
+        try:
+            retention_services.policy_save(actor=request.user, policy=existing, **data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Policy saved. Check its preview and confirm it."))
+            return redirect("lifecycle:retention")
+    policies = _page(
+        request, RetentionPolicy.objects.select_related("organization", "confirmed_by")
+    )
+    previews = [retention_services.policy_preview(policy) for policy in policies]
+    holds = LegalHold.objects.filter(released_at__isnull=True).select_related(
+        "customer", "deal", "placed_by"
+    )[:50]
+    runs = PurgeRun.objects.select_related("policy__organization", "certificate")[:10]
+    return render(
+        request,
+        "lifecycle/retention.html",
+        {
+            "form": form,
+            "page_obj": policies,
+            "previews": previews,
+            "holds": holds,
+            "runs": runs,
+            "job": _job("purge"),
+            "section": "retention",
+        },
+    )
+
+
+@compliance_only
+@require_POST
+def policy_confirm(request: HttpRequest, pk: Any) -> HttpResponse:
+    policy = get_object_or_404(RetentionPolicy, pk=pk)
+    try:
+        retention_services.policy_confirm(actor=request.user, policy=policy)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Policy confirmed: the daily purge will apply it."))
+    return redirect("lifecycle:retention")
+
+
+@compliance_only
+@require_POST
+def policy_run(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Run one confirmed policy now, as a job with progress."""
+    from .tasks_lifecycle import purge_policy_task
+
+    policy = get_object_or_404(RetentionPolicy, pk=pk, confirmed_at__isnull=False)
+    with transaction.atomic():
+        job = job_create(kind="purge", actor=request.user, obj=policy)
+        transaction.on_commit(
+            lambda: purge_policy_task.delay(str(policy.pk), str(job.pk), request.user.pk)
+        )
+    messages.success(request, _("The purge has started; its progress is shown below."))
+    return redirect("lifecycle:retention")
+
+
+@compliance_only
+@require_POST
+def hold_release(request: HttpRequest, pk: Any) -> HttpResponse:
+    hold = get_object_or_404(LegalHold, pk=pk)
+    try:
+        retention_services.legal_hold_release(actor=request.user, hold=hold)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The legal hold was released."))
+    return redirect("lifecycle:retention")
+
+
+@compliance_only
+def certificate_pdf(request: HttpRequest, pk: Any) -> HttpResponse:
+    certificate = get_object_or_404(DestructionCertificate, pk=pk)
+    response = HttpResponse(bytes(certificate.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="destruction-{certificate.pk}.pdf"'
+    return response
+
+
+# --- backups ------------------------------------------------------------------------------
+
+
+@compliance_only
+def backups(request: HttpRequest) -> HttpResponse:
+    """Backup runs and restore drills, newest first."""
+    return render(
+        request,
+        "lifecycle/backups.html",
+        {
+            "page_obj": _page(request, BackupRun.objects.all()),
+            # The latest drills; the backups above are the paginated history.
+            "drills": RestoreDrill.objects.select_related("started_by")[:25],
+            "retention_days": settings.TRANSFERDESK_BACKUP_RETENTION_DAYS,
+            "job": _job("restore_drill"),
+            "section": "backups",
+        },
+    )
+
+
+@compliance_only
+@require_POST
+def drill_start(request: HttpRequest) -> HttpResponse:
+    from .tasks_lifecycle import restore_drill_task
+
+    with transaction.atomic():
+        job = job_create(kind="restore_drill", actor=request.user, total=1)
+        transaction.on_commit(lambda: restore_drill_task.delay(request.user.pk, str(job.pk)))
+    messages.success(request, _("The restore drill has started."))
+    return redirect("lifecycle:backups")
+
+
+# --- incidents ------------------------------------------------------------------------------
+
+
+def _deals() -> Any:
+    from transfers.models import TransferDeal
+
+    return TransferDeal.objects.order_by("reference")
+
+
+@compliance_only
+def incidents(request: HttpRequest) -> HttpResponse:
+    form = IncidentForm(request.POST or None, deals=_deals())
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            incident = incident_services.incident_create(actor=request.user, **data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Incident recorded; the clock has started."))
+            return redirect("lifecycle:incident_detail", pk=incident.pk)
+    page = _page(request, Incident.objects.select_related("reported_by"))
+    rows = [(incident, incident_services.deadlines(incident)) for incident in page]
+    return render(
+        request,
+        "lifecycle/incidents.html",
+        {"form": form, "page_obj": page, "rows": rows, "section": "incidents"},
+    )
+
+
+@compliance_only
+def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    incident = get_object_or_404(Incident.objects.select_related("reported_by"), pk=pk)
+    found = incident_services.affected(incident)
+    affected_page = Paginator(sorted(found.customers.items()), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "lifecycle/incident_detail.html",
+        {
+            "incident": incident,
+            "deadlines": incident_services.deadlines(incident),
+            "found": found,
+            "page_obj": affected_page,
+            "status_form": IncidentStatusForm(initial={"status": incident.status}),
+            "section": "incidents",
+        },
+    )
+
+
+@compliance_only
+@require_POST
+def incident_notify(request: HttpRequest, pk: Any) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    sent = incident_services.incident_notify_customers(actor=request.user, incident=incident)
+    messages.success(request, _("{count} notices sent.").format(count=sent))
+    return redirect("lifecycle:incident_detail", pk=incident.pk)
+
+
+@compliance_only
+@require_POST
+def incident_status(request: HttpRequest, pk: Any) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    form = IncidentStatusForm(request.POST)
+    if form.is_valid():
+        incident_services.incident_set_status(
+            actor=request.user, incident=incident, status=form.cleaned_data["status"]
+        )
+        messages.success(request, _("Status updated."))
+    return redirect("lifecycle:incident_detail", pk=incident.pk)
+
+
+@compliance_only
+def incident_report(request: HttpRequest, pk: Any) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    pdf = incident_services.incident_report_pdf(actor=request.user, incident=incident)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="incident-{incident.reference}.pdf"'
+    return response

@@ -1,0 +1,33 @@
+"""Objects the permission matrix needs for the ``lifecycle:`` URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+
+def lifecycle_world(cast: Any) -> None:
+    from audits.incidents import incident_create
+    from audits.retention import customer_erase, legal_hold_place, policy_confirm, policy_save
+    from customers.services import customer_create
+
+    policy = policy_save(
+        actor=cast.compliance, organization=cast.seller, category="customer_record",
+        event="contract_end", period_days=3650, action="destroy",
+    )  # fmt: skip
+    cast.policy = policy_confirm(actor=cast.compliance, policy=policy)
+    cast.hold = legal_hold_place(actor=cast.compliance, customer=cast.customer, reason="Case 1")
+    erased = customer_create(
+        actor=cast.broker,
+        organization=cast.seller,
+        values={"reference": "M-ERASE", "full_name": "E"},
+    )
+    cast.certificate = customer_erase(
+        actor=cast.compliance, customer=erased, request_ref="REQ-M"
+    ).certificate
+    now = timezone.now()
+    cast.incident = incident_create(
+        actor=cast.compliance, detected_at=now, description="Matrix incident", severity="low",
+        window_start=now, window_end=now,
+    )  # fmt: skip
