@@ -74,12 +74,12 @@ class NdaForm(forms.Form):
 class StageForm(forms.Form):
     """The planner: kind, tiers and an optional filter on general fields of the seller's book."""
 
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Stage name"), max_length=200)
     kind = forms.ChoiceField(label=_("Kind"), choices=StageKind.choices)
     tier_scope = forms.MultipleChoiceField(
         label=_("Tiers"),
         choices=Tier.choices,
-        widget=forms.CheckboxSelectMultiple,
+        widget=forms.SelectMultiple(attrs={"size": 3}),
         initial=[Tier.GENERAL],
         help_text=_("Aggregate and pseudonymised stages carry general fields only."),
     )

@@ -180,7 +180,10 @@ def receipt_pdf(stage: HandoverStage, *, user: Any) -> bytes:
         (_("Public key fingerprint"), manifest.key_fingerprint),
     ]
     if body.get("aggregate_digest"):
-        facts.insert(7, (_("Aggregate result digest"), body["aggregate_digest"]))
+        # An aggregate stage hands over statistics, not items: say what it counted instead.
+        counted = stage.result.get("customers")
+        facts[6] = (_("Customers counted"), counted if counted is not None else "<5")
+        facts[7] = (_("Aggregate result digest"), body["aggregate_digest"])
     flow: list[Any] = title_page(
         _("Handover receipt"),
         _("What was handed over in this stage, signed by TransferDesk."),

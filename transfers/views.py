@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
@@ -30,6 +31,13 @@ from .selectors import approval_queue as approval_queue_qs
 from .selectors import stage_preview
 
 staff = role_required(Role.BROKER, Role.COMPLIANCE)
+#: What a timeline event was about, in words (events store the model label).
+OBJECT_LABELS = {
+    "transfers.transferdeal": gettext_lazy("deal"),
+    "transfers.handoverstage": gettext_lazy("stage"),
+    "transfers.nda": gettext_lazy("NDA"),
+    "transfers.dealassignment": gettext_lazy("assignment"),
+}
 PAGE_SIZE = 25
 
 
@@ -137,6 +145,7 @@ def deal_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "events": AuditEvent.objects.filter(deal_ref=str(deal.pk)).order_by("-seq")[:30],
             "can_change": can["change"],
             "can_plan": can["plan"],
+            "object_labels": OBJECT_LABELS,
         },
     )
 

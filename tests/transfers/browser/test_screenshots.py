@@ -1,0 +1,97 @@
+"""Screenshots of the deal pages in English and Chinese, and a rendered receipt page.
+
+Saved to ``var/screenshots/`` (git-ignored) for people to look at: the deal page with a running
+stage's progress bar, the stage planner's preview, the approval queue, and the first page of a
+handover receipt PDF. Each page is also checked for console errors (CSP violations included).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone, translation
+from playwright.sync_api import Page, expect
+
+from tests.e2e.browser import SCREENSHOT_DIR, screenshot, sign_in, sign_out, use_language
+from transferdesk.management.commands.seed_demo import DEMO_PASSWORD
+from transfers import services
+from transfers.choices import StageKind, StageStatus
+from transfers.models import HandoverStage, TransferDeal
+
+pytestmark = pytest.mark.browser
+
+
+def _stage_in_flight(deal: TransferDeal) -> HandoverStage:
+    """The demo's approved pseudonymised stage shown mid-run (no worker runs in this test)."""
+    stage = deal.stages.get(kind=StageKind.PSEUDONYMISED)
+    HandoverStage.objects.filter(pk=stage.pk).update(
+        status=StageStatus.RUNNING,
+        done=183,
+        total=297,
+        started_at=timezone.now() - timedelta(seconds=40),
+        heartbeat_at=timezone.now(),
+    )
+    return stage
+
+
+def _shoot(page: Page, console, name: str) -> None:
+    page.wait_for_load_state("networkidle")
+    path = screenshot(page, name)
+    assert path.stat().st_size > 10_000, f"{path} looks blank"
+    assert console.take() == []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hans"])
+def test_screenshots_of_the_deal_pages(demo_users, page, live_server, console, lang):
+    deal = TransferDeal.objects.get(reference="MER-NW-2026")
+    _stage_in_flight(deal)
+    identified = deal.stages.get(kind=StageKind.IDENTIFIED)
+    if identified.status == StageStatus.DRAFT:
+        services.stage_submit(actor=identified.created_by, stage=identified)
+    use_language(page, live_server.url, lang)
+
+    sign_in(page, "broker", DEMO_PASSWORD)
+    page.goto(f"/deals/{deal.pk}/")
+    expect(page.locator("progress.td-progress-bar").first).to_be_visible()
+    _shoot(page, console, "deal-running-stage")
+
+    page.goto(f"/deals/{deal.pk}/stages/new/")
+    page.fill("#id_name", "Premium customers" if lang == "en" else "高端客户")
+    page.select_option("#id_kind", "pseudonymised")
+    with page.expect_navigation():
+        page.click("button[name=preview]")
+    expect(page.locator("table").first).to_be_visible()
+    _shoot(page, console, "stage-planner-preview")
+    sign_out(page)
+
+    sign_in(page, "compliance", DEMO_PASSWORD)
+    page.goto("/deals/approvals/")
+    expect(page.locator("table")).to_be_visible()
+    _shoot(page, console, "approval-queue")
+    page.goto(f"/deals/stages/{identified.pk}/approve/")
+    _shoot(page, console, "stage-approve")
+    sign_out(page)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hans"])
+def test_a_rendered_receipt_page(demo_users, compiled_catalogues, lang):
+    from transfers.receipts import receipt_pdf
+
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    deal = TransferDeal.objects.get(reference="MER-NW-2026")
+    stage = deal.stages.get(kind=StageKind.AGGREGATE)
+    with translation.override(lang):
+        pdf = receipt_pdf(stage, user=stage.approved_by)
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOT_DIR / f"receipt-{lang}.pdf"
+    target.write_bytes(pdf)
+    prefix = SCREENSHOT_DIR / f"receipt-{lang}"
+    subprocess.run(
+        ["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "2", str(target), str(prefix)],
+        check=True,
+    )
+    assert prefix.with_name(f"receipt-{lang}-1.png").exists()
