@@ -105,7 +105,7 @@ def _nice(peak: int) -> int:
     if peak <= 2:
         return 2
     magnitude = 10 ** (len(str(peak)) - 1)
-    for step in (1, 2, 5, 10):
+    for step in (1, 2, 3, 4, 5, 6, 8, 10):
         top = step * magnitude
         if top >= peak:
             return top if top % 2 == 0 else top * 2

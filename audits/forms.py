@@ -33,8 +33,8 @@ class EventFilterForm(forms.Form):
     )
     object_type = forms.CharField(label=_("Object type"), required=False, max_length=100)
     object_id = forms.CharField(label=_("Object id"), required=False, max_length=64)
-    date_from = forms.DateField(label=_("From"), required=False, widget=DateInput)
-    date_to = forms.DateField(label=_("To"), required=False, widget=DateInput)
+    date_from = forms.DateField(label=_("First day"), required=False, widget=DateInput)
+    date_to = forms.DateField(label=_("Last day"), required=False, widget=DateInput)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -82,8 +82,8 @@ class ReportForm(forms.Form):
 
     kind = forms.ChoiceField(label=_("Report"), choices=ReportKind.choices)
     deal = forms.CharField(label=_("Deal reference"), required=False, max_length=64)
-    date_from = forms.DateField(label=_("From"), required=False, widget=DateInput)
-    date_to = forms.DateField(label=_("To"), required=False, widget=DateInput)
+    date_from = forms.DateField(label=_("First day"), required=False, widget=DateInput)
+    date_to = forms.DateField(label=_("Last day"), required=False, widget=DateInput)
     by = forms.ChoiceField(
         label=_("Group accesses"),
         choices=[("user", _("by user")), ("customer", _("by customer"))],

@@ -75,7 +75,10 @@ def _events_page(queryset: Any, number: str | None) -> Any:
     page = Paginator(queryset, PAGE_SIZE).get_page(number)
     for event in page.object_list:
         details = event.details if isinstance(event.details, dict) else {"": event.details}
-        event.detail_pairs = list(details.items())
+        event.detail_pairs = [
+            (key, ", ".join(map(str, value)) if isinstance(value, list) else value)
+            for key, value in details.items()
+        ]
     return page
 
 

@@ -13,9 +13,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, PageBreak
+from reportlab.platypus import Flowable, PageBreak, Table
 
-from transferdesk.pdf import para, table_chunks
+from transferdesk.pdf import TABLE_STYLE, cell, para
 
 from ..choices import AuditAction
 from ..models import AuditEvent
@@ -26,7 +26,7 @@ CHUNK = 2000
 Progress = Callable[[int], None]
 
 #: The columns of every event table, A4 portrait minus margins (178 mm).
-EVENT_COLUMNS = [13 * mm, 29 * mm, 22 * mm, 34 * mm, 32 * mm, 48 * mm]
+EVENT_COLUMNS = [13 * mm, 29 * mm, 22 * mm, 32 * mm, 34 * mm, 48 * mm]
 
 
 @dataclass
@@ -130,7 +130,7 @@ def summarise(details: Any, limit: int = 120) -> str:
         text = ", ".join(f"{k}={_flat(v)}" for k, v in details.items())
     else:
         text = _flat(details)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _flat(value: Any) -> str:
@@ -160,8 +160,8 @@ def event_rows(queryset: QuerySet[AuditEvent], ctx: BuildContext) -> Iterator[li
             local(when),
             actor or system,
             labels.get(action, action),
-            f"{otype.rsplit('.', 1)[-1]} {oid}".strip(),
-            summarise(details),
+            f"{otype.rsplit('.', 1)[-1]} {short_id(oid)}".strip(),
+            summarise(details, limit=240),
         ]
         pending += 1
         if pending == CHUNK:
@@ -171,14 +171,58 @@ def event_rows(queryset: QuerySet[AuditEvent], ctx: BuildContext) -> Iterator[li
         ctx.tick(pending)
 
 
+#: Average advance of a character of the 7.5 pt table font, in points: a cell whose text is
+#: longer than its column holds at this rate is wrapped (a paragraph) instead of overflowing.
+CHAR_PT = 4.4
+
+
+def fast_cell(value: object, max_chars: int = 60) -> object:
+    """``transferdesk.pdf.cell`` with a fast path: short ASCII text (most cells of a long
+    timeline) stays a plain string without scanning it glyph by glyph; anything else (CJK,
+    text wider than its column) becomes the frame's escaped, wrapping paragraph."""
+    text = "" if value is None else str(value)
+    if len(text) <= max_chars and text.isascii():
+        return text
+    return para(text, "cell")
+
+
+def table_chunks(
+    header: list[str],
+    rows: Iterable[list[Any]],
+    *,
+    col_widths: list[float] | None = None,
+    chunk_size: int = 200,
+) -> Iterator[Flowable]:
+    """The frame's streamed table (bounded chunks with a repeating header, so layout stays
+    linear), with ``fast_cell`` for the cells, wrapped to their column's width."""
+    head = [cell(h) for h in header]
+    limits = [max(4, int((w - 12) / CHAR_PT)) for w in col_widths] if col_widths else None
+    for batch in batched(rows, chunk_size):
+        if limits:
+            data = [[fast_cell(v, n) for v, n in zip(row, limits, strict=False)] for row in batch]
+        else:
+            data = [[fast_cell(v) for v in row] for row in batch]
+        table = Table([head, *data], colWidths=col_widths, repeatRows=1, hAlign="LEFT")
+        table.setStyle(TABLE_STYLE)
+        yield table
+
+
+def short_id(value: str) -> str:
+    """Ids as a reader compares them: long ones (UUIDs) cut to their first 8 characters; the
+    CSV export and the explorer hold them whole."""
+    return value if len(value) <= 12 else value[:8] + "..."
+
+
 def event_table(
     title: str, queryset: QuerySet[AuditEvent], ctx: BuildContext, empty: str
 ) -> Iterator[Flowable]:
     """A heading and the events as a streamed, page-splitting table (or an honest empty line)."""
     yield para(title, "h2", bold=True)
+    from .rows import row_blocks
+
     header = [_("#"), _("Time"), _("Actor"), _("Action"), _("Object"), _("Details")]
     produced = False
-    for flowable in table_chunks(header, event_rows(queryset, ctx), col_widths=EVENT_COLUMNS):
+    for flowable in row_blocks(header, event_rows(queryset, ctx), EVENT_COLUMNS):
         produced = True
         yield flowable
     if not produced:
