@@ -27,6 +27,7 @@ NAVIGATION: dict[str, list[NavItem]] = {
     Role.BROKER: [
         NavItem(_("Deals"), "transfers:deal_list"),
         NavItem(_("Customers"), "customers:organization_list"),
+        NavItem(_("Buyer questions"), "portal:question_queue"),
     ],
     Role.COMPLIANCE: [
         NavItem(_("Compliance"), "audits:dashboard"),
@@ -34,6 +35,7 @@ NAVIGATION: dict[str, list[NavItem]] = {
         NavItem(_("Deals"), "transfers:deal_list"),
         NavItem(_("Approvals"), "transfers:approval_queue"),
         NavItem(_("Customers"), "customers:organization_list"),
+        NavItem(_("Follow-ups"), "portal:overdue"),
     ],
     Role.BUYER: [NavItem(_("Data room"), "portal:home")],
 }

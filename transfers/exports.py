@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from .models import HandoverStage
 from .portal_models import PortalExport
-from .portal_selectors import ShownItem, field_label
+from .portal_selectors import ShownItem, display_value, field_label
 
 #: Exports per user per window before the limit applies (overridable in settings).
 DEFAULT_LIMIT = 10
@@ -75,20 +75,29 @@ def rate_limit_window_minutes() -> int:
 # --- files -----------------------------------------------------------------------------------
 
 
-def header(stage: HandoverStage) -> list[str]:
+def _labelled(stage: HandoverStage) -> bool:
+    """Pseudonymised records lead with their pseudonym; identified ones carry the seller's
+    reference among their fields already."""
     from .choices import StageKind
+
+    return stage.kind == StageKind.PSEUDONYMISED
+
+
+def header(stage: HandoverStage) -> list[str]:
     from .engine import snapshot_fields
 
-    label = _("Pseudonym") if stage.kind == StageKind.PSEUDONYMISED else _("Record")
-    return [label, *(field_label(name) for name in snapshot_fields(stage))]
+    names = [field_label(name) for name in snapshot_fields(stage)]
+    return [_("Pseudonym"), *names] if _labelled(stage) else names
 
 
 def rows(stage: HandoverStage, items: Iterable[ShownItem]) -> Iterable[list[Any]]:
     from .engine import snapshot_fields
 
     names = snapshot_fields(stage)
+    labelled = _labelled(stage)
     for item in items:
-        yield [neutralise(item.label), *(neutralise(item.fields.get(n)) for n in names)]
+        values = [neutralise(display_value(n, item.fields.get(n))) for n in names]
+        yield [neutralise(item.label), *values] if labelled else values
 
 
 def watermark(export: PortalExport) -> str:
@@ -139,7 +148,7 @@ def build_xlsx(export: PortalExport, items: Iterable[ShownItem]) -> bytes:
         (_("Stage"), f"{stage.order}. {stage.name}"),
         (_("Exported by"), export.user.get_full_name() or export.user.get_username()),
         (_("User name"), export.user.get_username()),
-        (_("Exported at (UTC)"), export.created_at.astimezone(UTC).isoformat()),
+        (_("Exported at (UTC)"), export.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")),
         (_("Export id"), str(export.pk)),
         (_("Watermark"), watermark(export)),
     ]

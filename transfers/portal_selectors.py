@@ -87,7 +87,18 @@ def filter_fields(stage: HandoverStage) -> list[str]:
 
 
 def field_label(name: str) -> str:
-    return str(Customer._meta.get_field(name).verbose_name)
+    from django.utils.text import capfirst
+
+    return str(capfirst(Customer._meta.get_field(name).verbose_name))
+
+
+def display_value(name: str, value: Any) -> Any:
+    """A choice field's label instead of its stored code ("Consent", not "consent")."""
+    field = Customer._meta.get_field(name)
+    choices = getattr(field, "flatchoices", None)
+    if choices and value not in (None, ""):
+        return dict(choices).get(value, value)
+    return value
 
 
 def field_tier(name: str) -> str:

@@ -258,7 +258,9 @@ def stage(request: HttpRequest, pk: Any) -> HttpResponse:
             "form": form,
             "page_obj": page,
             "columns": [(c, sel.field_label(c)) for c in columns],
-            "rows": [(row, [row.fields.get(c) for c in columns]) for row in rows],
+            "rows": [
+                (row, [sel.display_value(c, row.fields.get(c)) for c in columns]) for row in rows
+            ],
             "filtered": bool(filters or query),
             "fields_in_scope": len(_scope_fields(stage)),
             "export_window": exports.rate_limit_window_minutes(),
@@ -280,8 +282,9 @@ def _charts(result: dict[str, Any]) -> list[dict[str, Any]]:
         ("by_segment", _("Customers by segment")),
         ("by_country", _("Customers by country")),
     ):
-        cells = result.get(key) or []
+        cells = sorted(result.get(key) or [], key=lambda c: -(c["customers"] or 0))
         top = max((c["customers"] or 0 for c in cells), default=0) or 1
+        total = sum(c["customers"] or 0 for c in cells) or 1
         bars = []
         for index, cell in enumerate(cells):
             n = cell["customers"]
@@ -292,6 +295,7 @@ def _charts(result: dict[str, Any]) -> list[dict[str, Any]]:
                     "y": 8 + index * 34,
                     "width": max(4, round(360 * (n or 0) / top)) if n else 24,
                     "suppressed": n is None,
+                    "share": round(100 * n / total, 1) if n else None,
                 }
             )
         charts.append(
@@ -314,7 +318,12 @@ def item(request: HttpRequest, pk: Any, item_pk: int) -> HttpResponse:
     obj = get_object_or_404(sel.stage_items(stage), pk=item_pk)
     row = sel.shown(stage, obj, stage.deal.data_key.unwrap())
     fields = [
-        {"name": n, "label": sel.field_label(n), "tier": sel.field_tier(n), "value": v}
+        {
+            "name": n,
+            "label": sel.field_label(n),
+            "tier": sel.field_tier(n),
+            "value": sel.display_value(n, v),
+        }
         for n, v in row.fields.items()
     ]
     log_access(

@@ -62,7 +62,7 @@ def test_csv_has_the_watermark_row_the_stage_fields_and_no_formula(buyer, cast, 
     rows = list(csv.reader(io.StringIO(text)))
     watermark = rows[0][0]
     assert watermark.startswith("# ") and "buyer" in watermark and str(export.pk) in watermark
-    assert len(rows[1]) == 1 + len(snapshot_fields(stage))
+    assert len(rows[1]) == 1 + len(snapshot_fields(stage))  # the pseudonym leads
     body = rows[2:]
     assert len(body) == stage.items.count() == export.item_count
     cells = [cell for row in body for cell in row]
@@ -87,7 +87,7 @@ def test_xlsx_has_the_header_block_and_no_formula_cell(buyer, cast, delivered):
     assert block["User name"] == "buyer" and block["Export id"] == str(export.pk)
     assert "Exported at (UTC)" in block and "buyer" in block["Watermark"]
     header = values[9]
-    assert len(header) == 1 + len(snapshot_fields(stage))
+    assert len(header) == len(snapshot_fields(stage))  # the reference is one of them
     data = values[10:]
     assert len(data) == stage.items.count()
     for row in sheet.iter_rows():
