@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
 from transferdesk.crypto.fields import EncryptedTextField
-from transferdesk.crypto.models import EncryptedModel
+from transferdesk.crypto.models import DataKey, EncryptedModel
 from transferdesk.permissions import RestrictedQuerySet
 
 __all__ = [
@@ -44,6 +44,24 @@ def _deal_q(user: Any, action: str, prefix: str) -> Q:
     from .models import deal_scope_q
 
     return deal_scope_q(user, action, prefix)
+
+
+def customer_reference_field(**kwargs: Any) -> models.ForeignKey:
+    """A link to a customer that outlives the customer row.
+
+    Erasure deletes customer rows with raw SQL after crypto-shredding (``audits.retention``),
+    so a database constraint here would make every erasure of a notified customer fail. The
+    delivery records, links and the register must stay as evidence anyway: the column keeps
+    the id, joins find nothing, and pages show the customer as erased.
+    """
+    return models.ForeignKey(
+        Customer,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+        **kwargs,
+    )
 
 
 class CampaignStatus(models.TextChoices):
@@ -126,7 +144,7 @@ class Notice(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     campaign = models.ForeignKey(NoticeCampaign, on_delete=models.CASCADE, related_name="notices")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer = customer_reference_field()
     channel = models.CharField(
         _("channel"), max_length=8, choices=NoticeChannel.choices, default=NoticeChannel.EMAIL
     )
@@ -175,7 +193,7 @@ class NoticeLink(models.Model):
     deal = models.ForeignKey(
         "transfers.TransferDeal", on_delete=models.CASCADE, related_name="notice_links"
     )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer = customer_reference_field()
     channel = models.CharField(
         _("issued for"), max_length=8, choices=NoticeChannel.choices, default=NoticeChannel.EMAIL
     )
@@ -238,11 +256,13 @@ class DataSubjectRequest(EncryptedModel):
     encrypted under the customer's own data key: erasing the customer erases it too.
     """
 
-    data_key_path = "customer.data_key"
+    data_key_path = "data_key"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+"
+    customer = customer_reference_field(verbose_name=_("customer"))
+    #: The customer's own data key (kept as a tombstone when they are erased).
+    data_key = models.ForeignKey(
+        DataKey, verbose_name=_("data key"), on_delete=models.PROTECT, related_name="+"
     )
     deal = models.ForeignKey(
         "transfers.TransferDeal",
@@ -324,7 +344,7 @@ class ConsentRecord(models.Model):
     deal = models.ForeignKey(
         "transfers.TransferDeal", on_delete=models.CASCADE, related_name="consents"
     )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer = customer_reference_field()
     source = models.CharField(_("source"), max_length=16, choices=RequestSource.choices)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -141,7 +141,7 @@ def link_resolve(token: str) -> NoticeLink:
         raise LinkInvalid("revoked")
     if link.expires_at <= timezone.now():
         raise LinkInvalid("expired")
-    if link.customer.status == CustomerStatus.ERASED:
+    if link.customer is None or link.customer.status == CustomerStatus.ERASED:
         raise LinkInvalid("revoked")
     return link
 
@@ -611,7 +611,9 @@ def _send_batch(
     customers = Customer.objects.with_data_keys().in_bulk(customer_ids)
     links = _usable_links(deal, customer_ids)
     missing = [
-        _new_link(deal, cid, NoticeChannel.EMAIL, None) for cid in customer_ids if cid not in links
+        _new_link(deal, cid, NoticeChannel.EMAIL, None)
+        for cid in customer_ids
+        if cid not in links and cid in customers
     ]
     NoticeLink.objects.bulk_create(missing)
     links.update({link.customer_id: link for link in missing})
@@ -623,9 +625,13 @@ def _send_batch(
     try:
         connection.open()
         for notice_pk, customer_id in batch:
+            customer = customers.get(customer_id)
+            if customer is None or customer.status == CustomerStatus.ERASED:
+                failed.setdefault(str(_("The customer was erased meanwhile")), []).append(notice_pk)
+                continue
             try:
                 message = renderer.build(
-                    customer=customers[customer_id],
+                    customer=customer,
                     url=link_url(links[customer_id], prefix=prefix),
                 )
                 message.connection = connection

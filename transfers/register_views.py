@@ -357,7 +357,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
 def _request(request: HttpRequest, pk: Any) -> DataSubjectRequest:
     return get_object_or_404(
         DataSubjectRequest.objects.restrict(request.user, "view").select_related(
-            "customer", "customer__data_key", "deal", "deal__buyer", "assignee", "closed_by"
+            "customer", "data_key", "deal", "deal__buyer", "assignee", "closed_by"
         ),
         pk=pk,
     )
@@ -369,7 +369,7 @@ def request_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     dsr = _request(request, pk)
     # After an erasure the customer's key is gone, and with it what they wrote: say so
     # rather than try to decrypt (which raises, by design).
-    erased = dsr.customer.data_key.is_destroyed
+    erased = dsr.customer is None or dsr.data_key.is_destroyed
     if not erased and (dsr.requested_value or dsr.message):
         record_event(
             action=AuditAction.VIEW_SENSITIVE,

@@ -124,7 +124,7 @@ def _tell_customer(
         "customer", "customer__data_key", "customer__organization", "deal", "deal__seller"
     ).get(pk=request_id)
     if recipient is None:
-        if dsr.customer.status == CustomerStatus.ERASED:
+        if dsr.customer is None or dsr.customer.status == CustomerStatus.ERASED:
             return
         recipient = _recipient(dsr.customer)
     if recipient is None:
@@ -201,6 +201,7 @@ def request_create(
     jurisdiction = jurisdiction_for(customer)
     dsr = DataSubjectRequest(
         customer=customer,
+        data_key_id=customer.data_key_id,
         deal=deal,
         kind=kind,
         source=source,
@@ -359,6 +360,8 @@ def request_fulfil(
     )
     if dsr.is_closed:
         raise ValidationError(_("This request is already closed."))
+    if dsr.customer is None:
+        raise ValidationError(_("The customer has been erased; refuse or close the request."))
     if dsr.identity_check not in (IdentityCheck.LINK, IdentityCheck.VERIFIED):
         raise ValidationError(_("Check the person's identity before acting on the request."))
     if dsr.kind == RequestKind.CORRECTION:
@@ -430,7 +433,8 @@ def _close(
     dsr = _lock_open(dsr)
     dsr.status, dsr.outcome_reason = status, reason
     dsr.closed_by, dsr.closed_at, dsr.waiting_reason = actor, timezone.now(), ""
-    dsr.full_clean(exclude=["requested_value", "message"])
+    # The customer row may be gone (erasure) and the content unreadable: check the rest.
+    dsr.full_clean(exclude=["requested_value", "message", "customer", "data_key"])
     dsr.save(update_fields=["status", "outcome_reason", "closed_by", "closed_at", "waiting_reason"])
     followups = 0
     if status == RequestStatus.FULFILLED and dsr.kind in FOLLOWUP_KINDS:
