@@ -171,6 +171,8 @@ def demo_rows(count: int = DEMO_CUSTOMERS) -> list[dict[str, Any]]:
                 "邮箱": email,
                 "地址": f"{region}{city}{street.format(n=rng.randrange(1, 999))}",
                 "身份证号": _national_id(rng, birth),
+                "银行卡号": f"6222 {rng.randrange(10**4):04d} {rng.randrange(10**4):04d} "
+                f"{rng.randrange(10**4):04d}",
                 "城市": city,
                 "地区": region,
                 "国家": "CN",

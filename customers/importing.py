@@ -647,6 +647,9 @@ class RowValidator:
         purchase = self._group(values, PURCHASE_FIELDS, "purchase_", fail)
         interaction = self._group(values, INTERACTION_FIELDS, "interaction_", fail)
         if problems:
+            # In the file's column order, as a person reads the row.
+            order = {column: i for i, column in enumerate(columns.values())}
+            problems.sort(key=lambda p: order.get(p.column, len(order)))
             return None, problems
         customer = {
             k: v for k, v in values.items() if not k.startswith(("purchase_", "interaction_"))

@@ -9,6 +9,7 @@ Reads of sensitive and core fields are recorded with ``audits.access.log_access`
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import uuid
 from typing import Any
@@ -136,7 +137,10 @@ def _fields(customer: Customer, tier: str) -> list[tuple[str, Any]]:
     for name in fields_of(Customer, tier):
         field = Customer._meta.get_field(name)
         display = getattr(customer, f"get_{name}_display", None)
-        rows.append((field.verbose_name, display() if display else getattr(customer, name)))
+        value = display() if display else getattr(customer, name)
+        if isinstance(value, datetime.date):
+            value = value.isoformat()  # one unambiguous form in every language
+        rows.append((field.verbose_name, value))
     return rows
 
 
