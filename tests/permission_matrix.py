@@ -244,4 +244,68 @@ MATRIX: dict[str, Row] = {
     "lifecycle:incident_report": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.incident.pk}
     ),
+    # Customer pages (``notice:``): the signed link is the only key, so every actor (signed in
+    # or not) gets the same answer; an action without a choice re-renders the page (400).
+    "notice:page": Row(everyone(200), kwargs=lambda world: {"token": world.notice_token}),
+    "notice:act": Row(
+        everyone(400), method="post", kwargs=lambda world: {"token": world.notice_token}
+    ),
+    "notice:done": Row(
+        everyone(200), kwargs=lambda world: {"token": world.notice_token, "what": "complaint"}
+    ),
+    # Notice campaigns: the deal's broker and compliance; another deal's broker is outside the
+    # scope; the four-eyes rules answer 403 to the preparer.
+    "notices:campaign_list": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}),
+        kwargs=lambda world: {"pk": world.deal.pk},
+    ),
+    "notices:campaign_detail": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}),
+        kwargs=lambda world: {"pk": world.notice_campaign.pk},
+    ),
+    "notices:campaign_preview": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 200}),
+        kwargs=lambda world: {"pk": world.notice_campaign.pk},
+    ),
+    "notices:campaign_approve": Row(
+        only({"broker": 403, "other_broker": 404, "compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.notice_campaign.pk},
+    ),
+    "notices:campaign_send": Row(
+        only({"broker": 302, "other_broker": 404, "compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.notice_campaign.pk},
+    ),
+    "notices:campaign_resend": Row(
+        only({"broker": 302, "other_broker": 404, "compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.notice_campaign.pk},
+    ),
+    "notices:notice_manual_done": Row(
+        only({"broker": 302, "other_broker": 404, "compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.notice.pk},
+    ),
+    # The request register: compliance officers only.
+    "requests:request_list": Row(only({"compliance": 200})),
+    "requests:request_create": Row(only({"compliance": 200})),
+    "requests:request_detail": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.subject_request.pk}
+    ),
+    "requests:request_assign": Row(
+        only({"compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.subject_request.pk},
+    ),
+    "requests:request_fulfil": Row(
+        only({"compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.subject_request.pk},
+    ),
+    "requests:request_refuse": Row(
+        only({"compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.subject_request.pk},
+    ),
 }

@@ -8,6 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.audits.world import audits_world
 from tests.lifecycle.world import lifecycle_world
+from tests.notices.world import notices_world
 from tests.permission_matrix import ACTORS, EXCLUDED_NAMESPACES, MATRIX
 from tests.portal.world import portal_world
 
@@ -61,6 +62,7 @@ def world(cast, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)  # report files of the audits pages
     audits_world(cast)
     lifecycle_world(cast)
+    notices_world(cast)
     return cast
 
 
