@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from transferdesk.crypto.admin import MaskedHistoryAdmin, masked_personal_data
 
-from .models import Customer, Interaction, Organization, PurchaseRecord
+from .models import Customer, ImportUpload, Interaction, Organization, PurchaseRecord
 
 
 @admin.register(Organization)
@@ -40,3 +42,27 @@ class PurchaseRecordAdmin(MaskedHistoryAdmin):
 class InteractionAdmin(MaskedHistoryAdmin):
     list_display = ("customer", "occurred_on", "channel")
     list_select_related = ("customer",)
+
+
+@admin.register(ImportUpload)
+class ImportUploadAdmin(admin.ModelAdmin):
+    """Imports and their outcome, read-only; the encrypted file itself is never shown (and is
+    gone once the import ends)."""
+
+    list_display = (
+        "created_at",
+        "organization",
+        "uploaded_by",
+        "file_format",
+        "row_count",
+        "status",
+    )
+    list_filter = ("status", "organization")
+    list_select_related = ("organization", "uploaded_by")
+    exclude = ("content",)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

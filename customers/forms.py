@@ -49,7 +49,13 @@ class CustomerEditForm(forms.Form):
 
     @staticmethod
     def field_names() -> list[str]:
-        return [*fields_of(Customer, "general"), *fields_of(Customer, "sensitive")]
+        # The status has its own workflows (objections, erasure, legal hold), each with its
+        # rules and events; a plain edit must not short-circuit them.
+        return [
+            name
+            for name in (*fields_of(Customer, "general"), *fields_of(Customer, "sensitive"))
+            if name != "status"
+        ]
 
     def changed_values(self) -> dict[str, Any]:
         """Only what the person changed: untouched encrypted fields keep their ciphertext."""

@@ -78,7 +78,10 @@ def test_screenshots_of_the_customer_pages(
         page.click("form[action$='/reveal/'] button")
     expect(page.locator("dd", has_text="••••••••")).to_have_count(0)
     _shoot(page, console, "customer-detail-revealed", lang)
-    page.click(".nav-tabs a[href$='/history/']")
+    with page.expect_navigation():
+        page.click("form[action$='/verify/'] button")
+    with page.expect_navigation():
+        page.click(".nav-tabs a[href$='/history/']")
     _shoot(page, console, "customer-history", lang)
 
     _upload(page, "meridian", "customers.csv", MAPPING_FILE)

@@ -318,3 +318,50 @@ def test_another_broker_cannot_open_someone_elses_upload(book, client):
     response = upload(client, book.seller.slug, b"reference,full_name\nA,B\n")
     client.force_login(book.other_broker)
     assert client.get(response["Location"]).status_code == 404
+
+
+def test_a_large_upload_stays_in_memory_and_never_spools_to_a_temporary_file(
+    book, client, monkeypatch
+):
+    from django.core.files import uploadedfile
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the customer file was written to a temporary file")
+
+    monkeypatch.setattr(uploadedfile.TemporaryUploadedFile, "__init__", refuse)
+    client.force_login(book.broker)
+    rows = "".join(f"L-{i},Name {i},{'x' * 40}\n" for i in range(60_000))
+    content = ("reference,full_name,notes\n" + rows).encode()
+    assert len(content) > 3 * 1024 * 1024  # above Django's in-memory threshold
+    response = upload(client, book.seller.slug, content)
+    assert response.status_code == 302
+    assert ImportUpload.objects.get().row_count == 60_000
+
+
+def test_a_file_above_the_threshold_runs_as_a_job_with_progress_and_is_wiped(
+    book, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    from customers import importing
+    from transferdesk.jobs import Job, JobStatus
+
+    monkeypatch.setattr(importing, "JOB_THRESHOLD_ROWS", 2)
+    client.force_login(book.broker)
+    content = b"reference,full_name\nJ-1,A B\nJ-2,C D\nJ-3,E F\n"
+    response = upload(client, book.seller.slug, content)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = client.post(response["Location"], {"col_0": "reference", "col_1": "full_name"})
+    job = Job.objects.get(kind="customer_import")
+    assert job.status == JobStatus.SUCCEEDED and job.done == 3
+    assert job.result == {"rows": 3, "customers": 3, "problems": 0, "applied": True}
+    assert Customer.objects.filter(reference__startswith="J-").count() == 3
+    stored = ImportUpload.objects.get()
+    assert stored.job_id == job.pk and stored.content is None
+    page = client.get(result["Location"])
+    assert "3 customers imported" in page.text
+
+
+def test_the_edit_form_leaves_the_status_to_its_own_workflows(book, client):
+    client.force_login(book.broker)
+    form = client.get(reverse("customers:customer_edit", args=[book.customer.pk])).context["form"]
+    assert "status" not in form.fields and "full_name" in form.fields
+    assert "national_id" not in form.fields
