@@ -12,6 +12,7 @@ import csv
 import datetime
 import io
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from django.contrib import messages
@@ -132,15 +133,22 @@ def customer_list(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _display(name: str, value: Any) -> Any:
+    """A stored value as people read it: choice labels, ISO dates."""
+    field = Customer._meta.get_field(name)
+    choices = dict(getattr(field, "flatchoices", None) or ())
+    if value in choices:
+        return choices[value]
+    if isinstance(value, datetime.date):
+        return value.isoformat()  # one unambiguous form in every language
+    return value
+
+
 def _fields(customer: Customer, tier: str) -> list[tuple[str, Any]]:
     rows = []
     for name in fields_of(Customer, tier):
         field = Customer._meta.get_field(name)
-        display = getattr(customer, f"get_{name}_display", None)
-        value = display() if display else getattr(customer, name)
-        if isinstance(value, datetime.date):
-            value = value.isoformat()  # one unambiguous form in every language
-        rows.append((field.verbose_name, value))
+        rows.append((field.verbose_name, _display(name, getattr(customer, name))))
     return rows
 
 
@@ -259,7 +267,18 @@ def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     customer = _customer(request, pk)
     actions = _actions(request, customer.organization)
     tiers = selectors.visible_tiers(actions)
-    entries = selectors.customer_history(customer=customer, visible_tiers=tiers)
+    entries = [
+        replace(
+            entry,
+            changes=[
+                replace(c, old=_display(c.field, c.old), new=_display(c.field, c.new))
+                if c.visible
+                else c
+                for c in entry.changes
+            ],
+        )
+        for entry in selectors.customer_history(customer=customer, visible_tiers=tiers)
+    ]
     shown = sorted(
         {c.field for e in entries for c in e.changes if c.visible and c.tier != Tier.GENERAL}
     )
