@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from audits.choices import AuditAction
@@ -166,3 +168,29 @@ def test_a_tampered_manifest_fails_and_names_the_item(cast, deal, customers):
     bundle = manifest_bundle(stage)
     bundle["manifest"]["item_count"] += 1
     assert not verify_bundle(bundle).ok
+
+
+def test_verify_receipt_command_passes_a_sound_bundle_and_fails_a_tampered_one(
+    cast, deal, customers, tmp_path
+):
+    import json
+
+    from django.core.management import CommandError, call_command
+
+    stage = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    bundle = manifest_bundle(stage)
+    sound = tmp_path / "sound.json"
+    sound.write_text(json.dumps(bundle))
+    out = io.StringIO()
+    call_command(
+        "verify_receipt", str(sound), "--fingerprint", bundle["key_fingerprint"], stdout=out
+    )
+    assert out.getvalue().startswith("verify_receipt: OK")
+    victim = bundle["items"][5][0]
+    bundle["items"][5][1] = "f" * 64
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(bundle))
+    with pytest.raises(CommandError, match=victim):
+        call_command("verify_receipt", str(tampered))
+    with pytest.raises(CommandError, match="Merkle root"):
+        call_command("verify_receipt", str(tampered), "--offline")
