@@ -72,6 +72,13 @@ MATRIX: dict[str, Row] = {
     "transfers:deal_edit": Row(
         only({"broker": 200, "other_broker": 404, "compliance": 403}), kwargs=_deal
     ),
+    # The world's deal is in handover with its stages open: completing it is refused (302
+    # back with a message) for its broker; others never reach the service.
+    "transfers:deal_complete": Row(
+        only({"broker": 302, "other_broker": 404, "compliance": 403}),
+        method="post",
+        kwargs=_deal,
+    ),
     "transfers:deal_assignments": Row(
         only({"broker": 200, "other_broker": 404, "compliance": 403}), kwargs=_deal
     ),

@@ -40,8 +40,8 @@ from transferdesk.crypto import aead
 from transferdesk.crypto.errors import CryptoError
 
 from . import signing
-from .choices import StageKind, StageStatus
-from .models import HandoverItem, HandoverStage, StageManifest
+from .choices import DealStatus, StageKind, StageStatus
+from .models import HandoverItem, HandoverStage, StageManifest, TransferDeal
 from .selectors import eligible, exclusion_counts, stage_selection
 
 logger = logging.getLogger(__name__)
@@ -300,6 +300,10 @@ def _claim(stage_id: Any, lease: str) -> HandoverStage | None:
     else:
         stage.done = stage.items.count()
     stage.save(update_fields=["status", "lease", "heartbeat_at", "started_at", "total", "done"])
+    # The first stage that moves puts the deal in handover (conditional: never backwards).
+    TransferDeal.objects.filter(
+        pk=stage.deal_id, status__in=(DealStatus.DRAFT, DealStatus.NOTICE_PERIOD)
+    ).update(status=DealStatus.IN_HANDOVER)
     record_event(
         action=AuditAction.HANDOVER_INTERRUPTED if resumed else AuditAction.HANDOVER_STARTED,
         obj=stage,

@@ -29,7 +29,7 @@ from customers.models import Organization
 from transferdesk.models import DataKey, DataKeyPurpose
 
 from . import signing
-from .choices import ROLE_PERMISSIONS, AssignmentRole, StageKind, StageStatus
+from .choices import ROLE_PERMISSIONS, AssignmentRole, DealStatus, StageKind, StageStatus
 from .models import DealAssignment, HandoverStage, Nda, NdaAcceptance, TransferDeal
 from .selectors import selectable_fields, stage_preview
 
@@ -189,6 +189,43 @@ def deal_unassign(*, actor: Any, assignment: DealAssignment) -> None:
             "permissions": revoked,
         },
     )
+
+
+@transaction.atomic(durable=True)
+def deal_complete(*, actor: Any, deal: TransferDeal) -> TransferDeal:
+    """Close a deal whose handover is over: every stage delivered, acknowledged or withdrawn.
+
+    Cancelling a deal (and destroying its key) belongs to the destruction process of the
+    retention module (DESIGN.md guarantee 9), not here.
+    """
+    open_stages = deal.stages.exclude(
+        status__in=(
+            StageStatus.DELIVERED,
+            StageStatus.ACKNOWLEDGED,
+            StageStatus.CANCELLED,
+            StageStatus.REJECTED,
+        )
+    )
+    if open_stages.exists():
+        raise TransitionRefused(_("Stages of this deal are still open; finish or cancel them."))
+    if not deal.stages.filter(
+        status__in=(StageStatus.DELIVERED, StageStatus.ACKNOWLEDGED)
+    ).exists():
+        raise TransitionRefused(_("Nothing has been handed over in this deal."))
+    updated = TransferDeal.objects.filter(pk=deal.pk, status=DealStatus.IN_HANDOVER).update(
+        status=DealStatus.COMPLETED
+    )
+    if updated != 1:
+        raise TransitionRefused(_("Only a deal in handover can be completed."))
+    deal.refresh_from_db()
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=deal,
+        deal=deal,
+        details={"status": DealStatus.COMPLETED.value},
+    )
+    return deal
 
 
 # --- NDAs ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ urlpatterns = [
     path("verify/", views.verify_receipt, name="verify_receipt"),
     path("<uuid:pk>/", views.deal_detail, name="deal_detail"),
     path("<uuid:pk>/edit/", views.deal_edit, name="deal_edit"),
+    path("<uuid:pk>/complete/", views.deal_complete, name="deal_complete"),
     path("<uuid:pk>/assignments/", views.deal_assignments, name="deal_assignments"),
     path(
         "<uuid:pk>/assignments/<int:assignment_pk>/remove/",

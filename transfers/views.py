@@ -150,6 +150,19 @@ def deal_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     )
 
 
+@require_POST
+@staff
+def deal_complete(request: HttpRequest, pk: Any) -> HttpResponse:
+    deal = _deal(request, pk, "change")
+    try:
+        services.deal_complete(actor=request.user, deal=deal)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("Deal completed."))
+    return redirect("transfers:deal_detail", pk=deal.pk)
+
+
 @staff
 def deal_assignments(request: HttpRequest, pk: Any) -> HttpResponse:
     deal = _deal(request, pk, "change")

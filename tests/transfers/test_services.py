@@ -136,3 +136,24 @@ def test_an_aggregate_stage_cannot_carry_sensitive_fields(cast, deal):
             actor=cast.broker, deal=deal, name="x", kind=StageKind.AGGREGATE,
             tier_scope=[Tier.GENERAL, Tier.SENSITIVE],
         )  # fmt: skip
+
+
+def test_a_deal_goes_into_handover_with_its_first_stage_and_completes_when_all_are_done(
+    cast, deal, django_capture_on_commit_callbacks
+):
+    from transfers.choices import DealStatus
+    from transfers.engine import run_stage
+
+    make_customers(cast.seller, 6)
+    stage = services.stage_create(
+        actor=cast.broker, deal=deal, name="Overview", kind=StageKind.AGGREGATE,
+        tier_scope=[Tier.GENERAL],
+    )  # fmt: skip
+    services.stage_submit(actor=cast.broker, stage=stage)
+    with pytest.raises(ValidationError):
+        services.deal_complete(actor=cast.broker, deal=deal)
+    services.stage_approve(actor=cast.compliance, stage=stage, note="ok", start=False)
+    run_stage(stage.pk)
+    deal.refresh_from_db()
+    assert deal.status == DealStatus.IN_HANDOVER
+    assert services.deal_complete(actor=cast.broker, deal=deal).status == DealStatus.COMPLETED
