@@ -29,6 +29,7 @@ from django.db.models import F
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
@@ -471,6 +472,13 @@ def enqueue_campaign(campaign_id: Any, job_id: Any) -> None:
 # --- sending -------------------------------------------------------------------------------
 
 
+def deadline_text(moment: datetime) -> str:
+    """The deadline in the active language's date format and a 24-hour time: English's
+    "p.m." would end the sentence in two full stops."""
+    local = timezone.localtime(moment)
+    return f"{date_format(local, 'DATE_FORMAT')} {local:%H:%M}"
+
+
 def notice_context(*, deal: TransferDeal, campaign: NoticeCampaign, url: str) -> dict[str, Any]:
     """What every notice says (the customer's name is added per message)."""
     buyer = deal.buyer
@@ -483,6 +491,7 @@ def notice_context(*, deal: TransferDeal, campaign: NoticeCampaign, url: str) ->
         "categories": [CATEGORY_LABELS[c] for c in campaign.categories if c in CATEGORY_LABELS],
         "stages": campaign.stages_planned,
         "deadline": campaign.objection_deadline,
+        "deadline_text": deadline_text(campaign.objection_deadline),
         "purpose_changed": campaign.purpose_changed,
         "url": url,
     }

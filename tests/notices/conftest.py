@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from tests.factories import CustomerFactory
-from tests.transfers.conftest import deal, make_deal  # noqa: F401 - shared fixtures
+from tests.transfers.conftest import deal, make_deal, roles, tcast  # noqa: F401 - shared fixtures
 from transferdesk.celery import app
 from transfers import notices
 
