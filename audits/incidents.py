@@ -250,17 +250,32 @@ def _earliest(*values: dt.datetime | None) -> dt.datetime | None:
 # --- notices to the people affected ----------------------------------------------------------
 
 
+def field_labels(names: Iterable[str]) -> list[str]:
+    """People-readable, translated labels of field names as access events record them
+    (``full_name``, ``purchases.notes``), in a stable order."""
+    from customers.models import Interaction, PurchaseRecord
+
+    related = {"purchases": PurchaseRecord, "interactions": Interaction}
+    labels = []
+    for name in sorted(set(names)):
+        head, _sep, tail = name.partition(".")
+        model = related.get(head) if tail else Customer
+        try:
+            field_name = tail or head
+            label = str(model._meta.get_field(field_name).verbose_name)  # type: ignore[union-attr]
+            if tail:
+                label = f"{model._meta.verbose_name_plural}: {label}"  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - an unknown name is shown as recorded
+            label = name
+        labels.append(label)
+    return labels
+
+
 def notice_text(incident: Incident, fields: Iterable[str], *, language: str | None = None) -> str:
     """The notice from the template: what happened, what data, what was done, what they can
     do, whom to contact (rendered in the customer's language when it is known)."""
-    labels = []
-    for name in sorted(fields):
-        base = name.split(".")[0]
-        try:
-            labels.append(str(Customer._meta.get_field(base).verbose_name))
-        except Exception:  # noqa: BLE001 - fields of related records keep their dotted name
-            labels.append(name)
     with translation.override(language or settings.LANGUAGE_CODE):
+        labels = field_labels(fields)
         return render_to_string(
             "lifecycle/incident_notice.txt",
             {"incident": incident, "fields": labels},

@@ -957,6 +957,27 @@ def _chain_head_text() -> str:
     return f"{head.seq}:{head.mac[:32]}"
 
 
+def _count_label(key: str) -> tuple[str, str]:
+    """The certificate's words for a count key such as ``customer_record.sensitive``."""
+    categories = {
+        "customer_record": _("Customer record"),
+        "purchases": _("Purchase records"),
+        "interactions": _("Interaction records"),
+        "history": _("History"),
+        "snapshots": _("Handed-over snapshots"),
+    }
+    kinds = {
+        "customers": _("Customers"),
+        "general": _("General-tier values"),
+        "sensitive": _("Sensitive-tier values (encrypted)"),
+        "core": _("Core-tier values (encrypted)"),
+        "rows": _("Rows"),
+        "wiped": _("Wiped"),
+    }
+    category, _sep, kind = key.partition(".")
+    return categories.get(category, category), kinds.get(kind, kind)
+
+
 def certificate_for_run(*, run: PurgeRun, actor: Any = None) -> DestructionCertificate:
     """The certificate of a purge run or an erasure (built once per run)."""
     from transferdesk import pdf as evidence
@@ -977,6 +998,11 @@ def certificate_for_run(*, run: PurgeRun, actor: Any = None) -> DestructionCerti
         title=title, generated_by=_actor_name(actor), generated_at=now, chain_head=head
     )
     policy = run.policy
+    organisations = ", ".join(
+        Organization.objects.filter(
+            pk__in=tombstones.values("organization_id").distinct()
+        ).values_list("legal_name", flat=True)
+    )
     if policy is not None:
         basis = _("Retention policy: {category}, {period} days from {event}, {action}").format(
             category=policy.get_category_display(),
@@ -989,7 +1015,7 @@ def certificate_for_run(*, run: PurgeRun, actor: Any = None) -> DestructionCerti
     facts: list[tuple[str, object]] = [
         (_("Certificate for"), _("Purge run {id}").format(id=run.pk)),
         (_("Basis"), basis),
-        (_("Organisation"), policy.organization.legal_name if policy else _("see tombstones")),
+        (_("Organisation"), organisations),
         (_("Carried out by"), _actor_name(run.started_by)),
         (_("Destroyed at"), f"{destroyed_at:%Y-%m-%d %H:%M:%S %Z}"),
         (_("Customers"), run.customers),
@@ -1012,18 +1038,20 @@ def certificate_for_run(*, run: PurgeRun, actor: Any = None) -> DestructionCerti
             facts,
         )
         yield para(_("What was destroyed"), "h2", bold=True)
-        rows = [(key, value) for key, value in sorted(run.counts.items())]
-        yield from table_chunks([_("Category and tier"), _("Count")], rows)
-        yield para(_("Customer reference hashes and keys destroyed"), "h2", bold=True)
         yield from table_chunks(
-            [_("Reference hash"), _("Data key"), _("Action")],
-            (
-                (ref, str(key), action)
-                for ref, key, action in tombstones.order_by("id")
-                .values_list("reference_hash", "data_key_id", "action")
-                .iterator(chunk_size=2000)
-            ),
-            col_widths=[95 * evidence.mm, 65 * evidence.mm, 18 * evidence.mm],
+            [_("Category"), _("What"), _("Count")],
+            [(*_count_label(key), value) for key, value in sorted(run.counts.items())],
+            col_widths=[60 * evidence.mm, 80 * evidence.mm, 25 * evidence.mm],
+        )
+        yield para(_("Customer reference hashes and keys destroyed"), "h2", bold=True)
+        # Two columns only: a SHA-256 in hex and a UUID fill the page width at this size
+        # (the action is the run's, stated above).
+        yield from table_chunks(
+            [_("Reference hash"), _("Data key destroyed")],
+            tombstones.order_by("id")
+            .values_list("reference_hash", "data_key_id")
+            .iterator(chunk_size=2000),
+            col_widths=[114 * evidence.mm, 64 * evidence.mm],
         )
 
     buffer = io.BytesIO()

@@ -201,7 +201,12 @@ def incidents(request: HttpRequest) -> HttpResponse:
 def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     incident = get_object_or_404(Incident.objects.select_related("reported_by"), pk=pk)
     found = incident_services.affected(incident)
-    affected_page = Paginator(sorted(found.customers.items()), 25).get_page(request.GET.get("page"))
+    affected_page = Paginator(
+        sorted(found.customers.items()), settings.TRANSFERDESK_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    affected_page.object_list = [
+        (pk, incident_services.field_labels(names)) for pk, names in affected_page.object_list
+    ]
     return render(
         request,
         "lifecycle/incident_detail.html",
@@ -209,6 +214,7 @@ def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "incident": incident,
             "deadlines": incident_services.deadlines(incident),
             "found": found,
+            "field_labels": incident_services.field_labels(found.fields),
             "page_obj": affected_page,
             "status_form": IncidentStatusForm(initial={"status": incident.status}),
             "section": "incidents",

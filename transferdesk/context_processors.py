@@ -31,7 +31,7 @@ NAVIGATION: dict[str, list[NavItem]] = {
     ],
     Role.COMPLIANCE: [
         NavItem(_("Compliance"), "audits:dashboard"),
-        NavItem(_("Retention and incidents"), "lifecycle:retention"),
+        NavItem(_("Retention"), "lifecycle:retention"),
         NavItem(_("Deals"), "transfers:deal_list"),
         NavItem(_("Approvals"), "transfers:approval_queue"),
         NavItem(_("Customers"), "customers:organization_list"),
