@@ -40,6 +40,8 @@ from .notice_models import (
 
 #: Hidden from the page: codes that mean nothing to the customer.
 PAGE_HIDDEN = frozenset({"status", "legal_basis", "last_verified_on", "retention_until"})
+#: Language codes shown as their names ("简体中文", not "zh-hans").
+LANGUAGE_NAMES = {"en": _("English"), "zh-hans": _("Simplified Chinese")}
 ACTIONS = {
     "object": RequestKind.OBJECTION,
     "correct": RequestKind.CORRECTION,
@@ -100,6 +102,8 @@ def _held(customer: Customer) -> list[tuple[str, Any]]:
             value = getattr(customer, name)
             if value in ("", None):
                 continue
+            if name == "preferred_language":
+                value = LANGUAGE_NAMES.get(notices.language_of(customer), value)
             if tier == Tier.CORE:
                 text = str(value)
                 value = "•" * max(0, len(text) - 4) + text[-4:]
