@@ -120,7 +120,7 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
     )
     yield from section(
         _("Recipients and disclosures"),
-        [_("Stage"), _("Layer"), _("Tiers"), _("Recipient"), _("Status"), _("Items delivered")],
+        [_("Stage"), _("Layer"), _("Tiers"), _("Recipient"), _("Status"), _("Records")],
         (
             [
                 f"{s.order}. {s.name}",
@@ -128,12 +128,15 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
                 ", ".join(s.tier_scope or []),
                 deal.buyer.legal_name,
                 s.get_status_display(),
-                str(delivered.get(s.pk, 0)),
+                # Aggregate stages disclose statistics, not records.
+                _("statistics of {n}").format(n=s.done)
+                if s.kind == "aggregate"
+                else str(delivered.get(s.pk, 0)),
             ]
             for s in stages
         ),
         _("No disclosure is planned yet."),
-        [40 * mm, 22 * mm, 24 * mm, 46 * mm, 22 * mm, 24 * mm],
+        [40 * mm, 22 * mm, 20 * mm, 44 * mm, 22 * mm, 30 * mm],
     )
     retention = customers.aggregate(
         first=Min("retention_until"), last=Max("retention_until"), dated=Count("retention_until")

@@ -51,14 +51,23 @@ def _runs(text: str, latin_font: str) -> list[tuple[str, str]]:
 
 
 def _width(text: str, font: str = LATIN) -> float:
+    if text.isascii():
+        return pdfmetrics.stringWidth(text, font, FONT_SIZE)
     return sum(pdfmetrics.stringWidth(t, f, FONT_SIZE) for f, t in _runs(text, font))
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_width(text: str) -> float:
+    """Widths of the short texts that repeat down a timeline (actors, actions)."""
+    return _width(text)
 
 
 def wrap_text(text: str, width: float, font: str = LATIN) -> list[str]:
     """Greedy line breaking by characters (CJK has no spaces to break at), at most
     ``MAX_LINES`` lines, the last one ending in "..." if the text was longer."""
     text = text.replace("\n", " ")
-    if _width(text, font) <= width:
+    full = _short_width(text) if len(text) <= 24 and font == LATIN else _width(text, font)
+    if full <= width:
         return [text]
     lines: list[str] = []
     current = ""
@@ -117,40 +126,51 @@ class RowBlock(Flowable):
             RowBlock(self.header, self.rows[fit:], self.col_widths, self.heights[fit:]),
         ]
 
-    def _text(self, x: float, y: float, text: str, font: str) -> None:
-        canvas = self.canv
-        for run_font, run in _runs(text, font):
-            canvas.setFont(run_font, FONT_SIZE)
-            canvas.drawString(x, y, run)
-            x += pdfmetrics.stringWidth(run, run_font, FONT_SIZE)
-
     def draw(self) -> None:
         canvas = self.canv
         top = self.height
         canvas.setFillColor(HEAD_BG)
         canvas.rect(0, top - HEAD_H, self.width, HEAD_H, stroke=0, fill=1)
-        canvas.setFillColor(HEAD_INK)
-        x = 0.0
-        for label, w in zip(self.header, self.col_widths, strict=True):
-            self._text(x + PAD, top - HEAD_H + 3.6, label, LATIN_BOLD)
-            x += w
         canvas.setStrokeColor(HEAD_INK)
         canvas.setLineWidth(0.6)
         canvas.line(0, top - HEAD_H, self.width, top - HEAD_H)
-        canvas.setFillColor(colors.black)
+        # Rules first, then all the text of the block in one text object: one BT/ET pair per
+        # block instead of one per cell, and textOut advances over font runs by itself.
         canvas.setStrokeColor(RULE)
         canvas.setLineWidth(0.25)
+        y = top - HEAD_H
+        for h in self.heights:
+            y -= h
+            canvas.line(0, y, self.width, y)
+        text = canvas.beginText()
+        text.setFillColor(HEAD_INK)
+        current = [""]
+
+        def out(x: float, y: float, value: str, font: str) -> None:
+            text.setTextOrigin(x, y)
+            for run_font, run in _runs(value, font):
+                if run_font != current[0]:
+                    text.setFont(run_font, FONT_SIZE)
+                    current[0] = run_font
+                text.textOut(run)
+
+        x = 0.0
+        for label, w in zip(self.header, self.col_widths, strict=True):
+            out(x + PAD, top - HEAD_H + 3.6, label, LATIN_BOLD)
+            x += w
+        text.setFillColor(colors.black)
         y = top - HEAD_H
         for row, h in zip(self.rows, self.heights, strict=True):
             x = 0.0
             for lines, w in zip(row, self.col_widths, strict=True):
                 line_y = y - PAD - FONT_SIZE + 0.6
                 for line in lines:
-                    self._text(x + PAD, line_y, line, LATIN)
+                    if line:
+                        out(x + PAD, line_y, line, LATIN)
                     line_y -= LINE_H
                 x += w
             y -= h
-            canvas.line(0, y, self.width, y)
+        canvas.drawText(text)
 
 
 def row_blocks(
