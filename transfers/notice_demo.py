@@ -61,4 +61,5 @@ def seed_notices() -> str:
             field_name="postal_address",
             requested_value="Room 1203, 88 Century Avenue, Pudong, Shanghai",
         )
+    campaign.refresh_from_db()
     return f"notices: campaign {campaign.status} on {deal.reference}, {existing.count()} requests"
