@@ -36,6 +36,7 @@ NAVIGATION: dict[str, list[NavItem]] = {
         NavItem(_("Approvals"), "transfers:approval_queue"),
         NavItem(_("Customers"), "customers:organization_list"),
         NavItem(_("Follow-ups"), "portal:overdue"),
+        NavItem(_("Data-subject requests"), "requests:request_list"),
     ],
     Role.BUYER: [NavItem(_("Data room"), "portal:home")],
 }
