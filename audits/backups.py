@@ -540,6 +540,22 @@ def _load_postgres(path: Path, url: str) -> None:
     config = environ.Env.db_url_config(url)
     if not str(config["ENGINE"]).endswith("postgresql"):
         raise BackupError(_("A PostgreSQL backup needs a PostgreSQL target."))
+    # Only into an empty database: overwriting one would have to delete audit events, which
+    # the append-only trigger refuses (rightly), and would mix two histories.
+    probe = _pg_connect(config, config["NAME"], autocommit=True)
+    try:
+        with probe.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            tables = cursor.fetchone()[0]
+    finally:
+        probe.close()
+    if tables:
+        raise BackupError(
+            _(
+                "The target database is not empty ({count} tables); restore into a new, empty "
+                "database (the audit trail cannot be overwritten)."
+            ).format(count=tables)
+        )
     process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
         [
             _tool("pg_restore"),

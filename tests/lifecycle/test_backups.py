@@ -180,3 +180,16 @@ def test_backup_command_prints_one_line_and_prune_removes_old_files(capsys, back
     run = BackupRun.objects.get()
     assert backup_prune(now=run.started_at + dt.timedelta(days=31)) == 1
     assert not (backup_dir / run.file_name).exists()
+
+
+def test_a_restore_never_overwrites_a_database_in_use(cast, make_customer, tmp_path):
+    make_customer()
+    backup = backup_run()
+    path = tmp_path / "backups" / backup.file_name
+    url, drop = _restore_url(tmp_path)
+    try:
+        restore(path=path, target_url=url)
+        with pytest.raises(BackupError, match="not empty|already exists"):
+            restore(path=path, target_url=url)
+    finally:
+        drop()
