@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from transferdesk.jobs import job_create, job_fail, job_progress, job_start, job_succeed
 
@@ -20,7 +21,7 @@ from ..choices import AuditAction
 from ..models import ReportKind, ReportRun
 from ..services import record_event
 from . import Rendered, render_report
-from .common import ReportParams
+from .common import ReportParams, resolve_deal
 
 #: Where report files live: under MEDIA_ROOT, served only by the compliance download view.
 REPORTS_DIR = "reports"
@@ -38,11 +39,7 @@ def _generated_by(actor: Any) -> str:
 
 
 def _record(*, actor: Any, kind: str, params: ReportParams, rendered: Rendered, run: Any) -> None:
-    deal = None
-    if params.deal:
-        from .common import resolve_deal
-
-        deal = resolve_deal(params.deal)
+    deal = resolve_deal(params.deal) if params.deal else None
     record_event(
         action=AuditAction.REPORT_GENERATED,
         actor=actor,
@@ -71,12 +68,10 @@ def report_request(
     kind = ReportKind(kind)
     # Fail now, on the page, rather than in the worker: the deal or campaign must exist.
     if kind in (ReportKind.DEAL_AUDIT, ReportKind.PROCESSING) and not params.deal:
-        raise ValidationError(ReportKind(kind).label + ": " + str(_deal_missing()))
+        raise ValidationError(_("Name the deal (its reference)."))
     if kind == ReportKind.ACCESS_REVIEW and not params.campaign:
-        raise ValidationError(_campaign_missing())
+        raise ValidationError(_("Choose the access-review campaign."))
     if params.deal:
-        from .common import resolve_deal
-
         resolve_deal(params.deal)
     data = params.as_json()
     data["language"] = language or translation.get_language() or settings.LANGUAGE_CODE
@@ -84,18 +79,6 @@ def report_request(
     run = ReportRun.objects.create(kind=kind, params=data, job=job, requested_by=actor)
     transaction.on_commit(lambda: report_generate_task.delay(str(run.pk)))
     return run
-
-
-def _deal_missing() -> str:
-    from django.utils.translation import gettext as _
-
-    return _("Name the deal (its reference).")
-
-
-def _campaign_missing() -> str:
-    from django.utils.translation import gettext as _
-
-    return _("Choose the access-review campaign.")
 
 
 def report_generate(*, run_id: uuid.UUID | str) -> ReportRun:
