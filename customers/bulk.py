@@ -14,6 +14,7 @@ ciphertext, as ``EncryptedHistoricalRecords`` guarantees — plus the history co
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -52,7 +53,9 @@ def _insert(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None
             )
 
 
-def _prepared(model: type[models.Model], objs: list[models.Model]) -> tuple[list[Any], list]:
+def _prepared(
+    model: type[models.Model], objs: Sequence[models.Model]
+) -> tuple[list[Any], list[tuple[Any, ...]]]:
     connection = _connection()
     alias = connection.alias
     fields = list(model._meta.local_concrete_fields)
@@ -64,7 +67,7 @@ def _prepared(model: type[models.Model], objs: list[models.Model]) -> tuple[list
     return fields, rows
 
 
-def insert(model: type[models.Model], objs: list[models.Model]) -> None:
+def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
     """Insert new instances (primary keys set before insert, as every model here has)."""
     fields, rows = _prepared(model, objs)
     _insert(model._meta.db_table, [f.column for f in fields], rows)
@@ -72,7 +75,7 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
 
 def insert_with_history(
     model: type[models.Model],
-    objs: list[models.Model],
+    objs: Sequence[models.Model],
     *,
     user: Any,
     date: datetime.datetime,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from . import importing
@@ -32,7 +33,9 @@ class CustomerFilterForm(forms.Form):
 
     def __init__(self, *args: Any, segments: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["segment"].choices = [("", _("Any segment")), *((s, s) for s in segments)]
+        segment = self.fields["segment"]
+        assert isinstance(segment, forms.ChoiceField)
+        segment.choices = [("", _("Any segment")), *((s, s) for s in segments)]
 
 
 class CustomerEditForm(forms.Form):
@@ -40,10 +43,12 @@ class CustomerEditForm(forms.Form):
     holding ``reveal_core`` through the service, never shown pre-filled in a form."""
 
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
-        initial = {name: getattr(customer, name) for name in self.field_names()}
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = {name: getattr(customer, name) for name in self.field_names()}
+        super().__init__(*args, **kwargs)
         for name in self.field_names():
-            field = Customer._meta.get_field(name).formfield()
+            model_field = Customer._meta.get_field(name)
+            assert isinstance(model_field, models.Field)
+            field = model_field.formfield()
             assert field is not None
             self.fields[name] = field
 
@@ -93,7 +98,7 @@ class ImportMappingForm(forms.Form):
         return [(i + 1, h, self[f"col_{i}"]) for i, h in enumerate(self.headers)]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         chosen = [v for k, v in cleaned.items() if k.startswith("col_") and v]
         duplicates = sorted({v for v in chosen if chosen.count(v) > 1})
         if duplicates:

@@ -219,7 +219,7 @@ def customer_list(
     Encrypted columns other than ``shown`` are not even loaded, and data keys are joined so
     that decrypting the shown ones costs no query per row.
     """
-    customers = Customer.objects.restrict(user, "view").with_data_keys()
+    customers = Customer.objects.with_data_keys().restrict(user, "view")
     if query:
         customers = customers.filter(
             pk__in=customer_search(organization=organization, query=query).values("pk")

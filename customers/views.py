@@ -49,7 +49,7 @@ def _organization(request: HttpRequest, slug: str, action: str = "view") -> Orga
 
 def _customer(request: HttpRequest, pk: uuid.UUID) -> Customer:
     return get_object_or_404(
-        Customer.objects.restrict(request.user, "view").with_data_keys(), pk=pk
+        Customer.objects.with_data_keys().restrict(request.user, "view"), pk=pk
     )
 
 
@@ -63,8 +63,9 @@ def _require(request: HttpRequest, organization: Organization, action: str) -> N
 
 def _actions(request: HttpRequest, organization: Organization) -> frozenset[str]:
     """What the user may do with this book; changes and reveals are for brokers only."""
-    actions = selectors.organization_actions(user=request.user, organization=organization)
-    if not request.user.has_role(Role.BROKER):
+    user: Any = request.user
+    actions = selectors.organization_actions(user=user, organization=organization)
+    if not user.has_role(Role.BROKER):
         actions = actions & {"view"}
     return actions
 
@@ -144,11 +145,14 @@ def _display(name: str, value: Any) -> Any:
     return value
 
 
-def _fields(customer: Customer, tier: str) -> list[tuple[str, Any]]:
+def _label(name: str) -> Any:
+    return getattr(Customer._meta.get_field(name), "verbose_name", name)
+
+
+def _fields(customer: Customer, tier: str) -> list[tuple[Any, Any]]:
     rows = []
     for name in fields_of(Customer, tier):
-        field = Customer._meta.get_field(name)
-        rows.append((field.verbose_name, _display(name, getattr(customer, name))))
+        rows.append((_label(name), _display(name, getattr(customer, name))))
     return rows
 
 
@@ -165,9 +169,7 @@ def _detail(
         "general": _fields(customer, Tier.GENERAL),
         "sensitive": _fields(customer, Tier.SENSITIVE) if show_sensitive else None,
         "core": _fields(customer, Tier.CORE) if revealed else None,
-        "core_labels": [
-            Customer._meta.get_field(n).verbose_name for n in fields_of(Customer, Tier.CORE)
-        ],
+        "core_labels": [_label(n) for n in fields_of(Customer, Tier.CORE)],
         "can_edit": "change" in actions,
         "can_reveal": "reveal" in actions,
         "revealed": revealed,
@@ -205,7 +207,8 @@ def customer_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     view is masked again.
     """
     customer = _customer(request, pk)
-    if not request.user.has_role(Role.BROKER):
+    user: Any = request.user
+    if not user.has_role(Role.BROKER):
         raise PermissionDenied
     _require(request, customer.organization, "reveal")
     core = fields_of(Customer, Tier.CORE)
