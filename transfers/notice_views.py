@@ -107,7 +107,7 @@ def _held(customer: Customer) -> list[tuple[str, Any]]:
             if tier == Tier.CORE:
                 text = str(value)
                 value = "•" * max(0, len(text) - 4) + text[-4:]
-            rows.append((Customer._meta.get_field(name).verbose_name, value))
+            rows.append((notices.field_label(name), value))
     return rows
 
 
@@ -134,10 +134,7 @@ def _context(link: NoticeLink) -> dict[str, Any]:
         "requests": DataSubjectRequest.objects.filter(customer=customer, deal=deal).order_by(
             "-received_at"
         ),
-        "fields": [
-            (name, Customer._meta.get_field(name).verbose_name)
-            for name in requests.CORRECTABLE_FIELDS
-        ],
+        "fields": [(name, notices.field_label(name)) for name in requests.CORRECTABLE_FIELDS],
     }
 
 

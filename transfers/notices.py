@@ -105,6 +105,11 @@ def public_url(path: str) -> str:
 # --- links ---------------------------------------------------------------------------------
 
 
+def field_label(name: str) -> str:
+    """The translated label of a customer field, for pages and forms."""
+    return str(getattr(Customer._meta.get_field(name), "verbose_name", name))
+
+
 def link_token(link: NoticeLink) -> str:
     """The signed, timestamped token of a link: only the link's id travels, never personal
     data, and the row decides the customer and the deal."""
@@ -385,7 +390,7 @@ def campaign_send(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
     job = jobs.job_create(kind=JOB_KIND, actor=actor, total=len(rows), obj=campaign)
     NoticeCampaign.objects.filter(pk=campaign.pk).update(job=job)
     campaign.job = job
-    fields = {
+    fields: dict[str, Any] = {
         "notices_sent_at": timezone.now(),
         "objection_window_closes_at": campaign.objection_deadline,
     }

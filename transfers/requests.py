@@ -65,7 +65,7 @@ GDPR_COUNTRIES = frozenset(
     }
 )
 #: Fulfilled requests that the buyer must follow (GDPR art. 19): portal task kind and reason.
-FOLLOWUP_KINDS = {
+FOLLOWUP_KINDS: dict[str, tuple[str, str]] = {
     RequestKind.CORRECTION: ("update", "correction"),
     RequestKind.ERASURE: ("delete", "erasure"),
     RequestKind.RESTRICTION: ("update", "restriction"),
@@ -242,6 +242,8 @@ def _followups(dsr: DataSubjectRequest, *, kind: str, reason: str, actor: Any) -
     from .portal_services import followup_create
 
     count = 0
+    if dsr.customer_id is None:
+        return count  # erased: the destruction service wiped the snapshots already
     items = HandoverItem.objects.filter(
         customer_id=dsr.customer_id, stage__deal_id=dsr.deal_id
     ).select_related("stage")
@@ -261,6 +263,7 @@ def _apply_objection(dsr: DataSubjectRequest, actor: Any) -> None:
     A conditional UPDATE rather than ``customer_update``: that service is a durable
     transaction of its own and the objection must commit together with its request.
     """
+    assert dsr.customer_id is not None  # request_create had the customer in hand
     changed = Customer.objects.filter(pk=dsr.customer_id, status=CustomerStatus.ACTIVE).update(
         status=CustomerStatus.OBJECTED
     )
