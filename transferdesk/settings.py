@@ -309,6 +309,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "maintenance"},
     },
+    "transfers-sweep-notice-campaigns": {
+        "task": "transfers.notice_tasks.sweep_campaigns",
+        "schedule": timedelta(minutes=5),
+        "options": {"queue": "maintenance"},
+    },
     # Access reviews: grants nobody kept by the deadline expire; reviewers are reminded daily.
     "audits-access-review-expire": {
         "task": "audits.tasks.access_review_expire",

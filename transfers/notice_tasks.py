@@ -23,3 +23,9 @@ def notice_campaign_send(campaign_id: str, job_id: str) -> dict[str, int]:
 def requests_remind() -> int:
     """Beat task: remind officers of data-subject requests close to their legal deadline."""
     return requests.requests_remind()
+
+
+@shared_task(name="transfers.notice_tasks.sweep_campaigns")
+def sweep_campaigns() -> int:
+    """Beat task: re-enqueue notice campaigns whose message was lost before a worker took it."""
+    return notices.sweep_campaigns()

@@ -467,11 +467,34 @@ def notice_mark_manual_done(*, actor: Any, notice: Notice, channel: str) -> Noti
     return notice
 
 
-def enqueue_campaign(campaign_id: Any, job_id: Any) -> None:
-    """Hand the campaign to a worker; without a broker the task runs in-process."""
+def enqueue_campaign(campaign_id: Any, job_id: Any) -> bool:
+    """Hand the campaign to a worker; without a broker the task runs in-process.
+
+    A broker that is down is logged, not raised: the campaign row says "sending" with a queued
+    job, and ``sweep_campaigns`` (beat) enqueues it again.
+    """
     from .notice_tasks import notice_campaign_send
 
-    notice_campaign_send.apply_async(args=[str(campaign_id), str(job_id)])
+    if notice_campaign_send.app.conf.task_always_eager:
+        notice_campaign_send.apply_async(args=[str(campaign_id), str(job_id)])
+        return True
+    try:
+        notice_campaign_send.apply_async(args=[str(campaign_id), str(job_id)], retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure: the sweep is the fallback
+        logger.warning("could not enqueue notice campaign %s; the sweep will", campaign_id)
+        return False
+    return True
+
+
+def sweep_campaigns(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Re-enqueue campaigns whose job never started (a lost message or a broker that was down
+    at commit); sending is idempotent, so a duplicate message only finds nothing pending."""
+    stale = NoticeCampaign.objects.filter(
+        status=CampaignStatus.SENDING,
+        job__status=jobs.JobStatus.QUEUED,
+        job__created_at__lt=timezone.now() - older_than,
+    ).values_list("pk", "job_id")
+    return sum(enqueue_campaign(pk, job_id) for pk, job_id in stale)
 
 
 # --- sending -------------------------------------------------------------------------------

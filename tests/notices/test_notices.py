@@ -134,3 +134,21 @@ def test_a_changed_purpose_needs_consent_before_an_identified_stage(
     assert response.status_code == 302
     assert services.approval_refusal(actor=cast.compliance, stage=stage) is None
     assert customer.pk
+
+
+def test_a_campaign_whose_message_was_lost_is_sent_by_the_sweep(
+    cast, deal, django_capture_on_commit_callbacks
+):
+    customers_of(cast.seller)
+    campaign = notices.campaign_prepare(
+        actor=cast.broker, deal=deal, objection_deadline=timezone.now() + timedelta(days=30)
+    )
+    notices.campaign_approve(actor=cast.compliance, campaign=campaign)
+    with django_capture_on_commit_callbacks(execute=False):  # the message never leaves
+        job = notices.campaign_send(actor=cast.broker, campaign=campaign)
+    assert notices.sweep_campaigns() == 0  # too recent to call lost
+    assert notices.sweep_campaigns(older_than=timedelta(0)) == 1
+    job.refresh_from_db()
+    campaign.refresh_from_db()
+    assert job.status == "succeeded" and campaign.status == CampaignStatus.SENT
+    assert len(mail.outbox) == 2
