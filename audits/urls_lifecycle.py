@@ -12,6 +12,12 @@ urlpatterns = [
     path("retention/policies/<uuid:pk>/run/", views.policy_run, name="policy_run"),
     path("retention/holds/<uuid:pk>/release/", views.hold_release, name="hold_release"),
     path("certificates/<uuid:pk>.pdf", views.certificate_pdf, name="certificate_pdf"),
+    path("deals/<uuid:pk>/destroy/", views.deal_destroy, name="deal_destroy"),
+    path(
+        "destructions/<uuid:pk>/attestation/",
+        views.destruction_attest,
+        name="destruction_attest",
+    ),
     path("backups/", views.backups, name="backups"),
     path("backups/drill/", views.drill_start, name="drill_start"),
     path("incidents/", views.incidents, name="incidents"),

@@ -24,6 +24,7 @@ from . import retention as retention_services
 from .forms_lifecycle import IncidentForm, IncidentStatusForm, PolicyForm
 from .models import (
     BackupRun,
+    DealDestruction,
     DestructionCertificate,
     Incident,
     LegalHold,
@@ -70,6 +71,10 @@ def retention(request: HttpRequest) -> HttpResponse:
         "customer", "deal", "placed_by"
     )[:50]
     runs = PurgeRun.objects.select_related("policy__organization", "certificate")[:10]
+    destructions = DealDestruction.objects.select_related("deal", "certificate")[:10]
+    from transfers.models import TransferDeal
+
+    cancelled = TransferDeal.objects.filter(status="cancelled", destruction__isnull=True)[:10]
     return render(
         request,
         "lifecycle/retention.html",
@@ -79,6 +84,8 @@ def retention(request: HttpRequest) -> HttpResponse:
             "previews": previews,
             "holds": holds,
             "runs": runs,
+            "destructions": destructions,
+            "cancelled": cancelled,
             "job": _job("purge"),
             "section": "retention",
         },
@@ -251,3 +258,62 @@ def incident_report(request: HttpRequest, pk: Any) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="incident-{incident.reference}.pdf"'
     return response
+
+
+# --- deal destruction (DESIGN.md guarantee 9) -----------------------------------------------
+
+
+@compliance_only
+def deal_destroy(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Confirm, then destroy a cancelled deal or a losing bidder's deal."""
+    from transfers.models import TransferDeal
+
+    from .models.retention import DealDestructionReason
+
+    deal = get_object_or_404(TransferDeal.objects.restrict(request.user, "view"), pk=pk)
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        if reason not in DealDestructionReason.values:
+            messages.error(request, _("Choose why the deal is destroyed."))
+        else:
+            try:
+                retention_services.deal_destroy(actor=request.user, deal=deal, reason=reason)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(
+                    request,
+                    _("The deal key was destroyed and the buyer's access revoked; the buyer is "
+                      "asked for their attestation."),
+                )  # fmt: skip
+                return redirect("lifecycle:retention")
+    return render(
+        request,
+        "lifecycle/deal_destroy.html",
+        {"deal": deal, "reasons": DealDestructionReason.choices, "section": "retention"},
+    )
+
+
+@role_required(Role.BUYER)
+def destruction_attest(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The buyer's return-or-destroy attestation. The buyer no longer reaches the deal (its
+    access was revoked), so the scope here is the destruction of a deal of their organisation;
+    anything else is the 404 of a missing object."""
+    destruction = get_object_or_404(
+        DealDestruction.objects.select_related("deal"),
+        pk=pk,
+        deal__buyer_id=request.user.organization_id,
+    )
+    if request.method == "POST":
+        try:
+            retention_services.deal_destruction_attest(
+                actor=request.user,
+                destruction=destruction,
+                attestation=request.POST.get("attestation", ""),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Thank you: your attestation was recorded."))
+            return redirect("lifecycle:destruction_attest", pk=destruction.pk)
+    return render(request, "lifecycle/destruction_attest.html", {"destruction": destruction})

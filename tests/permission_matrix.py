@@ -236,6 +236,14 @@ MATRIX: dict[str, Row] = {
     "lifecycle:certificate_pdf": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.certificate.pk}
     ),
+    "lifecycle:deal_destroy": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.deal.pk}
+    ),
+    # The buyer's attestation: buyers of the deal's buying organisation only.
+    "lifecycle:destruction_attest": Row(
+        only({"buyer": 200, "other_buyer": 404}),
+        kwargs=lambda world: {"pk": world.destruction.pk},
+    ),
     "lifecycle:backups": Row(only({"compliance": 200})),
     "lifecycle:drill_start": Row(only({"compliance": 302}), method="post"),
     "lifecycle:incidents": Row(only({"compliance": 200})),

@@ -189,7 +189,7 @@ def test_a_restore_never_overwrites_a_database_in_use(cast, make_customer, tmp_p
     url, drop = _restore_url(tmp_path)
     try:
         restore(path=path, target_url=url)
-        with pytest.raises(BackupError, match="not empty|already exists"):
+        with pytest.raises(BackupError, match=r"not empty|already exists"):
             restore(path=path, target_url=url)
     finally:
         drop()

@@ -26,6 +26,16 @@ def lifecycle_world(cast: Any) -> None:
     cast.certificate = customer_erase(
         actor=cast.compliance, customer=erased, request_ref="REQ-M"
     ).certificate
+    from audits.retention import deal_destroy
+    from transfers.choices import AssignmentRole
+    from transfers.services import deal_assign, deal_create
+
+    lost = deal_create(
+        actor=cast.broker, reference="DEAL-LOST", title="Lost", seller=cast.seller,
+        buyer=cast.buyer_org, purposes="x", legal_basis="Contract",
+    )  # fmt: skip
+    deal_assign(actor=cast.broker, deal=lost, user=cast.buyer, role=AssignmentRole.BUYER)
+    cast.destruction = deal_destroy(actor=cast.compliance, deal=lost, reason="losing_bidder")
     now = timezone.now()
     cast.incident = incident_create(
         actor=cast.compliance, detected_at=now, description="Matrix incident", severity="low",
