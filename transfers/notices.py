@@ -258,6 +258,38 @@ def deal_purpose_changed(deal: TransferDeal) -> bool:
     return purpose_differs(deal)
 
 
+def identified_stage_refusal(stage: HandoverStage) -> str | None:
+    """What the notices still owe an identified stage: every customer it hands over told
+    (a failed e-mail or a letter not yet sent is not a notice), and consent where the
+    purpose changed. ``services.approval_refusal`` asks this after the objection window."""
+    if stage.kind != StageKind.IDENTIFIED:
+        return None
+    untold = (
+        Notice.objects.filter(
+            campaign__deal=stage.deal,
+            customer_id__in=eligible(stage_selection(stage)).values("pk"),
+            status__in=(NoticeStatus.PENDING, NoticeStatus.FAILED, NoticeStatus.MANUAL),
+        )
+        .exclude(
+            customer_id__in=Notice.objects.filter(
+                campaign__deal=stage.deal,
+                status__in=(NoticeStatus.SENT, NoticeStatus.MANUAL_DONE),
+            ).values("customer_id")
+        )
+        .values("customer_id")
+        .distinct()
+        .count()
+    )
+    if untold:
+        return str(
+            _(
+                "{count} customer(s) in this stage have not been told yet (delivery failed or "
+                "a letter or call is outstanding)."
+            ).format(count=untold)
+        )
+    return consent_refusal(stage)
+
+
 def consent_refusal(stage: HandoverStage) -> str | None:
     """Why an identified stage of a deal with a changed purpose cannot be approved yet: some
     customers it would hand over have no recorded consent (PIPL art. 22, last sentence)."""

@@ -445,9 +445,9 @@ def approval_refusal(*, actor: Any, stage: HandoverStage) -> str | None:
                     "window closed."
                 )
             )
-        from .notices import consent_refusal
+        from .notices import identified_stage_refusal
 
-        return consent_refusal(stage)
+        return identified_stage_refusal(stage)
     return None
 
 

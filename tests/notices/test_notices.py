@@ -152,3 +152,24 @@ def test_a_campaign_whose_message_was_lost_is_sent_by_the_sweep(
     campaign.refresh_from_db()
     assert job.status == "succeeded" and campaign.status == CampaignStatus.SENT
     assert len(mail.outbox) == 2
+
+
+def test_an_identified_stage_waits_for_customers_not_yet_told(
+    cast, deal, django_capture_on_commit_callbacks
+):
+    from tests.transfers.conftest import open_notice_window
+
+    customers_of(cast.seller, languages=("en",))
+    unreachable = CustomerFactory(organization=cast.seller, email="")
+    campaign, _ = send_campaign(cast, deal, django_capture_on_commit_callbacks)
+    open_notice_window(deal)
+    stage = services.stage_create(
+        actor=cast.broker, deal=deal, name="Contacts", kind=StageKind.IDENTIFIED,
+        tier_scope=["general", "sensitive"],
+    )  # fmt: skip
+    services.stage_submit(actor=cast.broker, stage=stage)
+    refusal = services.approval_refusal(actor=cast.compliance, stage=stage)
+    assert refusal and "not been told" in refusal
+    manual = campaign.notices.get(customer=unreachable)
+    notices.notice_mark_manual_done(actor=cast.broker, notice=manual, channel="letter")
+    assert services.approval_refusal(actor=cast.compliance, stage=stage) is None
