@@ -114,6 +114,11 @@ def customer_list(request: HttpRequest, slug: str) -> HttpResponse:
         per_page = PAGE_SIZES[0]
     per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
     page = Paginator(customers, per_page).get_page(request.GET.get("page"))
+    # An erased customer's data key is destroyed: their row stays, their name is gone.
+    rows = [
+        (c, None if c.data_key.is_destroyed else (c.full_name if show_names else ""))
+        for c in page.object_list
+    ]
     if show_names and page.object_list:
         log_access(request, action=AuditAction.VIEW_SENSITIVE, obj=organization, fields=LIST_FIELDS)
     return render(
@@ -123,6 +128,7 @@ def customer_list(request: HttpRequest, slug: str) -> HttpResponse:
             "organization": organization,
             "form": form,
             "page_obj": page,
+            "rows": rows,
             "show_names": show_names,
             "searched": bool(filters.get("q")),
             "filtered": any(filters.values()),
@@ -162,7 +168,9 @@ def _detail(
     organization = customer.organization
     actions = _actions(request, organization)
     tiers = selectors.visible_tiers(actions)
-    show_sensitive = Tier.SENSITIVE in tiers
+    erased = customer.data_key.is_destroyed  # crypto-shredded: nothing left to read
+    show_sensitive = Tier.SENSITIVE in tiers and not erased
+    revealed = revealed and not erased
     context: dict[str, Any] = {
         "customer": customer,
         "organization": organization,
@@ -171,7 +179,8 @@ def _detail(
         "core": _fields(customer, Tier.CORE) if revealed else None,
         "core_labels": [_label(n) for n in fields_of(Customer, Tier.CORE)],
         "can_edit": "change" in actions,
-        "can_reveal": "reveal" in actions,
+        "can_reveal": "reveal" in actions and not erased,
+        "erased": erased,
         "revealed": revealed,
         "purchases": customer.purchases.all(),
         "interactions": customer.interactions.all(),
@@ -224,6 +233,8 @@ def customer_edit(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     service validates everything before it saves anything)."""
     customer = _customer(request, pk)
     _require(request, customer.organization, "change")
+    if customer.data_key.is_destroyed:
+        raise PermissionDenied  # an erased record has nothing left to correct
     form = CustomerEditForm(request.POST if request.method == "POST" else None, customer=customer)
     if request.method == "POST" and form.is_valid():
         try:
@@ -270,6 +281,8 @@ def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     customer = _customer(request, pk)
     actions = _actions(request, customer.organization)
     tiers = selectors.visible_tiers(actions)
+    if customer.data_key.is_destroyed:
+        tiers = [Tier.GENERAL]  # erased: history rows are unreadable too, by design
     entries = [
         replace(
             entry,

@@ -365,3 +365,16 @@ def test_the_edit_form_leaves_the_status_to_its_own_workflows(book, client):
     form = client.get(reverse("customers:customer_edit", args=[book.customer.pk])).context["form"]
     assert "status" not in form.fields and "full_name" in form.fields
     assert "national_id" not in form.fields
+
+
+def test_an_erased_customer_shows_in_the_list_and_record_without_personal_data(book, client):
+    book.customer.data_key.destroy()
+    client.force_login(book.broker)
+    page = client.get(reverse("customers:customer_list", args=[book.seller.slug]))
+    assert page.status_code == 200 and "(erased)" in page.text
+    detail = client.get(reverse("customers:customer_detail", args=[book.customer.pk]))
+    assert detail.status_code == 200 and "was erased" in detail.text
+    history = client.get(reverse("customers:customer_history", args=[book.customer.pk]))
+    assert history.status_code == 200
+    edit = client.get(reverse("customers:customer_edit", args=[book.customer.pk]))
+    assert edit.status_code == 403
