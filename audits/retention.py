@@ -1051,7 +1051,7 @@ def certificate_for_run(*, run: PurgeRun, actor: Any = None) -> DestructionCerti
             tombstones.order_by("id")
             .values_list("reference_hash", "data_key_id")
             .iterator(chunk_size=2000),
-            col_widths=[114 * evidence.mm, 64 * evidence.mm],
+            col_widths=[112 * evidence.mm, 62 * evidence.mm],
         )
 
     buffer = io.BytesIO()
