@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
-from transferdesk.pdf import title_page
+from transferdesk.pdf import para, title_page
 
 from ..choices import AuditAction
 from ..models import AuditEvent
@@ -22,12 +22,14 @@ from .common import (
     ReportParams,
     action_labels,
     batched,
+    heading,
     local,
     page_break,
     resolve_deal,
     section,
     within,
 )
+from .rows import row_blocks
 
 ACCESS_ACTIONS = [
     AuditAction.VIEW_SENSITIVE,
@@ -104,17 +106,18 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
         .iterator(chunk_size=CHUNK)
     )
     header = [_("Customer"), _("Organisation"), _("User"), _("Action"), _("Fields"), _("Time")]
-    widths = [30 * mm, 40 * mm, 30 * mm, 26 * mm, 24 * mm, 28 * mm]
+    widths = [28 * mm, 36 * mm, 28 * mm, 28 * mm, 28 * mm, 30 * mm]
     if not by_customer:
         header = [_("User"), _("Customer"), _("Organisation"), _("Action"), _("Fields"), _("Time")]
-        widths = [30 * mm, 30 * mm, 40 * mm, 26 * mm, 24 * mm, 28 * mm]
-    yield from section(
-        _("Accesses by customer") if by_customer else _("Accesses by user"),
-        header,
-        _rows(rows, by_customer, labels, ctx),
-        _("Nobody accessed sensitive or core data in the period."),
-        widths,
-    )
+        widths = [28 * mm, 28 * mm, 36 * mm, 28 * mm, 28 * mm, 30 * mm]
+    # Potentially as long as the trail: drawn in row blocks, like the timelines.
+    yield heading(_("Accesses by customer") if by_customer else _("Accesses by user"))
+    produced = False
+    for block in row_blocks(header, _rows(rows, by_customer, labels, ctx), widths):
+        produced = True
+        yield block
+    if not produced:
+        yield para(_("Nobody accessed sensitive or core data in the period."), "muted")
 
 
 def _rows(

@@ -217,7 +217,7 @@ def event_table(
     title: str, queryset: QuerySet[AuditEvent], ctx: BuildContext, empty: str
 ) -> Iterator[Flowable]:
     """A heading and the events as a streamed, page-splitting table (or an honest empty line)."""
-    yield para(title, "h2", bold=True)
+    yield heading(title)
     from .rows import row_blocks
 
     header = [_("#"), _("Time"), _("Actor"), _("Action"), _("Object"), _("Details")]
@@ -231,13 +231,20 @@ def event_table(
 
 def section(title: str, header: list[str], rows: Iterable[list[Any]], empty: str,
             col_widths: list[float] | None = None) -> Iterator[Flowable]:  # fmt: skip
-    yield para(title, "h2", bold=True)
+    yield heading(title)
     produced = False
     for flowable in table_chunks(header, rows, col_widths=col_widths):
         produced = True
         yield flowable
     if not produced:
         yield para(empty, "muted")
+
+
+def heading(title: str) -> Flowable:
+    """A section heading that stays on the page of the table it introduces."""
+    flowable = para(title, "h2", bold=True)
+    flowable.keepWithNext = True
+    return flowable
 
 
 def page_break() -> Flowable:
