@@ -722,11 +722,17 @@ def purge_policy(
     if job_id:
         job_start(job_id=job_id, total=total)
     done = 0
+    last = None
     try:
         while True:
-            ids = list(selection.order_by("pk").values_list("pk", flat=True)[:chunk_size])
+            # Keyset pagination: each chunk starts after the last one's greatest id, so the
+            # index scan never walks again over the rows just deleted (dead until vacuum) or
+            # kept back by a hold; restarting from the first id made the purge quadratic.
+            page = selection if last is None else selection.filter(pk__gt=last)
+            ids = list(page.order_by("pk").values_list("pk", flat=True)[:chunk_size])
             if not ids:
                 break
+            last = ids[-1]
             with transaction.atomic():
                 if is_customer:
                     n = _shred_customers(
@@ -734,8 +740,6 @@ def purge_policy(
                     )
                 else:
                     n = _purge_records_chunk(run=run, policy=policy, ids=ids, actor=actor)
-            if n == 0:  # everything selected became held or gone meanwhile
-                break
             done += n
             if job_id:
                 job_progress(job_id=job_id, done=done)
