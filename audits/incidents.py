@@ -237,12 +237,13 @@ def deadlines(incident: Incident) -> list[Deadline]:
             code="pipl_authority",
             label=_("PIPL art. 57: notify the authority and the people without delay"),
             due=incident.detected_at + dt.timedelta(hours=hours.get("pipl_authority", 24)),
-            done_at=_earliest(incident.authority_notified_at, incident.customers_notified_at),
+            done_at=_when_all_done(incident.authority_notified_at, incident.customers_notified_at),
         ),
     ]
 
 
-def _earliest(*values: dt.datetime | None) -> dt.datetime | None:
+def _when_all_done(*values: dt.datetime | None) -> dt.datetime | None:
+    """The moment the last of several duties was done, or None while one is still open."""
     present = [v for v in values if v is not None]
     return max(present) if len(present) == len(values) else None
 
