@@ -106,12 +106,12 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
         .iterator(chunk_size=CHUNK)
     )
     header = [_("Customer"), _("Organisation"), _("User"), _("Action"), _("Fields"), _("Time")]
-    widths = [28 * mm, 36 * mm, 28 * mm, 28 * mm, 28 * mm, 30 * mm]
+    widths = [24 * mm, 36 * mm, 26 * mm, 32 * mm, 30 * mm, 30 * mm]
     if not by_customer:
         header = [_("User"), _("Customer"), _("Organisation"), _("Action"), _("Fields"), _("Time")]
-        widths = [28 * mm, 28 * mm, 36 * mm, 28 * mm, 28 * mm, 30 * mm]
+        widths = [26 * mm, 24 * mm, 36 * mm, 32 * mm, 30 * mm, 30 * mm]
     # Potentially as long as the trail: drawn in row blocks, like the timelines.
-    yield heading(_("Accesses by customer") if by_customer else _("Accesses by user"))
+    yield from heading(_("Accesses by customer") if by_customer else _("Accesses by user"))
     produced = False
     for block in row_blocks(header, _rows(rows, by_customer, labels, ctx), widths):
         produced = True

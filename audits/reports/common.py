@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, PageBreak, Table
+from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Table
 
 from transferdesk.pdf import TABLE_STYLE, cell, para
 
@@ -217,7 +217,7 @@ def event_table(
     title: str, queryset: QuerySet[AuditEvent], ctx: BuildContext, empty: str
 ) -> Iterator[Flowable]:
     """A heading and the events as a streamed, page-splitting table (or an honest empty line)."""
-    yield heading(title)
+    yield from heading(title)
     from .rows import row_blocks
 
     header = [_("#"), _("Time"), _("Actor"), _("Action"), _("Object"), _("Details")]
@@ -231,7 +231,7 @@ def event_table(
 
 def section(title: str, header: list[str], rows: Iterable[list[Any]], empty: str,
             col_widths: list[float] | None = None) -> Iterator[Flowable]:  # fmt: skip
-    yield heading(title)
+    yield from heading(title)
     produced = False
     for flowable in table_chunks(header, rows, col_widths=col_widths):
         produced = True
@@ -240,11 +240,12 @@ def section(title: str, header: list[str], rows: Iterable[list[Any]], empty: str
         yield para(empty, "muted")
 
 
-def heading(title: str) -> Flowable:
-    """A section heading that stays on the page of the table it introduces."""
-    flowable = para(title, "h2", bold=True)
-    flowable.keepWithNext = True
-    return flowable
+def heading(title: str) -> Iterator[Flowable]:
+    """A section heading that is never left alone at the foot of a page: if less than room
+    for the heading and a few rows remains, the section starts on the next page. (Not
+    ``keepWithNext``: that would move a whole page-sized block of rows along with it.)"""
+    yield CondPageBreak(28 * mm)
+    yield para(title, "h2", bold=True)
 
 
 def page_break() -> Flowable:
