@@ -70,7 +70,7 @@ def events_per_day(*, days: int = DAYS) -> dict[str, Any]:
             label=day.strftime("%d") if i % 5 == 0 or i == days - 1 else "",
             title=f"{day.isoformat()}: {total}",
         )
-        y = PAD_T + plot_h
+        y = float(PAD_T + plot_h)
         series = [(counts.get(a, 0), PALETTE[k]) for k, a in enumerate(top)]
         series.append((total - sum(n for n, _c in series), PALETTE[-1]))
         for n, color in series:

@@ -37,7 +37,7 @@ class EventFilterForm(forms.Form):
     date_to = forms.DateField(label=_("Last day"), required=False, widget=DateInput)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             raise forms.ValidationError(_("The first day is after the last day."))
         return data
@@ -96,7 +96,7 @@ class ReportForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         kind = data.get("kind")
         if kind in (ReportKind.DEAL_AUDIT, ReportKind.PROCESSING) and not data.get("deal"):
             self.add_error("deal", _("This report is about one deal: give its reference."))
@@ -124,7 +124,9 @@ class CampaignForm(forms.Form):
         super().__init__(*args, **kwargs)
         from accounts.choices import Role
 
-        self.fields["reviewer"].queryset = (
+        reviewer = self.fields["reviewer"]
+        assert isinstance(reviewer, forms.ModelChoiceField)
+        reviewer.queryset = (
             get_user_model()
             .objects.filter(is_active=True, groups__name=str(Role.COMPLIANCE))
             .order_by("username")

@@ -51,6 +51,7 @@ def _category_rows() -> Iterator[list[str]]:
 
 
 def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
+    from customers.choices import LegalBasis
     from customers.models import Customer
     from transfers.models import HandoverItem, HandoverStage
 
@@ -91,7 +92,7 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
         [45 * mm, 25 * mm, 108 * mm],
     )
     bases = customers.values_list("legal_basis").annotate(n=Count("pk")).order_by("legal_basis")
-    basis_labels = dict(Customer._meta.get_field("legal_basis").choices)
+    basis_labels = dict(LegalBasis.choices)
     yield from section(
         _("Legal basis of the original collection"),
         [_("Legal basis"), _("Data subjects")],
