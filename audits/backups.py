@@ -642,10 +642,10 @@ def reapply_ledger(alias: str, *, since: dt.datetime | None) -> tuple[int, int]:
     )
     removed = 0
     for start in range(0, len(customer_keys), 1000):
-        batch = customer_keys[start : start + 1000]
+        key_batch = customer_keys[start : start + 1000]
         found = list(
             Customer.objects.using(alias)
-            .filter(data_key_id__in=batch)
+            .filter(data_key_id__in=key_batch)
             .exclude(status="erased")
             .values_list("pk", "data_key_id")
         )

@@ -63,7 +63,7 @@ class IncidentForm(forms.Form):
             )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         start, end = data.get("window_start"), data.get("window_end")
         if start and end and end < start:
             self.add_error("window_end", _("The window ends after it starts."))

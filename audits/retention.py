@@ -303,9 +303,9 @@ def due_records(policy: RetentionPolicy, *, held: bool = False) -> QuerySet[Any]
     )
     date_field = "purchased_on" if model is PurchaseRecord else "occurred_on"
     cutoff = _cutoff(policy)
-    queryset = model.objects.filter(customer__organization_id=policy.organization_id).exclude(
-        customer__status=CustomerStatus.ERASED
-    )
+    queryset = model._default_manager.filter(
+        customer__organization_id=policy.organization_id
+    ).exclude(customer__status=CustomerStatus.ERASED)
     if policy.event == RetentionEvent.RECORD_DATE:
         queryset = queryset.filter(**{f"{date_field}__lte": cutoff})
     else:
@@ -349,7 +349,7 @@ def policy_preview(policy: RetentionPolicy) -> PolicyPreview:
         preview.due = due.count()
         preview.purchases = PurchaseRecord.objects.filter(customer__in=due).count()
         preview.interactions = Interaction.objects.filter(customer__in=due).count()
-        held_ids = held.values("pk")
+        held_ids: Any = held.values("pk")
     else:
         due_rows = due_records(policy)
         held_rows = due_records(policy, held=True)
@@ -651,7 +651,7 @@ def _purge_records_chunk(
     model: type[models.Model] = (
         PurchaseRecord if policy.category == RetentionCategory.PURCHASES else Interaction
     )
-    queryset = model.objects.filter(pk__in=ids)
+    queryset = model._default_manager.filter(pk__in=ids)
     history = _raw_delete(model.history.filter(id__in=ids))  # type: ignore[attr-defined]
     sensitive = fields_of(model, Tier.SENSITIVE)
     sensitive_values = queryset.aggregate(**{name: Count(name) for name in sensitive})
@@ -860,7 +860,7 @@ def deal_destroy(*, actor: Any, deal: Any, reason: str) -> DealDestruction:
         deal=deal,
         reason=reason,
         requested_by=actor,
-        destroyed_at=DataKey.objects.get(pk=deal.data_key_id).destroyed_at,
+        destroyed_at=DataKey.objects.get(pk=deal.data_key_id).destroyed_at or timezone.now(),
         revoked_permissions=len(revoked),
         items_unreadable=items,
     )
