@@ -776,10 +776,38 @@ def _finish_run(run: PurgeRun, *, actor: Any, certificate: bool) -> None:
 def purge_expired(
     *, actor: Any = None, dry_run: bool = False, job_id: Any = None
 ) -> list[PurgeOutcome]:
-    """Every active policy, in a stable order (the daily beat task and ``purge_expired``)."""
+    """Every active policy, in a stable order (the daily beat task and ``purge_expired``).
+
+    The job row, if any, counts policies: each policy's chunks commit on their own, so a
+    failure leaves the finished policies done and the next run resumes the interrupted one.
+    """
+    policies = list(RetentionPolicy.objects.filter(is_active=True).order_by("created_at", "pk"))
+    if job_id:
+        job_start(job_id=job_id, total=len(policies))
     outcomes = []
-    for policy in RetentionPolicy.objects.filter(is_active=True).order_by("created_at", "pk"):
-        outcomes.append(purge_policy(policy=policy, actor=actor, dry_run=dry_run, job_id=job_id))
+    try:
+        for done, policy in enumerate(policies, start=1):
+            outcomes.append(purge_policy(policy=policy, actor=actor, dry_run=dry_run))
+            if job_id:
+                job_progress(job_id=job_id, done=done)
+    except Exception as exc:
+        if job_id:
+            job_fail(
+                job_id=job_id,
+                error=_("The purge failed ({kind}); the next run resumes it.").format(
+                    kind=type(exc).__name__
+                ),
+            )
+        raise
+    if job_id:
+        job_succeed(
+            job_id=job_id,
+            result={
+                "policies": len(policies),
+                "customers": sum(o.customers for o in outcomes),
+                "rows": sum(o.rows for o in outcomes),
+            },
+        )
     return outcomes
 
 

@@ -24,8 +24,12 @@ def _user(user_id: Any) -> Any:
 @shared_task(name="audits.tasks_lifecycle.purge_expired", queue="maintenance")
 def purge_expired_task(job_id: str | None = None, user_id: int | None = None) -> str:
     """Run every confirmed retention policy; resumable (a rerun continues an interrupted run)."""
+    from transferdesk.jobs import job_create
+
     from .retention import purge_expired
 
+    if job_id is None:  # the daily beat run gets its job row too, so its progress shows
+        job_id = str(job_create(kind="purge").pk)
     outcomes = purge_expired(actor=_user(user_id), job_id=job_id)
     customers = sum(o.customers for o in outcomes)
     logger.info("purge_expired: %s policies, %s customers", len(outcomes), customers)

@@ -170,3 +170,15 @@ def test_category_policy_deletes_old_purchases_only(cast, make_customer, seller)
     assert outcome.rows == 1
     assert list(PurchaseRecord.objects.values_list("product", flat=True)) == ["New"]
     assert Customer.objects.get(pk=customer.pk).full_name == customer.full_name
+
+
+def test_the_daily_task_reports_into_a_job_row(cast, make_customer, contract_policy):
+    from audits.tasks_lifecycle import purge_expired_task
+    from transferdesk.jobs import Job
+
+    make_customer(retention_until=LONG_AGO)
+    contract_policy()
+    purge_expired_task.apply()
+    job = Job.objects.get(kind="purge")
+    assert (job.status, job.done, job.total) == ("succeeded", 1, 1)
+    assert job.result["customers"] == 1
