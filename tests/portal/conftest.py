@@ -32,11 +32,20 @@ FORMULAS = (
 
 @pytest.fixture(autouse=True)
 def _eager_engine():
-    """Run the handover engine in-process (the transfers tests cover the real worker)."""
-    eager = app.conf.task_always_eager
+    """Run the handover engine in-process (the transfers tests cover the real worker).
+
+    The override is removed afterwards rather than set back to the value read: a value set on
+    ``app.conf`` would shadow, for the rest of the session, the Django setting that later tests
+    (the permission matrix) change through pytest-django's ``settings``.
+    """
+    changes = app.conf.changes
+    had, old = "task_always_eager" in changes, changes.get("task_always_eager")
     app.conf.task_always_eager = True
     yield
-    app.conf.task_always_eager = eager
+    if had:
+        changes["task_always_eager"] = old
+    else:
+        changes.pop("task_always_eager", None)
 
 
 def deliver(cast: Any, deal: TransferDeal, kind: str, tiers: list[str], *, name: str = "",
