@@ -70,6 +70,7 @@ def _deal_world(cast):
     """Two competing deals on one seller; stages of the first in draft, submitted, delivered."""
     from customers.choices import Tier
     from tests.factories import CustomerFactory
+    from transferdesk.celery import app
     from transfers import services
     from transfers.choices import AssignmentRole, StageKind
     from transfers.engine import run_stage
@@ -98,7 +99,14 @@ def _deal_world(cast):
     cast.submitted_stage = services.stage_submit(actor=cast.broker, stage=stage("Submitted"))
     delivered = services.stage_submit(actor=cast.broker, stage=stage("Delivered"))
     services.stage_approve(actor=cast.compliance, stage=delivered, note="ok")
-    run_stage(delivered.pk)  # on_commit never fires inside the test's transaction
+    # on_commit never fires inside the test's transaction, so run the engine here, in-process
+    # (with Redis configured it would otherwise send the partitions to a worker).
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        run_stage(delivered.pk)
+    finally:
+        app.conf.task_always_eager = eager
     delivered.refresh_from_db()
     cast.delivered_stage = delivered
 
