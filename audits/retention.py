@@ -821,6 +821,10 @@ def customer_erase(*, actor: Any, customer: Customer, request_ref: str) -> Purge
         n = _shred_customers(
             run=run, policy=None, action=RetentionAction.DESTROY, ids=[customer.pk], actor=actor
         )
+        if n:  # GDPR art. 19: every recipient of a handed-over copy gets a deletion task
+            from transfers.portal_services import followups_for_customer_change
+
+            followups_for_customer_change(customer=customer, kind="delete", actor=actor)
     if n == 0:
         raise ValidationError(_("This customer was already erased."))
     _finish_run(run, actor=actor, certificate=True)

@@ -127,3 +127,13 @@ def test_overdue_tasks_are_listed_for_compliance(client, cast, delivered):
     assert f"#{late.item_id}" in page and f"#{on_time.item_id}" not in page
     client.force_login(cast.buyer)
     assert client.get(reverse("portal:overdue")).status_code == 403
+
+
+def test_erasing_a_handed_over_customer_gives_each_recipient_a_delete_task(cast, delivered):
+    from audits.retention import customer_erase
+
+    customer = delivered.customers[2]
+    customer_erase(actor=cast.compliance, customer=customer, request_ref="DSR-7")
+    tasks = FollowUpTask.objects.filter(item__customer_id=customer.pk)
+    assert {t.deal_id for t in tasks} == {delivered.deal.pk, delivered.other_deal.pk}
+    assert {(t.kind, t.reason) for t in tasks} == {("delete", "erasure")}
