@@ -193,3 +193,20 @@ def test_a_restore_never_overwrites_a_database_in_use(cast, make_customer, tmp_p
             restore(path=path, target_url=url)
     finally:
         drop()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_backup_is_an_encrypted_pg_dump(make_customer, tmp_path):
+    from audits.backups import read_manifest
+
+    make_customer()
+    backup = backup_run()
+    path = tmp_path / "backups" / backup.file_name
+    manifest = read_manifest(path)
+    assert manifest["database"] == "postgresql"
+    assert manifest["database_version"].startswith("PostgreSQL")
+    assert manifest["tables"]["customers_customer"]["rows"] == 1
+    with path.open("rb") as handle:
+        plain = b"".join(decrypt_stream(handle))
+    assert plain.startswith(b"PGDMP")  # the custom format's signature, only after decryption
+    assert b"PGDMP" not in path.read_bytes()
