@@ -62,6 +62,18 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture
+def eager_tasks() -> None:
+    """Run Celery tasks in-process for one test. The Celery app reads its configuration once,
+    so overriding the Django setting alone would still send tasks to Redis under CI."""
+    from transferdesk.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
 def cast(db: None) -> Cast:
     """The named actors of every permission test (see tests/factories.py)."""
     return make_cast()

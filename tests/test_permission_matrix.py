@@ -35,12 +35,13 @@ def test_every_url_has_a_row_in_the_permission_matrix():
 
 
 @pytest.fixture
-def world(cast, settings, tmp_path):
+def world(cast, settings, tmp_path, eager_tasks):
     """The objects URL arguments are built from; later issues add deals, stages, customers."""
     from customers.services import customer_create, import_upload_create, organization_grant
     from transferdesk.jobs import job_create
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True  # /readyz: the broker is checked elsewhere
+    # /readyz reads the setting (the broker is checked elsewhere); tasks run in-process.
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     cast.job = job_create(kind="test", actor=cast.broker, total=10)
     # The broker holds both organisation permissions on the seller; other_broker none.
     for permission in ("manage_customers", "reveal_core"):
