@@ -71,7 +71,8 @@ def markup(value: object, *, bold: bool = False) -> str:
     latin = _latin_chars()
     latin_font = LATIN_BOLD if bold else LATIN
     runs: list[str] = []
-    current_font, current = None, []
+    current_font: str | None = None
+    current: list[str] = []
     for ch in text:
         font = latin_font if ord(ch) in latin or ch in "\n\t " else CJK
         if font != current_font and current:
