@@ -116,10 +116,9 @@ def test_an_unknown_deal_is_refused_before_anything_is_written(cast):
 
 
 def test_a_report_job_renders_stores_and_downloads_for_compliance_only(
-    client, cast, settings, tmp_path, django_capture_on_commit_callbacks
+    client, cast, settings, tmp_path, eager_tasks, django_capture_on_commit_callbacks
 ):
     settings.MEDIA_ROOT = str(tmp_path)
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     deal = make_deal(cast)
     client.force_login(cast.compliance)
 

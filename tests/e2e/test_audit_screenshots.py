@@ -44,8 +44,7 @@ class _Clock:
 
 
 @pytest.fixture
-def trail(cast, monkeypatch, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def trail(cast, monkeypatch, eager_tasks):
     deal = make_deal(cast)
     other = make_deal(cast, reference="D-2", title="华东区会员转让")
     customers = [make_customer(cast, reference=f"C-{i:03d}") for i in range(3)]
