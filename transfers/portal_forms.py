@@ -41,8 +41,10 @@ class QuestionForm(forms.Form):
 
     def __init__(self, *args: Any, stages: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = stages
-        self.fields["stage"].label_from_instance = lambda s: f"{s.order}. {s.name}"
+        field = self.fields["stage"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = stages
+        field.label_from_instance = lambda s: f"{s.order}. {s.name}"  # type: ignore[method-assign,assignment]
 
 
 class AnswerForm(forms.Form):

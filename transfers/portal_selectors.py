@@ -39,9 +39,9 @@ def portal_deals(user: Any) -> QuerySet[TransferDeal]:
         .select_related("manifest", "acknowledgement")
         .order_by("order")
     )
+    deals: QuerySet[TransferDeal] = TransferDeal.objects.restrict(user, "portal")
     return (
-        TransferDeal.objects.restrict(user, "portal")
-        .select_related("seller", "buyer", "data_key")
+        deals.select_related("seller", "buyer", "data_key")
         .prefetch_related(Prefetch("stages", queryset=stages, to_attr="handed_over"))
         .annotate(
             open_tasks=Count(
@@ -89,7 +89,8 @@ def filter_fields(stage: HandoverStage) -> list[str]:
 def field_label(name: str) -> str:
     from django.utils.text import capfirst
 
-    return str(capfirst(Customer._meta.get_field(name).verbose_name))
+    field = Customer._meta.get_field(name)
+    return str(capfirst(getattr(field, "verbose_name", name)))
 
 
 def display_value(name: str, value: Any) -> Any:
@@ -176,11 +177,9 @@ def all_shown(stage: HandoverStage, key: bytes) -> Iterator[ShownItem]:
 
 
 def deal_questions(user: Any, deal: TransferDeal) -> QuerySet[Question]:
+    questions: QuerySet[Question] = Question.objects.restrict(user, "portal")
     return (
-        Question.objects.restrict(user, "portal")
-        .filter(deal=deal)
-        .select_related("stage", "asked_by")
-        .prefetch_related("answers")
+        questions.filter(deal=deal).select_related("stage", "asked_by").prefetch_related("answers")
     )
 
 
@@ -196,9 +195,9 @@ def question_queue(user: Any) -> QuerySet[Question]:
     from accounts.choices import Role
 
     action = "change" if user.has_role(Role.BROKER) else "view"
+    questions: QuerySet[Question] = Question.objects.restrict(user, action)
     return (
-        Question.objects.restrict(user, action)
-        .select_related("deal", "stage", "asked_by")
+        questions.select_related("deal", "stage", "asked_by")
         .annotate(answer_count=Count("answers"))
         .order_by("status", "asked_at")
     )

@@ -177,7 +177,7 @@ def followup_attest(*, task: FollowUpTask, actor: Any, statement: str) -> Follow
             "attested": True,
             "item": task.item_id,
             "kind": task.kind,
-            "late": task.attested_at > task.due_at,
+            "late": now > task.due_at,
         },
     )
     return task

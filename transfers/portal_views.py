@@ -10,7 +10,7 @@ accepted the current NDA is sent to it. Views stay thin: a selector reads, a ser
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -94,7 +94,7 @@ def _check_deal(request: HttpRequest, deal: TransferDeal, *, nda: bool = True) -
         raise NdaRequired(deal)
 
 
-def _revoked_or_404(request: HttpRequest, deal_id: Any) -> None:
+def _revoked_or_404(request: HttpRequest, deal_id: Any) -> NoReturn:
     if sel.had_access(request.user, deal_id):
         raise AccessEnded(_("You no longer have access to this deal's data room."))
     raise Http404
@@ -142,23 +142,25 @@ def _portal_event(request: HttpRequest, obj: Any, deal: Any, **details: Any) -> 
 @role_required(Role.BUYER)
 def home(request: HttpRequest) -> HttpResponse:
     """The buyer's landing page: their deals and the stages delivered to them."""
-    deals = list(sel.portal_deals(request.user))
+    user: Any = request.user
+    deals = list(sel.portal_deals(user))
     accepted = set(
-        NdaAcceptance.objects.filter(user=request.user, nda__deal__in=deals).values_list(
+        NdaAcceptance.objects.filter(user=user, nda__deal__in=deals).values_list(
             "nda_id", flat=True
         )
     )
     cards = []
     for deal in deals:
         nda = current_nda(deal)
+        stages: list[HandoverStage] = deal.handed_over  # type: ignore[attr-defined]
         cards.append(
             {
                 "deal": deal,
                 "ended": sel.access_ended(deal),
                 "nda": nda,
                 "nda_ok": nda is not None and nda.pk in accepted,
-                "stages": deal.handed_over,
-                "items": sum(s.total for s in deal.handed_over if s.kind != StageKind.AGGREGATE),
+                "stages": stages,
+                "items": sum(s.total for s in stages if s.kind != StageKind.AGGREGATE),
             }
         )
     new_answers = sel.unseen_answers(request.user).count()
@@ -231,13 +233,14 @@ def stage(request: HttpRequest, pk: Any) -> HttpResponse:
     filters = form.filters() if request.GET else {}
     query = form.cleaned_data.get("q", "") if form.is_bound and form.is_valid() else ""
     key = stage.deal.data_key.unwrap()
+    page: Any
     if filters or query:
-        paginator = Paginator(sel.matching_ids(stage, key, filters, query), PAGE_SIZE)
-        page = paginator.get_page(request.GET.get("page"))
+        ids = Paginator(sel.matching_ids(stage, key, filters, query), PAGE_SIZE)
+        page = ids.get_page(request.GET.get("page"))
         rows = sel.decrypt_page(stage, page.object_list, key)
     else:
-        paginator = Paginator(sel.stage_items(stage).order_by("pk"), PAGE_SIZE)
-        page = paginator.get_page(request.GET.get("page"))
+        items = Paginator(sel.stage_items(stage).order_by("pk"), PAGE_SIZE)
+        page = items.get_page(request.GET.get("page"))
         rows = [sel.shown(stage, item, key) for item in page.object_list]
     columns = sel.list_columns(stage)
     _portal_event(
@@ -443,7 +446,7 @@ def questions(request: HttpRequest, deal_pk: Any) -> HttpResponse:
     """The buyer's questions on a deal, and the form to ask one (about a stage or a record)."""
     deal = _deal_gate(request, deal_pk)
     stages = HandoverStage.objects.filter(deal=deal, status__in=svc.HANDED_OVER).order_by("order")
-    initial = {}
+    initial: dict[str, Any] = {}
     if request.GET.get("stage"):
         initial["stage"] = request.GET["stage"]
     if request.GET.get("item", "").isdigit():
@@ -479,7 +482,7 @@ def questions(request: HttpRequest, deal_pk: Any) -> HttpResponse:
 def question(request: HttpRequest, pk: int) -> HttpResponse:
     """One thread. The asking deal's buyers read it, its brokers answer, compliance reads
     every deal's; nobody else learns it exists."""
-    user = request.user
+    user: Any = request.user
     is_buyer = user.has_role(Role.BUYER)
     action = "portal" if is_buyer else "change" if user.has_role(Role.BROKER) else "view"
     question = (
