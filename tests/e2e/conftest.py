@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -51,6 +52,12 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 800}
 
 
+#: The one Playwright driver and Chromium of the process. Other test folders re-export these
+#: fixtures from their own conftest, and pytest then instantiates a session fixture once per
+#: folder; Playwright's sync API cannot run twice in one thread, so they all share this one.
+_SHARED: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the whole session (starting it costs about a second)."""
@@ -58,12 +65,20 @@ def browser() -> Iterator[Browser]:
         pytest.skip(
             f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
         )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    if "browser" in _SHARED:
+        yield _SHARED["browser"]
+        return
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    _SHARED.update(playwright=playwright, browser=chromium)
+    try:
         yield chromium
+    finally:
+        _SHARED.clear()
         chromium.close()
+        playwright.stop()
 
 
 @pytest.fixture(scope="session")
