@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -66,6 +65,7 @@ class LiveWorker:
                 "--without-gossip", "--without-mingle", "-l", "INFO",
             ],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so kill() can take all at once
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -84,11 +84,11 @@ class LiveWorker:
             return bool(app.control.ping(destination=[self.name], timeout=timeout, connection=conn))
 
     def kill(self) -> None:
-        """SIGKILL the whole worker (main process and pool children), as a crash would."""
+        """SIGKILL the whole worker at once (main process and pool children), as a crash of
+        the machine would: killing the children first would let the main process requeue
+        their messages, which is a gentler failure than the one being tested."""
         if self.process and self.process.poll() is None:
-            for pid in _children(self.process.pid):
-                _signal(pid, signal.SIGKILL)
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
@@ -99,13 +99,3 @@ class LiveWorker:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.process = None
-
-
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
