@@ -60,7 +60,7 @@ format: $(VENV)/.dev
 
 ## make messages: refresh the catalogues from the sources (needs gettext), then translate
 messages: $(VENV)/.dev
-	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --no-fuzzy-matching --ignore=.venv --ignore=staticfiles --ignore=tests --ignore=benchmarks
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=staticfiles --ignore=tests --ignore=benchmarks
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
