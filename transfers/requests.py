@@ -337,22 +337,11 @@ def request_update(
     return dsr
 
 
-def _erasure_service() -> Any:
-    """The destruction service of the retention issue (crypto-shredding with a certificate);
-    looked up rather than imported so the register keeps working, with erasures left open
-    and explained, on a deployment without it."""
-    try:
-        from audits import retention
-    except ImportError:
-        return None
-    return getattr(retention, "customer_erase", None)
-
-
 def request_fulfil(
     *, actor: Any, request: DataSubjectRequest, note: str = ""
 ) -> DataSubjectRequest:
-    """Carry the request out and close it (or, for an erasure with no destruction service yet,
-    keep it open and say why).
+    """Carry the request out and close it (an erasure held back by a legal hold stays open and
+    says why).
 
     The correction runs first, in the vault's own durable transaction; if closing fails after
     it, fulfilling again finds the value already correct and only closes.
@@ -375,21 +364,11 @@ def request_fulfil(
         )
     recipient = None
     if dsr.kind == RequestKind.ERASURE:
-        erase = _erasure_service()
+        from audits.retention import customer_erase  # audits imports this module
+
         recipient = _recipient(dsr.customer)
-        if erase is None:
-            return _wait(
-                actor,
-                dsr,
-                str(
-                    _(
-                        "Erasure needs the destruction service, which is not available yet; the "
-                        "request stays open and its deadline still runs."
-                    )
-                ),
-            )
         try:
-            erase(actor=actor, customer=dsr.customer, request_ref=str(dsr.pk))
+            customer_erase(actor=actor, customer=dsr.customer, request_ref=str(dsr.pk))
         except ValidationError as exc:
             # A legal hold (or an erasure already done) is the destruction service's call:
             # the request stays open with its words, and its deadline still runs.

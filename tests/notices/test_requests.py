@@ -140,11 +140,6 @@ def test_an_erasure_goes_through_the_destruction_service(cast, deal, customer, c
     dsr = make(customer, deal, RequestKind.ERASURE)
     result = requests.request_fulfil(actor=cast.compliance, request=dsr)
     remaining = Customer.objects.filter(pk=customer.pk).values_list("status", flat=True)
-    if result.status == RequestStatus.WAITING:
-        # No destruction service, or it refused (legal hold): open, and it says why.
-        assert result.waiting_reason and not result.is_closed
-        assert list(remaining) == [CustomerStatus.ACTIVE]
-        return
     assert result.status == RequestStatus.FULFILLED
     assert list(remaining) in ([], [CustomerStatus.ERASED])  # destroyed or anonymised
     result.data_key.refresh_from_db()
@@ -154,14 +149,16 @@ def test_an_erasure_goes_through_the_destruction_service(cast, deal, customer, c
     assert page.status_code == 200 and "Erased with the customer" in page.content.decode()
 
 
-def test_an_erasure_without_a_destruction_service_stays_open_and_says_why(
-    cast, deal, customer, monkeypatch
-):
-    monkeypatch.setattr(requests, "_erasure_service", lambda: None)
+def test_an_erasure_of_a_customer_under_legal_hold_stays_open_and_says_why(cast, deal, customer):
+    from audits.retention import legal_hold_place
+
+    legal_hold_place(actor=cast.compliance, customer=customer, reason="Court order 2026-17")
     dsr = make(customer, deal, RequestKind.ERASURE)
     result = requests.request_fulfil(actor=cast.compliance, request=dsr)
-    assert result.status == RequestStatus.WAITING
-    assert "destruction service" in result.waiting_reason
+    assert result.status == RequestStatus.WAITING and not result.is_closed
+    assert "legal hold" in result.waiting_reason
+    customer.refresh_from_db()
+    assert customer.status == CustomerStatus.ACTIVE and customer.full_name  # untouched
 
 
 def test_reminders_go_once_for_requests_close_to_their_deadline(cast, deal, customer, mailoutbox):
