@@ -4,9 +4,13 @@ scope is reachable, and a view added without a row in tests/permission_matrix.py
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
+from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from audits.models import AuditEvent
 from tests.audits.world import audits_world
+from tests.factories import make_cast
 from tests.lifecycle.world import lifecycle_world
 from tests.notices.world import notices_world
 from tests.permission_matrix import ACTORS, EXCLUDED_NAMESPACES, MATRIX
@@ -34,37 +38,69 @@ def test_every_url_has_a_row_in_the_permission_matrix():
     assert not stale, f"Permission-matrix rows for URLs that no longer exist: {stale}"
 
 
-@pytest.fixture
-def world(cast, settings, tmp_path, eager_tasks):
-    """The objects URL arguments are built from; later issues add deals, stages, customers."""
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The objects URL arguments are built from, built once for the whole module.
+
+    Building it (deals, a delivered stage, reports, campaigns, notices) costs far more than
+    one request, and ~600 cases ask for it. It is built inside a transaction that stays open
+    for the module and is rolled back at its end; each case runs in a savepoint within it (the
+    ``db`` fixture's per-test atomic), so a POST that changes something is undone before the
+    next case, exactly as with a fresh world per case.
+    """
     from customers.services import customer_create, import_upload_create, organization_grant
+    from transferdesk.celery import app
     from transferdesk.jobs import job_create
 
     # /readyz reads the setting (the broker is checked elsewhere); tasks run in-process.
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    cast.job = job_create(kind="test", actor=cast.broker, total=10)
-    # The broker holds both organisation permissions on the seller; other_broker none.
-    for permission in ("manage_customers", "reveal_core"):
-        organization_grant(
-            actor=cast.admin, user=cast.broker, organization=cast.seller, permission=permission
-        )
-    cast.customer = customer_create(
-        actor=cast.broker,
-        organization=cast.seller,
-        values={"reference": "M-1", "full_name": "Matrix Customer", "national_id": "X1"},
+    overrides = override_settings(
+        CELERY_TASK_ALWAYS_EAGER=True,
+        MEDIA_ROOT=str(tmp_path_factory.mktemp("matrix-media")),  # audits report files
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
     )
-    cast.upload = import_upload_create(
-        actor=cast.broker,
-        organization=cast.seller,
-        data=b"reference,full_name\nM-2,Second Customer\n",
-    )
-    _deal_world(cast)
-    portal_world(cast)
-    settings.MEDIA_ROOT = str(tmp_path)  # report files of the audits pages
-    audits_world(cast)
-    lifecycle_world(cast)
-    notices_world(cast)
-    return cast
+    overrides.enable()
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        # Marked as Django's TestCase marks its class-level atomic, so that the services'
+        # durable=True blocks may run inside it (they do inside every test's transaction).
+        outer._from_testcase = True
+        outer.__enter__()
+    try:
+        with django_db_blocker.unblock():
+            cast = make_cast()
+            cast.job = job_create(kind="test", actor=cast.broker, total=10)
+            # The broker holds both organisation permissions on the seller; other_broker none.
+            for permission in ("manage_customers", "reveal_core"):
+                organization_grant(
+                    actor=cast.admin, user=cast.broker, organization=cast.seller,
+                    permission=permission,
+                )  # fmt: skip
+            cast.customer = customer_create(
+                actor=cast.broker,
+                organization=cast.seller,
+                values={"reference": "M-1", "full_name": "Matrix Customer", "national_id": "X1"},
+            )
+            cast.upload = import_upload_create(
+                actor=cast.broker,
+                organization=cast.seller,
+                data=b"reference,full_name\nM-2,Second Customer\n",
+            )
+            _deal_world(cast)
+            portal_world(cast)
+            audits_world(cast)
+            lifecycle_world(cast)
+            notices_world(cast)
+            # What each case checks it starts from: an earlier case's writes must not leak.
+            cast.events_at_start = AuditEvent.objects.count()
+        yield cast
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+        app.conf.task_always_eager = eager
+        overrides.disable()
 
 
 def _deal_world(cast):
@@ -114,7 +150,10 @@ def _deal_world(cast):
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
 @pytest.mark.parametrize("actor", ACTORS)
-def test_each_actor_gets_the_expected_status(client, world, name, actor):
+def test_each_actor_gets_the_expected_status(world, db, client, name, actor):
+    assert AuditEvent.objects.count() == world.events_at_start, (
+        "an earlier case's writes leaked into this one: each case must start from the world"
+    )
     row = MATRIX[name]
     user = world.actors()[actor]
     if user is not None:
