@@ -23,64 +23,24 @@ so the chain's rate stays near the one-writer rate while plain inserts scale wit
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import django_setup, scratch_database  # noqa: E402
+
 PLAIN_TABLE = "bench_plain_auditevent"
-
-
-def _connect(url: str, dbname: str | None = None) -> Any:
-    import psycopg2
-
-    parts = urlsplit(url)
-    return psycopg2.connect(
-        dbname=dbname or parts.path.lstrip("/"),
-        user=parts.username,
-        password=parts.password,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-
-
-@contextlib.contextmanager
-def scratch_database(base_url: str, prefix: str) -> Any:
-    """A fresh database on the same server, dropped on the way out whatever happens."""
-    name = f"{prefix}_{os.getpid()}"
-    admin = _connect(base_url, "postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base_url)._replace(path=f"/{name}"))
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def _django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DATABASE_CONN_MAX_AGE"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "transferdesk.settings")
-    import django
-
-    django.setup()
 
 
 def prepare(url: str) -> None:
     """Migrate the audits app and make the floor's table: same shape and indexes, no trigger."""
-    _django(url)
+    django_setup(url)
     from django.core.management import call_command
     from django.db import connection
 
@@ -95,7 +55,7 @@ def prepare(url: str) -> None:
 
 def writer(url: str, mode: str, n: int, start_at: float, number: int) -> dict[str, float]:
     """One writer process: N events, each its own transaction, from ``start_at`` on."""
-    _django(url)
+    django_setup(url)
     from django.db import connection
     from django.utils import timezone
 
@@ -176,7 +136,7 @@ def run(url: str, mode: str, writers: int, n: int) -> float:
 
 
 def check_chain(url: str, expected: int) -> None:
-    _django(url)
+    django_setup(url)
     from audits.chain import verify_chain
 
     result = verify_chain()

@@ -24,7 +24,6 @@ where ratio = delete_per_s / customers_per_s (how many times slower than a bare 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import os
 import sys
@@ -32,49 +31,15 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _connect(url: str, dbname: str) -> Any:
-    import psycopg2
-
-    parts = urlsplit(url)
-    return psycopg2.connect(
-        dbname=dbname,
-        user=parts.username,
-        password=parts.password,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-
-
-@contextlib.contextmanager
-def scratch_database(base_url: str, prefix: str) -> Any:
-    """A fresh database on the same server, dropped on the way out whatever happens."""
-    name = f"{prefix}_{os.getpid()}"
-    admin = _connect(base_url, "postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base_url)._replace(path=f"/{name}"))
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+from _common import django_setup, scratch_database  # noqa: E402
 
 
 def _django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DATABASE_CONN_MAX_AGE"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "transferdesk.settings")
-    import django
-
-    django.setup()
+    django_setup(url)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

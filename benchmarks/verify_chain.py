@@ -24,7 +24,6 @@ where S is the command's time and M the largest resident set of any of its proce
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import hmac
 import io
@@ -37,10 +36,11 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _common import connect, django_setup, scratch_database  # noqa: E402
 
 COLUMNS = (
     "seq", "time", "actor_id", "actor_name", "action", "object_type", "object_id", "deal_ref",
@@ -54,49 +54,6 @@ def _peak_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, children) / 1024
-
-
-def _django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DATABASE_CONN_MAX_AGE"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "transferdesk.settings")
-    import django
-
-    django.setup()
-
-
-# --- scratch database ------------------------------------------------------------------------
-
-
-def _connect(url: str, dbname: str | None = None) -> Any:
-    import psycopg2
-
-    parts = urlsplit(url)
-    return psycopg2.connect(
-        dbname=dbname or parts.path.lstrip("/"),
-        user=parts.username,
-        password=parts.password,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-
-
-@contextlib.contextmanager
-def scratch_database(base_url: str, prefix: str) -> Any:
-    """A fresh database on the same server, dropped on the way out whatever happens."""
-    name = f"{prefix}_{os.getpid()}"
-    admin = _connect(base_url, "postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(base_url)
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _phase(name: str, url: str, n: int, jobs: int = 1) -> dict[str, Any]:
@@ -122,7 +79,7 @@ def _text(value: Any) -> str:
 
 def phase_load(url: str, n: int, jobs: int) -> dict[str, Any]:
     """Migrate and COPY in N chained events, as varied as everyday traffic."""
-    _django(url)
+    django_setup(url)
     from django.core.management import call_command
     from django.db import connection
 
@@ -179,7 +136,7 @@ def phase_load(url: str, n: int, jobs: int) -> dict[str, Any]:
 
 def phase_verify(url: str, n: int, jobs: int) -> dict[str, Any]:
     """What ``verify_audit_chain --jobs JOBS`` runs."""
-    _django(url)
+    django_setup(url)
     from audits.chain import verify_chain
 
     base_mb = _peak_mb()
@@ -202,7 +159,7 @@ def phase_floor(url: str, n: int, jobs: int) -> dict[str, Any]:
     names = COLUMNS[:-1]
     utc = dt.UTC
     encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    conn = _connect(url)
+    conn = connect(url)
     psycopg2.extras.register_default_jsonb(conn)
     base_mb = _peak_mb()
     started = time.perf_counter()
