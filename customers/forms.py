@@ -12,6 +12,7 @@ from . import importing
 from .choices import CustomerStatus
 from .models import Customer
 from .registry import fields_of
+from .services import CORE_FIELDS, CoreCorrectionReason
 
 
 class CustomerFilterForm(forms.Form):
@@ -65,6 +66,70 @@ class CustomerEditForm(forms.Form):
     def changed_values(self) -> dict[str, Any]:
         """Only what the person changed: untouched encrypted fields keep their ciphertext."""
         return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+class CoreCorrectionForm(forms.Form):
+    """New values for core-tier fields, typed blind: the current values are never pre-filled
+    (showing them is a reveal, with its own audit event). An empty box keeps the value; a
+    ticked "clear" box removes it. The reason is required."""
+
+    reason = forms.ChoiceField(
+        label=_("Reason for the correction"),
+        choices=[("", _("— Choose a reason —")), *CoreCorrectionReason.choices],
+        help_text=_("Recorded in the history and the audit trail, with your name."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reason = self.fields.pop("reason")
+        for name in CORE_FIELDS:
+            model_field = Customer._meta.get_field(name)
+            assert isinstance(model_field, models.Field)
+            multiline = name == "special_category_notes"
+            self.fields[name] = forms.CharField(
+                label=model_field.verbose_name,
+                required=False,
+                max_length=model_field.max_length,
+                strip=True,
+                widget=(
+                    forms.Textarea(attrs={"rows": 3, "autocomplete": "off"})
+                    if multiline
+                    else forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"})
+                ),
+                help_text=_("Leave empty to keep the current value."),
+            )
+            self.fields[f"clear_{name}"] = forms.BooleanField(
+                label=_("Clear this field"), required=False
+            )
+        self.fields["reason"] = reason
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        touched = False
+        for name in CORE_FIELDS:
+            value, clear = cleaned.get(name), cleaned.get(f"clear_{name}")
+            if value and clear:
+                self.add_error(name, _("Type a new value or clear the field, not both."))
+            touched = touched or bool(value) or bool(clear)
+        if not touched:
+            raise forms.ValidationError(
+                _("Type a new value, or tick “Clear this field”, for at least one field.")
+            )
+        return cleaned
+
+    def pairs(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        """Each core field with its "clear" box, for the page's layout."""
+        return [(self[name], self[f"clear_{name}"]) for name in CORE_FIELDS]
+
+    def values(self) -> dict[str, str]:
+        """Field → new text (``""`` clears it), for the fields the person filled or cleared."""
+        values: dict[str, str] = {}
+        for name in CORE_FIELDS:
+            if self.cleaned_data.get(f"clear_{name}"):
+                values[name] = ""
+            elif self.cleaned_data.get(name):
+                values[name] = self.cleaned_data[name]
+        return values
 
 
 class ImportUploadForm(forms.Form):

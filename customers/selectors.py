@@ -117,6 +117,9 @@ class HistoryEntry:
     user: object
     kind: str  # "+" created, "~" changed, "-" deleted
     changes: list[FieldChange] = field(default_factory=list)
+    #: The change reason stored with the row (a ``CoreCorrectionReason`` code, never free
+    #: text), or "".
+    reason: str = ""
 
 
 def customer_history(*, customer: Customer, visible_tiers: Iterable[str]) -> list[HistoryEntry]:
@@ -165,6 +168,7 @@ def customer_history(*, customer: Customer, visible_tiers: Iterable[str]) -> lis
                 user=newer.history_user,
                 kind=newer.history_type,
                 changes=changes,
+                reason=newer.history_change_reason or "",
             )
         )
     return entries

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audits.choices import AuditAction
 from audits.services import record_event
-from transferdesk.crypto import aead
+from transferdesk.crypto import aead, blind_index
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
 from transferdesk.crypto.keyring import get_keyring
 from transferdesk.jobs import Job, job_create, job_fail, job_progress, job_start, job_succeed
@@ -29,6 +30,7 @@ from transferdesk.models import DataKey, DataKeyPurpose
 from transfers.portal_services import followups_for_customer_change
 
 from . import bulk, importing
+from .choices import Tier
 from .models import (
     ORGANIZATION_PERMISSIONS,
     Customer,
@@ -149,6 +151,152 @@ def customer_mark_verified(
         actor=actor,
         obj=customer,
         details={"fields": ["last_verified_on"], "verified": True},
+    )
+    return customer
+
+
+# --- core-tier corrections ------------------------------------------------------------------
+
+
+class CoreCorrectionReason(models.TextChoices):
+    """Why a core field was corrected. A closed list rather than free text: the reason goes
+    into the audit event and the history row, which must never hold personal data."""
+
+    SUBJECT_REQUEST = "subject_request", _("The customer asked for the correction")
+    DOCUMENT_CHECK = "document_check", _("Checked against an identity or bank document")
+    ENTRY_ERROR = "entry_error", _("The record held a data-entry or import error")
+    SELLER_RECORDS = "seller_records", _("The seller's own records were corrected")
+
+
+CORE_FIELDS = tuple(fields_of(Customer, "core"))
+
+_ID_CHARACTERS = re.compile(r"[A-Z0-9-]+")
+_CN_RESIDENT_ID = re.compile(r"\d{17}[\dX]")
+_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}")
+_ACCOUNT = re.compile(r"[A-Z0-9]{6,34}")
+
+
+def _cn_resident_id_ok(value: str) -> bool:
+    """The ISO 7064 MOD 11-2 check character of an 18-character Chinese resident id."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(digit) * weight for digit, weight in zip(value[:17], weights, strict=True))
+    return "10X98765432"[total % 11] == value[17]
+
+
+def _iban_ok(value: str) -> bool:
+    rearranged = value[4:] + value[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _normalise_core(organization: Organization, name: str, value: str) -> str:
+    """The value as stored: id numbers upper-cased without spaces (as the blind index reads
+    them), account numbers without spaces, notes trimmed. Raises ``ValidationError`` for a
+    malformed number; messages never repeat the value."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if name == "national_id":
+        value = blind_index.normalise_national_id(value)
+        if not _ID_CHARACTERS.fullmatch(value):
+            raise ValidationError({name: _("An id number holds letters, digits and hyphens only.")})
+        resident_id = organization.country == "CN" and _CN_RESIDENT_ID.fullmatch(value)
+        if resident_id and not _cn_resident_id_ok(value):
+            raise ValidationError(
+                {
+                    name: _(
+                        "The check character of this resident id number does not match: "
+                        "a digit was probably mistyped."
+                    )
+                }
+            )
+    elif name == "bank_account":
+        value = "".join(value.replace("-", " ").split()).upper()
+        if not _ACCOUNT.fullmatch(value):
+            raise ValidationError({name: _("An account number holds 6 to 34 letters and digits.")})
+        if _IBAN.fullmatch(value) and not _iban_ok(value):
+            raise ValidationError(
+                {name: _("The check digits of this IBAN do not match: a character was mistyped.")}
+            )
+    return value
+
+
+@transaction.atomic(durable=True)
+def customer_correct_core(
+    *, actor: Any, customer: Customer, values: Mapping[str, str], reason: str
+) -> Customer:
+    """Correct core-tier fields (national id number, bank account, special-category notes).
+
+    Only for a person holding both ``manage_customers`` and ``reveal_core`` on the customer's
+    organisation, checked here under a row lock (the grant may have been revoked since the page
+    was shown). ``values`` maps field names to new text; ``""`` clears a field. Id numbers are
+    normalised and must be unique in the organisation (checked through the blind index: no
+    other record is decrypted), and the correction needs a ``CoreCorrectionReason``.
+
+    Writes the history row (with the reason), an UPDATE event naming the fields and the reason,
+    never the values, and — if the record was already handed over — a follow-up task for each
+    recipient whose stage carries the changed fields (guarantee 9, GDPR art. 19).
+    """
+    from .selectors import organization_actions
+
+    unknown = sorted(set(values) - set(CORE_FIELDS))
+    if unknown:
+        raise ValidationError(
+            dict.fromkeys(unknown, _("Only core-tier fields are corrected here."))
+        )
+    customer = (
+        Customer.objects.select_for_update(of=("self",))
+        .select_related("organization", "data_key")
+        .get(pk=customer.pk)
+    )
+    organization = customer.organization
+    if not {"change", "reveal"} <= organization_actions(user=actor, organization=organization):
+        raise PermissionDenied(_("Correcting core fields needs the dedicated permission."))
+    if customer.data_key.is_destroyed:
+        raise ValidationError(_("This customer was erased: there is nothing left to correct."))
+    errors: dict[str, list[Any]] = {}
+    if reason not in CoreCorrectionReason.values:
+        errors["reason"] = [_("Say why the core fields are corrected.")]
+    normalised: dict[str, str] = {}
+    for name, value in values.items():
+        try:
+            normalised[name] = _normalise_core(organization, name, value)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    national_id = normalised.get("national_id")
+    if national_id and "national_id" not in errors:
+        digest = blind_index.blind_index(blind_index.NATIONAL_ID, national_id)
+        taken = Customer.objects.filter(organization=organization, national_id_bidx=digest)
+        if taken.exclude(pk=customer.pk).exists():
+            errors["national_id"] = [
+                _("Another customer of this organisation has this national id number.")
+            ]
+    if errors:
+        raise ValidationError(errors)
+    changed = [name for name, value in normalised.items() if assign(customer, name, value)]
+    if not changed:
+        raise ValidationError(_("These are the values already on record: nothing was changed."))
+    customer.full_clean(exclude=_exclude_all_but(changed))
+    _set_history_user(customer, actor)
+    customer._change_reason = reason  # type: ignore[attr-defined]  # simple-history reads it
+    try:
+        with transaction.atomic():
+            customer.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError:
+        # Another record took this id number between the check above and the save.
+        raise ValidationError(
+            {"national_id": _("Another customer of this organisation has this national id number.")}
+        ) from None
+    followups_for_customer_change(customer=customer, kind="update", actor=actor, fields=changed)
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=customer,
+        details={
+            "fields": sorted(changed),
+            "tiers": [str(Tier.CORE)],
+            "reason": reason,
+            "correction": "core",
+        },
     )
     return customer
 

@@ -26,6 +26,16 @@ urlpatterns = [
     path("records/<uuid:pk>/", views.customer_detail, name="customer_detail"),
     path("records/<uuid:pk>/reveal/", views.customer_reveal, name="customer_reveal"),
     path("records/<uuid:pk>/edit/", views.customer_edit, name="customer_edit"),
+    path(
+        "records/<uuid:pk>/correct-core/",
+        views.customer_correct_core,
+        name="customer_correct_core",
+    ),
     path("records/<uuid:pk>/verify/", views.customer_verify, name="customer_verify"),
     path("records/<uuid:pk>/history/", views.customer_history, name="customer_history"),
+    path(
+        "records/<uuid:pk>/history/reveal/",
+        views.customer_history_reveal,
+        name="customer_history_reveal",
+    ),
 ]

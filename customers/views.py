@@ -33,7 +33,13 @@ from transferdesk.permissions import role_required
 
 from . import importing, selectors, services
 from .choices import Tier
-from .forms import CustomerEditForm, CustomerFilterForm, ImportMappingForm, ImportUploadForm
+from .forms import (
+    CoreCorrectionForm,
+    CustomerEditForm,
+    CustomerFilterForm,
+    ImportMappingForm,
+    ImportUploadForm,
+)
 from .models import Customer, ImportStatus, ImportUpload, Organization
 from .registry import fields_of
 
@@ -242,11 +248,7 @@ def customer_edit(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
                 actor=request.user, customer=customer, values=form.changed_values()
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for name, errors in exc.error_dict.items():
-                    form.add_error(name if name in form.fields else None, errors)
-            else:
-                form.add_error(None, exc)
+            _add_errors(form, exc)
         else:
             messages.success(request, _("The record was saved."))
             return redirect("customers:customer_detail", pk=customer.pk)
@@ -264,6 +266,52 @@ def customer_edit(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "POST"])
+@role_required(Role.BROKER)
+def customer_correct_core(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Correct core fields (national id, bank account, special-category notes): for brokers
+    holding ``reveal_core``, with a reason; new values are typed, current ones never shown."""
+    customer = _customer(request, pk)
+    _require(request, customer.organization, "change")
+    _require(request, customer.organization, "reveal")
+    if customer.data_key.is_destroyed:
+        raise PermissionDenied  # an erased record has nothing left to correct
+    form = CoreCorrectionForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            corrected = services.customer_correct_core(
+                actor=request.user,
+                customer=customer,
+                values=form.values(),
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            names = ", ".join(
+                str(_label(name))
+                for name in fields_of(Customer, Tier.CORE)
+                if name in form.values()
+            )
+            messages.success(request, _("Core fields corrected: {fields}.").format(fields=names))
+            return redirect("customers:customer_detail", pk=corrected.pk)
+    return render(
+        request,
+        "customers/customer_correct_core.html",
+        {"customer": customer, "organization": customer.organization, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _add_errors(form: Any, exc: ValidationError) -> None:
+    """A service's ``ValidationError`` shown on the form: by field where it names one."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
 @require_POST
 @role_required(Role.BROKER)
 def customer_verify(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
@@ -277,15 +325,41 @@ def customer_verify(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 @role_required(Role.BROKER, Role.COMPLIANCE)
 def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    """Who changed what and when; values only for the tiers the viewer sees."""
+    """Who changed what and when; values only for the tiers the viewer sees (core values
+    stay masked until revealed, as on the record)."""
+    return _history(request, _customer(request, pk))
+
+
+@require_POST
+@role_required(Role.BROKER)
+def customer_history_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The history with core values shown, this response only, with REVEAL and VIEW_CORE
+    events naming the core fields shown; for holders of ``reveal_core``."""
     customer = _customer(request, pk)
+    _require(request, customer.organization, "reveal")
+    return _history(request, customer, revealed=True)
+
+
+def _reason_label(code: str) -> str:
+    """The label of a stored change reason; codes this version does not know are dropped."""
+    if code in services.CoreCorrectionReason.values:
+        return str(services.CoreCorrectionReason(code).label)
+    return ""
+
+
+def _history(request: HttpRequest, customer: Customer, *, revealed: bool = False) -> HttpResponse:
     actions = _actions(request, customer.organization)
     tiers = selectors.visible_tiers(actions)
-    if customer.data_key.is_destroyed:
+    erased = customer.data_key.is_destroyed
+    if erased:
         tiers = [Tier.GENERAL]  # erased: history rows are unreadable too, by design
+        revealed = False
+    elif revealed:
+        tiers = [*tiers, Tier.CORE]
     entries = [
         replace(
             entry,
+            reason=_reason_label(entry.reason),
             changes=[
                 replace(c, old=_display(c.field, c.old), new=_display(c.field, c.new))
                 if c.visible
@@ -295,11 +369,16 @@ def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         )
         for entry in selectors.customer_history(customer=customer, visible_tiers=tiers)
     ]
-    shown = sorted(
-        {c.field for e in entries for c in e.changes if c.visible and c.tier != Tier.GENERAL}
-    )
-    if shown:
-        log_access(request, action=AuditAction.VIEW_SENSITIVE, obj=customer, fields=shown)
+    shown = {c.field for e in entries for c in e.changes if c.visible}
+    sensitive = sorted(n for n in shown if n in fields_of(Customer, Tier.SENSITIVE))
+    core = sorted(n for n in shown if n in fields_of(Customer, Tier.CORE))
+    if sensitive:
+        log_access(request, action=AuditAction.VIEW_SENSITIVE, obj=customer, fields=sensitive)
+    if revealed:
+        log_access(request, action=AuditAction.REVEAL, obj=customer, fields=core)
+        if core:
+            log_access(request, action=AuditAction.VIEW_CORE, obj=customer, fields=core)
+    has_core_changes = any(c.tier == Tier.CORE for e in entries for c in e.changes)
     return render(
         request,
         "customers/customer_history.html",
@@ -309,6 +388,8 @@ def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             "entries": entries,
             "tab": "history",
             "can_edit": "change" in actions,
+            "can_reveal": "reveal" in actions and not erased and has_core_changes,
+            "revealed": revealed,
         },
     )
 

@@ -202,6 +202,17 @@ MATRIX: dict[str, Row] = {
         method="post",
         kwargs=lambda world: {"pk": world.customer.pk},
     ),
+    # Core-tier corrections and revealed history: brokers holding reveal_core (the world's
+    # broker does); compliance may not (403), the other deal's broker is outside the scope.
+    "customers:customer_correct_core": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"pk": world.customer.pk},
+    ),
+    "customers:customer_history_reveal": Row(
+        only({"broker": 200, "other_broker": 404}),
+        method="post",
+        kwargs=lambda world: {"pk": world.customer.pk},
+    ),
     "customers:import_upload": Row(
         only({"broker": 200, "other_broker": 404}),
         kwargs=lambda world: {"slug": world.seller.slug},
@@ -233,6 +244,12 @@ MATRIX: dict[str, Row] = {
     "lifecycle:hold_release": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.hold.pk}
     ),
+    # An empty form: the retention page again, with the errors (200).
+    "lifecycle:hold_place": Row(only({"compliance": 200}), method="post"),
+    # The erasure run's certificate exists: its page redirects to the PDF.
+    "lifecycle:run_certificate": Row(
+        only({"compliance": 302}), kwargs=lambda world: {"pk": world.certificate.run_id}
+    ),
     "lifecycle:certificate_pdf": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.certificate.pk}
     ),
@@ -250,8 +267,15 @@ MATRIX: dict[str, Row] = {
     "lifecycle:incident_detail": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.incident.pk}
     ),
-    "lifecycle:incident_notify": Row(
+    # Preparing notices for an incident nobody was affected by: refused with a message (302).
+    "lifecycle:incident_notices_prepare": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
+    ),
+    "lifecycle:incident_notices": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.notified_incident.pk}
+    ),
+    "lifecycle:incident_notice_preview": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.notified_incident.pk}
     ),
     "lifecycle:incident_status": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
