@@ -244,12 +244,6 @@ MATRIX: dict[str, Row] = {
     "lifecycle:hold_release": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.hold.pk}
     ),
-    # An empty form: the retention page again, with the errors (200).
-    "lifecycle:hold_place": Row(only({"compliance": 200}), method="post"),
-    # The erasure run's certificate exists: its page redirects to the PDF.
-    "lifecycle:run_certificate": Row(
-        only({"compliance": 302}), kwargs=lambda world: {"pk": world.certificate.run_id}
-    ),
     "lifecycle:certificate_pdf": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.certificate.pk}
     ),
@@ -267,15 +261,8 @@ MATRIX: dict[str, Row] = {
     "lifecycle:incident_detail": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.incident.pk}
     ),
-    # Preparing notices for an incident nobody was affected by: refused with a message (302).
-    "lifecycle:incident_notices_prepare": Row(
+    "lifecycle:incident_notify": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
-    ),
-    "lifecycle:incident_notices": Row(
-        only({"compliance": 200}), kwargs=lambda world: {"pk": world.notified_incident.pk}
-    ),
-    "lifecycle:incident_notice_preview": Row(
-        only({"compliance": 200}), kwargs=lambda world: {"pk": world.notified_incident.pk}
     ),
     "lifecycle:incident_status": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
