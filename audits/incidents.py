@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
-from django.core.mail import EmailMessage, get_connection
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -134,6 +134,8 @@ class Affected:
     """The customers whose data the access log shows read in the window, with the fields."""
 
     customers: dict[str, set[str]] = field(default_factory=dict)
+    #: The deals the events named per customer (their ``deal_ref``), for the personal links.
+    deals: dict[str, set[str]] = field(default_factory=dict)
     events: int = 0
     list_views: int = 0  # list pages: the event names the book, not the customers on it
 
@@ -165,14 +167,17 @@ def affected(incident: Incident) -> Affected:
 
     result = Affected()
     per_customer: dict[str, set[str]] = defaultdict(set)
+    per_deal: dict[str, set[str]] = defaultdict(set)
     items: dict[str, set[str]] = defaultdict(set)
     stages: dict[str, set[str]] = defaultdict(set)
-    rows = access_events(incident).values_list("object_type", "object_id", "details")
-    for object_type, object_id, details in rows.iterator(chunk_size=5000):
+    rows = access_events(incident).values_list("object_type", "object_id", "details", "deal_ref")
+    for object_type, object_id, details, deal_ref in rows.iterator(chunk_size=5000):
         result.events += 1
         names = set((details or {}).get("fields") or [])
         if object_type == "customers.customer":
             per_customer[object_id] |= names
+            if deal_ref:
+                per_deal[object_id].add(deal_ref)
         elif object_type == "transfers.handoveritem":
             items[object_id] |= names
         elif object_type == "transfers.handoverstage":
@@ -180,16 +185,19 @@ def affected(incident: Incident) -> Affected:
         else:
             result.list_views += 1
     if items:
-        for pk, customer_id in HandoverItem.objects.filter(pk__in=list(items)).values_list(
-            "pk", "customer_id"
+        for pk, customer_id, deal_id in HandoverItem.objects.filter(pk__in=list(items)).values_list(
+            "pk", "customer_id", "stage__deal_id"
         ):
             per_customer[str(customer_id)] |= items[str(pk)]
+            per_deal[str(customer_id)].add(str(deal_id))
     if stages:
-        for stage_id, customer_id in HandoverItem.objects.filter(
+        for stage_id, customer_id, deal_id in HandoverItem.objects.filter(
             stage_id__in=list(stages)
-        ).values_list("stage_id", "customer_id"):
+        ).values_list("stage_id", "customer_id", "stage__deal_id"):
             per_customer[str(customer_id)] |= stages[str(stage_id)]
+            per_deal[str(customer_id)].add(str(deal_id))
     result.customers = dict(per_customer)
+    result.deals = dict(per_deal)
     return result
 
 
@@ -226,11 +234,14 @@ def deadlines(incident: Incident) -> list[Deadline]:
     """GDPR art. 33 (72 hours to the authority) and PIPL art. 57 (without delay), in hours
     from detection as configured in ``TRANSFERDESK_INCIDENT_DEADLINES``."""
     hours = getattr(settings, "TRANSFERDESK_INCIDENT_DEADLINES", {})
+    gdpr_hours = hours.get("gdpr_authority", 72)
     return [
         Deadline(
             code="gdpr_authority",
-            label=_("GDPR art. 33: notify the supervisory authority within 72 hours"),
-            due=incident.detected_at + dt.timedelta(hours=hours.get("gdpr_authority", 72)),
+            label=_("GDPR art. 33: notify the supervisory authority within {hours} hours").format(
+                hours=gdpr_hours
+            ),
+            due=incident.detected_at + dt.timedelta(hours=gdpr_hours),
             done_at=incident.authority_notified_at,
         ),
         Deadline(
@@ -272,64 +283,156 @@ def field_labels(names: Iterable[str]) -> list[str]:
     return labels
 
 
-def notice_text(incident: Incident, fields: Iterable[str], *, language: str | None = None) -> str:
-    """The notice from the template: what happened, what data, what was done, what they can
-    do, whom to contact (rendered in the customer's language when it is known)."""
-    with translation.override(language or settings.LANGUAGE_CODE):
-        labels = field_labels(fields)
-        return render_to_string(
-            "lifecycle/incident_notice.txt",
-            {"incident": incident, "fields": labels},
+def _link_deals(found: Affected, organizations: dict[str, Any]) -> dict[str, Any]:
+    """The deal whose personal link each customer's notice carries: a deal of the customer's
+    own book that the access events named (the first by id, for a stable choice); none when
+    the reads named no such deal (the notice then gives the contact alone)."""
+    from transfers.models import TransferDeal
+
+    named = {ref for refs in found.deals.values() for ref in refs}
+    seller_of = {
+        str(pk): seller
+        for pk, seller in TransferDeal.objects.filter(pk__in=list(named)).values_list(
+            "pk", "seller_id"
         )
+    }
+    chosen: dict[str, Any] = {}
+    for customer_id, organization_id in organizations.items():
+        own = sorted(
+            ref for ref in found.deals.get(customer_id, ()) if seller_of.get(ref) == organization_id
+        )
+        chosen[customer_id] = own[0] if own else None
+    return chosen
 
 
-def incident_notify_customers(*, actor: Any, incident: Incident) -> int:
-    """Send the notice to every affected customer with an e-mail address, through Django's
-    mail backend (the notices issue will route it through its own machinery). Customers whose
-    key was destroyed meanwhile cannot be reached and are counted as skipped."""
-    from transferdesk.crypto.errors import DecryptionError
+@transaction.atomic(durable=True)
+def incident_notices_prepare(*, actor: Any, incident: Incident) -> Any:
+    """Prepare the notice to the people affected as a campaign of the notice machinery:
+    one notice per customer the access log shows exposed (still on record), each with the
+    fields read, in the customer's language, with their personal link where a deal of their
+    book gives one. Another compliance officer approves it (four eyes); sending then runs as
+    a job with progress, failure reasons and the letter-or-call list."""
+    from transfers import notices
 
     _require_compliance(actor)
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if incident.notice_campaigns.exists():
+        raise ValidationError(_("This incident already has its notices."))
     found = affected(incident)
-    sent = skipped = 0
-    messages = []
-    customers = Customer.objects.filter(pk__in=list(found.customers)).select_related("data_key")
-    for customer in customers.iterator(chunk_size=500):
-        try:
-            address = customer.email
-        except DecryptionError:
-            skipped += 1
-            continue
-        if not address:
-            skipped += 1
-            continue
-        body = notice_text(
-            incident, found.customers[str(customer.pk)], language=customer.preferred_language
+    organizations = {
+        str(pk): organization_id
+        for pk, organization_id in Customer.objects.filter(
+            pk__in=list(found.customers)
+        ).values_list("pk", "organization_id")
+    }
+    if not organizations:
+        raise ValidationError(_("Nobody to notify: the access log shows no customer on record."))
+    link_deals = _link_deals(found, organizations)
+    recipients = [
+        notices.IncidentRecipient(
+            customer_id=uuid.UUID(customer_id),
+            fields=tuple(sorted(found.customers[customer_id])),
+            link_deal_id=link_deals[customer_id],
         )
-        with translation.override(customer.preferred_language or settings.LANGUAGE_CODE):
-            subject = _("Notice about your personal data ({reference})").format(
-                reference=incident.reference
-            )
-        messages.append(EmailMessage(subject=subject, body=body, to=[address]))
-    missing = len(found.customers) - len(messages) - skipped
-    skipped += max(missing, 0)  # customers since erased
-    if messages:
-        sent = get_connection().send_messages(messages) or 0
-    with transaction.atomic(durable=True):
-        Incident.objects.filter(pk=incident.pk).update(
-            customers_notified_at=timezone.now(), notices_sent=sent
-        )
+        for customer_id in sorted(organizations)
+    ]
+    campaign = notices.incident_campaign_create(
+        actor=actor, incident=incident, recipients=recipients
+    )
+    record_event(
+        action=AuditAction.INCIDENT,
+        actor=actor,
+        obj=incident,
+        details={
+            "step": "notices_prepared",
+            "campaign": str(campaign.pk),
+            "notices": len(recipients),
+            # Customers in the log but no longer on record (erased since): nobody to tell.
+            "erased": len(found.customers) - len(recipients),
+        },
+    )
+    return campaign
+
+
+def notice_counts(campaign: Any) -> dict[str, int]:
+    """How many of a campaign's notices are in each status (every status present)."""
+    from transfers.notice_models import NoticeStatus
+
+    counts = dict(campaign.notices.values_list("status").annotate(n=Count("pk")).order_by())
+    return {status.value: counts.get(status.value, 0) for status in NoticeStatus}
+
+
+def incident_notices_update(*, campaign: Any, actor: Any) -> None:
+    """Called by the notice machinery, in its transaction, when sending ends or a letter or
+    call is recorded: the incident counts the people told, and once nobody is left waiting
+    (every notice sent, or done by letter or phone) the customers' clock stops, as an event."""
+    counts = notice_counts(campaign)
+    told = counts["sent"] + counts["manual_done"]
+    waiting = counts["pending"] + counts["failed"] + counts["manual"]
+    Incident.objects.filter(pk=campaign.incident_id).update(notices_sent=told)
+    if waiting:
+        return
+    stopped = Incident.objects.filter(
+        pk=campaign.incident_id, customers_notified_at__isnull=True
+    ).update(customers_notified_at=timezone.now())
+    if stopped:
         record_event(
             action=AuditAction.INCIDENT,
             actor=actor,
-            obj=incident,
-            details={"step": "customers_notified", "sent": sent, "skipped": skipped},
+            object_type=Incident._meta.label_lower,
+            object_id=campaign.incident_id,
+            details={
+                "step": "customers_notified",
+                "campaign": str(campaign.pk),
+                "sent": counts["sent"],
+                "by_letter_or_phone": counts["manual_done"],
+            },
         )
-    incident.refresh_from_db()
-    return sent
+
+
+def notice_preview(incident: Incident, *, language: str) -> dict[str, Any]:
+    """The context of the notice e-mail as a customer sees it, with a placeholder name and
+    link and every field the incident exposed (no one's data)."""
+    from customers.models import Organization
+    from transfers import notices
+
+    found = affected(incident)
+    # The notice is signed by the customer's organisation; the preview shows the first one's.
+    organization = Organization.objects.filter(
+        pk__in=Customer.objects.filter(pk__in=list(found.customers)).values("organization_id")
+    ).first()
+    with translation.override(language):
+        return {
+            **notices.incident_notice_context(
+                incident=incident,
+                fields=found.fields,
+                organization=organization,
+                url=notices.public_url("/n/…/"),
+            ),
+            "name": _("[customer name]"),
+            "language": language,
+        }
 
 
 # --- the regulator report ---------------------------------------------------------------------
+
+
+def _notices_fact(incident: Incident) -> str:
+    campaign = incident.notice_campaigns.first()
+    if campaign is None:
+        return _("Not prepared yet")
+    counts = notice_counts(campaign)
+    return _(
+        "{status}: {sent} sent by e-mail, {done} told by letter or phone, {failed} failed, "
+        "{manual} waiting for a letter or call, {pending} not sent yet"
+    ).format(
+        status=campaign.get_status_display(),
+        sent=counts["sent"],
+        done=counts["manual_done"],
+        failed=counts["failed"],
+        manual=counts["manual"],
+        pending=counts["pending"],
+    )
 
 
 def incident_report_pdf(*, actor: Any, incident: Incident) -> bytes:
@@ -359,6 +462,7 @@ def incident_report_pdf(*, actor: Any, incident: Incident) -> bytes:
         (_("People affected"), len(found.customers)),
         (_("Categories of data"), ", ".join(found.fields) or "-"),
         (_("Access events examined"), found.events),
+        (_("Notices to the people affected"), _notices_fact(incident)),
         (_("Contact"), incident.contact or "-"),
     ]
 
@@ -402,8 +506,10 @@ __all__ = [
     "affected",
     "deadlines",
     "incident_create",
-    "incident_notify_customers",
+    "incident_notices_prepare",
+    "incident_notices_update",
     "incident_report_pdf",
     "incident_set_status",
-    "notice_text",
+    "notice_counts",
+    "notice_preview",
 ]

@@ -22,7 +22,17 @@ urlpatterns = [
     path("backups/drill/", views.drill_start, name="drill_start"),
     path("incidents/", views.incidents, name="incidents"),
     path("incidents/<uuid:pk>/", views.incident_detail, name="incident_detail"),
-    path("incidents/<uuid:pk>/notify/", views.incident_notify, name="incident_notify"),
+    path(
+        "incidents/<uuid:pk>/notices/prepare/",
+        views.incident_notices_prepare,
+        name="incident_notices_prepare",
+    ),
+    path("incidents/<uuid:pk>/notices/", views.incident_notices, name="incident_notices"),
+    path(
+        "incidents/<uuid:pk>/notices/preview/",
+        views.incident_notice_preview,
+        name="incident_notice_preview",
+    ),
     path("incidents/<uuid:pk>/status/", views.incident_status, name="incident_status"),
     path("incidents/<uuid:pk>/report.pdf", views.incident_report, name="incident_report"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -233,11 +235,71 @@ def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @compliance_only
 @require_POST
-def incident_notify(request: HttpRequest, pk: Any) -> HttpResponse:
+def incident_notices_prepare(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Prepare the notices to the people affected; another compliance officer approves them."""
     incident = get_object_or_404(Incident, pk=pk)
-    sent = incident_services.incident_notify_customers(actor=request.user, incident=incident)
-    messages.success(request, _("{count} notices sent.").format(count=sent))
-    return redirect("lifecycle:incident_detail", pk=incident.pk)
+    try:
+        incident_services.incident_notices_prepare(actor=request.user, incident=incident)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("lifecycle:incident_detail", pk=incident.pk)
+    messages.success(
+        request, _("Notices prepared; another compliance officer reviews and approves them.")
+    )
+    return redirect("lifecycle:incident_notices", pk=incident.pk)
+
+
+@compliance_only
+def incident_notices(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The incident's notice campaign: review (who, which fields, which language, which
+    link), approve, send, live progress, failures with their reasons, the letter-or-call list.
+    The buttons post to the notice machinery's own actions (``notices:``)."""
+    from transfers import notices
+    from transfers.notice_models import NoticeStatus
+
+    incident = get_object_or_404(Incident, pk=pk)
+    context = _incident_campaign(incident)
+    campaign = context["campaign"]
+    if campaign is None:
+        return redirect("lifecycle:incident_detail", pk=incident.pk)
+    rows = campaign.notices.select_related("customer", "link_deal").order_by("pk")
+    size = settings.TRANSFERDESK_PAGE_SIZE
+    recipients = Paginator(rows, size).get_page(request.GET.get("page"))
+    recipients.object_list = [
+        (notice, incident_services.field_labels(notice.fields)) for notice in recipients
+    ]
+    return render(
+        request,
+        "lifecycle/incident_notices.html",
+        {
+            **context,
+            "incident": incident,
+            "recipients": recipients,
+            "failures": Paginator(rows.filter(status=NoticeStatus.FAILED), size).get_page(
+                request.GET.get("failures")
+            ),
+            "manual": Paginator(rows.filter(status=NoticeStatus.MANUAL), size).get_page(
+                request.GET.get("manual")
+            ),
+            "approval_refusal": notices.approval_refusal(actor=request.user, campaign=campaign),
+            "section": "incidents",
+        },
+    )
+
+
+# E-mail HTML carries inline styles (mail clients ignore style sheets): this page alone allows
+# them, and nothing else (no images, no forms), as the transfer notice's preview does.
+@compliance_only  # type: ignore[arg-type]
+@csp_replace({"style-src": ["'unsafe-inline'"], "img-src": ["'none'"], "form-action": ["'none'"]})  # type: ignore[arg-type]
+def incident_notice_preview(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The notice e-mail as a customer sees it (placeholder name and link, every field the
+    incident exposed), in the language asked for (``?lang=zh-hans``)."""
+    incident = get_object_or_404(Incident, pk=pk)
+    language = "zh-hans" if request.GET.get("lang", "").startswith("zh") else "en"
+    context = incident_services.notice_preview(incident, language=language)
+    with translation.override(language):
+        return render(request, "notice/email/incident.html", context)
 
 
 @compliance_only
@@ -276,10 +338,24 @@ def deal_destroy(request: HttpRequest, pk: Any) -> HttpResponse:
     if request.method == "POST":
         reason = request.POST.get("reason", "")
         if reason not in DealDestructionReason.values:
+            **_incident_campaign(incident),
             messages.error(request, _("Choose why the deal is destroyed."))
         else:
             try:
                 retention_services.deal_destroy(actor=request.user, deal=deal, reason=reason)
+def _incident_campaign(incident: Incident) -> dict[str, Any]:
+    """The incident's notice campaign (the notice machinery's) and its counts, or none."""
+    from transfers.notice_models import NoticeCampaign
+
+    campaign = (
+        NoticeCampaign.objects.filter(incident=incident)
+        .select_related("prepared_by", "approved_by", "job")
+        .first()
+    )
+    counts = incident_services.notice_counts(campaign) if campaign else {}
+    return {"campaign": campaign, "notice_counts": counts}
+
+
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
             else:

@@ -261,7 +261,8 @@ MATRIX: dict[str, Row] = {
     "lifecycle:incident_detail": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.incident.pk}
     ),
-    "lifecycle:incident_notify": Row(
+    # Preparing notices for an incident nobody was affected by: refused with a message (302).
+    "lifecycle:incident_notices_prepare": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
     ),
     "lifecycle:incident_status": Row(
@@ -269,6 +270,12 @@ MATRIX: dict[str, Row] = {
     ),
     "lifecycle:incident_report": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.incident.pk}
+    ),
+    "lifecycle:incident_notices": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.notified_incident.pk}
+    ),
+    "lifecycle:incident_notice_preview": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.notified_incident.pk}
     ),
     # Customer pages (``notice:``): the signed link is the only key, so every actor (signed in
     # or not) gets the same answer; an action without a choice re-renders the page (400).

@@ -24,6 +24,7 @@ from transferdesk.crypto.models import DataKey, EncryptedModel
 from transferdesk.permissions import RestrictedQuerySet
 
 __all__ = [
+    "CampaignKind",
     "CampaignStatus",
     "ConsentRecord",
     "DataSubjectRequest",
@@ -64,6 +65,14 @@ def customer_reference_field(**kwargs: Any) -> models.ForeignKey:
     )
 
 
+class CampaignKind(models.TextChoices):
+    #: Tell a deal's customers who the new holder of their data is (PIPL art. 22).
+    TRANSFER = "transfer", _("Transfer notice")
+    #: Tell the people an incident affected what happened to their data (GDPR art. 34;
+    #: PIPL art. 57). Belongs to an incident, not to a deal: compliance officers only.
+    INCIDENT = "incident", _("Incident notice")
+
+
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", _("Prepared, waiting for approval")
     APPROVED = "approved", _("Approved, not sent")
@@ -86,18 +95,39 @@ class NoticeStatus(models.TextChoices):
 
 
 class NoticeCampaign(models.Model):
-    """One round of transfer notices for a deal: prepared by a broker, approved by compliance
-    (four eyes), then sent in batches as a job. The objection deadline it sets is what closes
-    the deal's objection window (``TransferDeal.notice_window_closed``)."""
+    """One round of notices, prepared, approved by a compliance officer who did not prepare it
+    (four eyes), then sent in batches as a job.
+
+    A *transfer* campaign belongs to a deal: its objection deadline closes the deal's objection
+    window (``TransferDeal.notice_window_closed``). An *incident* campaign belongs to an
+    incident and to no deal, so nothing of the deal's notice period or stage approval ever
+    counts its notices, and the deal-scoped door lets only compliance officers reach it; its
+    notices carry the fields each customer had exposed (``Notice.fields``).
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=CampaignKind.choices, default=CampaignKind.TRANSFER
+    )
     deal = models.ForeignKey(
-        "transfers.TransferDeal", on_delete=models.CASCADE, related_name="notice_campaigns"
+        "transfers.TransferDeal",
+        on_delete=models.CASCADE,
+        related_name="notice_campaigns",
+        null=True,
+        blank=True,
+    )
+    incident = models.ForeignKey(
+        "audits.Incident",
+        verbose_name=_("incident"),
+        on_delete=models.PROTECT,
+        related_name="notice_campaigns",
+        null=True,
+        blank=True,
     )
     status = models.CharField(
         _("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
     )
-    objection_deadline = models.DateTimeField(_("objection deadline"))
+    objection_deadline = models.DateTimeField(_("objection deadline"), null=True, blank=True)
     categories = models.JSONField(_("categories transferred"), default=list)
     stages_planned = models.JSONField(_("stages planned"), default=list)
     purpose_changed = models.BooleanField(
@@ -122,9 +152,33 @@ class NoticeCampaign(models.Model):
         ordering = ["-prepared_at"]
         verbose_name = _("notice campaign")
         verbose_name_plural = _("notice campaigns")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        kind="transfer",
+                        deal__isnull=False,
+                        incident__isnull=True,
+                        objection_deadline__isnull=False,
+                    )
+                    | Q(kind="incident", deal__isnull=True, incident__isnull=False)
+                ),
+                name="notice_campaign_kind_subject",
+                violation_error_message=_(
+                    "Transfer notices belong to a deal and set an objection deadline; incident "
+                    "notices belong to an incident and to no deal."
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["incident"],
+                condition=Q(incident__isnull=False),
+                name="notice_campaign_once_per_incident",
+                violation_error_message=_("This incident already has its notices."),
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"notices {self.deal_id} {self.prepared_at:%Y-%m-%d}"
+        return f"notices {self.deal_id or self.incident_id} {self.prepared_at:%Y-%m-%d}"
 
     @classmethod
     def restrict_q(cls, user: Any, action: str) -> Q:
@@ -132,7 +186,11 @@ class NoticeCampaign(models.Model):
 
     @property
     def window_closed(self) -> bool:
-        return self.status == CampaignStatus.SENT and self.objection_deadline <= timezone.now()
+        return (
+            self.status == CampaignStatus.SENT
+            and self.objection_deadline is not None
+            and self.objection_deadline <= timezone.now()
+        )
 
 
 class Notice(models.Model):
@@ -159,6 +217,21 @@ class Notice(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     failure_reason = models.CharField(_("failure reason"), max_length=255, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    #: Incident notices: the names of the customer's fields the access log shows read (never
+    #: their values), frozen when the notices are prepared so that what compliance approves is
+    #: what each customer is told.
+    fields = models.JSONField(_("data concerned"), default=list, blank=True)
+    #: Incident notices: the deal whose personal link the notice carries (the customer's page,
+    #: where they see what is held and can complain or ask for erasure); none when the access
+    #: named no deal of the customer's book.
+    link_deal = models.ForeignKey(
+        "transfers.TransferDeal",
+        verbose_name=_("link for the deal"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     objects = RestrictedQuerySet.as_manager()
 

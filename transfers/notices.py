@@ -16,6 +16,7 @@ import logging
 import smtplib
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -43,6 +44,7 @@ from transferdesk import jobs
 from .choices import DealStatus, StageKind, StageStatus
 from .models import HandoverStage, TransferDeal
 from .notice_models import (
+    CampaignKind,
     CampaignStatus,
     ConsentRecord,
     Notice,
@@ -397,6 +399,8 @@ def campaign_approve(*, actor: Any, campaign: NoticeCampaign) -> NoticeCampaign:
 def campaign_send(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
     """Start sending: one notice row per customer, the deal's notice period opens, and the
     job runs after commit on the ``maintenance`` queue."""
+    if campaign.kind == CampaignKind.INCIDENT:
+        return _incident_send(actor=actor, campaign=campaign)
     deal = TransferDeal.objects.select_for_update().get(pk=campaign.deal_id)
     if not (_can(actor, deal, "plan") or actor.has_role(Role.COMPLIANCE)):
         raise PermissionDenied
@@ -454,7 +458,8 @@ def language_of_code(code: str) -> str:
 def campaign_resend(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
     """Send the failed notices again (after the address was corrected, or the server was
     down): they go back to pending and a new job sends them."""
-    if not (_can(actor, campaign.deal, "plan") or actor.has_role(Role.COMPLIANCE)):
+    deal = campaign.deal
+    if not ((deal is not None and _can(actor, deal, "plan")) or actor.has_role(Role.COMPLIANCE)):
         raise PermissionDenied
     if campaign.status not in (CampaignStatus.SENT, CampaignStatus.SENDING):
         raise ValidationError(_("Only sent notices can be sent again."))
@@ -496,6 +501,10 @@ def notice_mark_manual_done(*, actor: Any, notice: Notice, channel: str) -> Noti
         deal=notice.campaign.deal_id,
         details={"channel": str(channel), "customer": notice.customer_id},
     )
+    if notice.campaign.kind == CampaignKind.INCIDENT:
+        from audits.incidents import incident_notices_update
+
+        incident_notices_update(campaign=notice.campaign, actor=actor)
     return notice
 
 
@@ -629,9 +638,9 @@ def campaign_run(*, campaign_id: Any, job_id: Any) -> dict[str, int]:
     """Send every pending notice of a campaign in batches; idempotent (a redelivered task only
     finds what is still pending). A batch whose commit is lost may e-mail its customers twice:
     a second identical notice is better than none."""
-    campaign = NoticeCampaign.objects.select_related("deal", "deal__buyer", "deal__seller").get(
-        pk=campaign_id
-    )
+    campaign = NoticeCampaign.objects.select_related(
+        "deal", "deal__buyer", "deal__seller", "incident"
+    ).get(pk=campaign_id)
     deal = campaign.deal
     jobs.job_start(job_id=job_id)
     total = jobs.Job.objects.values_list("total", flat=True).get(pk=job_id)
@@ -648,7 +657,10 @@ def campaign_run(*, campaign_id: Any, job_id: Any) -> dict[str, int]:
             )
             if not batch:
                 break
-            sent, failed = _send_batch(campaign, deal, batch)
+            if deal is None:  # an incident's notices: no deal, a link per customer
+                sent, failed = _send_incident_batch(campaign, batch)
+            else:
+                sent, failed = _send_batch(campaign, deal, batch)
             totals["sent"] += sent
             totals["failed"] += failed
             done += len(batch)
@@ -669,6 +681,11 @@ def campaign_run(*, campaign_id: Any, job_id: Any) -> dict[str, int]:
             deal=deal,
             details={**totals, "job": str(job_id)},
         )
+        if campaign.kind == CampaignKind.INCIDENT:
+            from audits.incidents import incident_notices_update
+
+            starter = jobs.Job.objects.select_related("started_by").get(pk=job_id).started_by
+            incident_notices_update(campaign=campaign, actor=starter)
     jobs.job_succeed(job_id=job_id, result=totals)
     return totals
 
@@ -711,7 +728,12 @@ def _send_batch(
                 sent.append(notice_pk)
     finally:
         connection.close()
-    # One UPDATE per outcome (failures grouped by reason), not one per notice.
+    return _record_outcomes(sent, failed)
+
+
+def _record_outcomes(sent: list[int], failed: dict[str, list[int]]) -> tuple[int, int]:
+    """Store a batch's outcomes: one UPDATE per outcome (failures grouped by reason), not one
+    per notice."""
     with transaction.atomic():
         Notice.objects.filter(pk__in=sent).update(
             status=NoticeStatus.SENT,
@@ -728,6 +750,252 @@ def _send_batch(
             )
     failures = sum(len(pks) for pks in failed.values())
     return len(sent), failures
+
+
+# --- incident notices ----------------------------------------------------------------------
+#
+# The same machinery tells the people an incident affected (GDPR art. 34; PIPL art. 57):
+# ``audits.incidents.incident_notices_prepare`` derives who and which fields from the access
+# log and hands the list to ``incident_campaign_create``; approval (four eyes), sending in
+# batches as a job, failure reasons, the letter-or-call list and re-sending are the campaign's.
+
+
+@dataclass(frozen=True)
+class IncidentRecipient:
+    """One person an incident affected: the fields the access log shows read (names only)
+    and the deal whose personal link their notice carries, if any."""
+
+    customer_id: Any
+    fields: tuple[str, ...]
+    link_deal_id: Any = None
+
+
+def incident_campaign_create(
+    *, actor: Any, incident: Any, recipients: Iterable[IncidentRecipient]
+) -> NoticeCampaign:
+    """A draft campaign of the incident kind with one notice per affected customer, each
+    holding its fields; customers without an e-mail address go to the letter-or-call list.
+
+    Runs inside the caller's transaction (``incident_notices_prepare``), which records the
+    incident's own step; the campaign's preparation is an event of its own, as for any
+    campaign."""
+    if not actor.has_role(Role.COMPLIANCE):
+        raise PermissionDenied(_("Only compliance officers prepare incident notices."))
+    campaign = NoticeCampaign(kind=CampaignKind.INCIDENT, incident=incident, prepared_by=actor)
+    campaign.full_clean(exclude=["categories", "stages_planned"])
+    campaign.save(force_insert=True)
+    recipients = list(recipients)
+    contacts = {
+        pk: (bidx, lang)
+        for pk, bidx, lang in Customer.objects.filter(
+            pk__in=[r.customer_id for r in recipients]
+        ).values_list("pk", "email_bidx", "preferred_language")
+    }
+    rows = []
+    for recipient in recipients:
+        bidx, lang = contacts.get(recipient.customer_id, ("", ""))
+        rows.append(
+            Notice(
+                campaign=campaign,
+                customer_id=recipient.customer_id,
+                language=language_of_code(lang),
+                channel=NoticeChannel.EMAIL if bidx else NoticeChannel.LETTER,
+                status=NoticeStatus.PENDING if bidx else NoticeStatus.MANUAL,
+                fields=sorted(recipient.fields),
+                link_deal_id=recipient.link_deal_id,
+            )
+        )
+    Notice.objects.bulk_create(rows, batch_size=2000)
+    record_event(
+        action=AuditAction.CREATE,
+        actor=actor,
+        obj=campaign,
+        details={
+            "step": "prepared",
+            "kind": CampaignKind.INCIDENT.value,
+            "incident": str(incident.pk),
+            "notices": len(rows),
+            "manual": sum(1 for r in rows if r.status == NoticeStatus.MANUAL),
+        },
+    )
+    return campaign
+
+
+def _incident_send(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
+    """Start sending an incident's notices (inside ``campaign_send``'s transaction): the
+    channel is decided again from the records as they are now, then the job runs after
+    commit on the ``maintenance`` queue."""
+    if not actor.has_role(Role.COMPLIANCE):
+        raise PermissionDenied(_("Only compliance officers send incident notices."))
+    updated = NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.APPROVED).update(
+        status=CampaignStatus.SENDING, sent_at=timezone.now()
+    )
+    if updated != 1:
+        raise ValidationError(_("Only approved notices can be sent, and only once."))
+    campaign.refresh_from_db()
+    # An address added or removed since the notices were prepared moves the notice between
+    # the e-mail and the letter-or-call lists (the blind index says so without decrypting).
+    waiting = Notice.objects.filter(
+        campaign=campaign, status__in=(NoticeStatus.PENDING, NoticeStatus.MANUAL)
+    )
+    waiting.filter(customer__email_bidx="").update(
+        status=NoticeStatus.MANUAL, channel=NoticeChannel.LETTER
+    )
+    waiting.exclude(customer__email_bidx="").update(
+        status=NoticeStatus.PENDING, channel=NoticeChannel.EMAIL
+    )
+    pending = Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING).count()
+    manual = Notice.objects.filter(campaign=campaign, status=NoticeStatus.MANUAL).count()
+    job = jobs.job_create(kind=JOB_KIND, actor=actor, total=pending, obj=campaign)
+    NoticeCampaign.objects.filter(pk=campaign.pk).update(job=job)
+    campaign.job = job
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=campaign,
+        details={
+            "step": "sending",
+            "incident": str(campaign.incident_id),
+            "notices": pending,
+            "manual": manual,
+            "job": job.pk,
+        },
+    )
+    campaign_id, job_id = campaign.pk, job.pk
+    transaction.on_commit(lambda: enqueue_campaign(campaign_id, job_id))
+    return job
+
+
+def incident_notice_context(
+    *, incident: Any, fields: Iterable[str], organization: Any, url: str
+) -> dict[str, Any]:
+    """What an incident notice says, in the active language: what happened, which of the
+    person's data, what was done, what they can do (with their personal link when there is
+    one), whom to contact."""
+    from audits.incidents import field_labels
+
+    return {
+        "incident": incident,
+        "fields": field_labels(fields),
+        "detected_text": deadline_text(incident.detected_at),
+        "organization": organization,
+        "url": url,
+    }
+
+
+class IncidentNoticeRenderer:
+    """Renders an incident's notice once per language, set of fields, organisation and
+    whether a link is given (a handful of variants for thousands of people), then fills in
+    each customer's name and link."""
+
+    def __init__(self, *, incident: Any) -> None:
+        self.incident = incident
+        self._rendered: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+
+    def render(
+        self, *, language: str, fields: Iterable[str], organization: Any, with_link: bool
+    ) -> tuple[str, str, str]:
+        fields = tuple(sorted(fields))
+        key = (language, fields, getattr(organization, "pk", None), with_link)
+        if key not in self._rendered:
+            with translation.override(language):
+                context = {
+                    **incident_notice_context(
+                        incident=self.incident,
+                        fields=fields,
+                        organization=organization,
+                        url=URL_MARK if with_link else "",
+                    ),
+                    "name": NAME_MARK,
+                    "language": language,
+                }
+                subject = str(
+                    _("Notice about your personal data ({reference})").format(
+                        reference=self.incident.reference
+                    )
+                )
+                text = get_template("notice/email/incident.txt").render(context)
+                html = get_template("notice/email/incident.html").render(context)
+            self._rendered[key] = (subject, text, html)
+        return self._rendered[key]
+
+    def build(
+        self, *, customer: Customer, fields: Iterable[str], url: str
+    ) -> EmailMultiAlternatives:
+        subject, text, html = self.render(
+            language=language_of(customer),
+            fields=fields,
+            organization=customer.organization,
+            with_link=bool(url),
+        )
+        name = customer.full_name
+        text = text.replace(NAME_MARK, name).replace(URL_MARK, url)
+        html = html.replace(NAME_MARK, escape(name)).replace(URL_MARK, escape(url))
+        message = EmailMultiAlternatives(subject, text, to=[customer.email])
+        message.attach_alternative(html, "text/html")
+        return message
+
+
+def _incident_links(customers: dict[Any, Customer], link_deals: dict[Any, Any]) -> dict[Any, str]:
+    """Each customer's personal link for the deal their notice names (reused while it has a
+    day left, as for transfer notices), as absolute URLs."""
+    by_deal: dict[Any, list[Any]] = {}
+    for customer_id, deal_id in link_deals.items():
+        if deal_id is not None and customer_id in customers:
+            by_deal.setdefault(deal_id, []).append(customer_id)
+    urls: dict[Any, str] = {}
+    if not by_deal:
+        return urls
+    prefix = link_prefix()
+    for deal in TransferDeal.objects.filter(pk__in=list(by_deal)):
+        ids = by_deal[deal.pk]
+        links = _usable_links(deal, ids)
+        missing = [
+            _new_link(deal, cid, NoticeChannel.EMAIL, None) for cid in ids if cid not in links
+        ]
+        NoticeLink.objects.bulk_create(missing)
+        links.update({link.customer_id: link for link in missing})
+        urls.update({cid: link_url(link, prefix=prefix) for cid, link in links.items()})
+    return urls
+
+
+def _send_incident_batch(campaign: NoticeCampaign, batch: list[tuple[int, Any]]) -> tuple[int, int]:
+    rows = {
+        pk: (customer_id, fields, deal_id)
+        for pk, customer_id, fields, deal_id in Notice.objects.filter(
+            pk__in=[pk for pk, _cid in batch]
+        ).values_list("pk", "customer_id", "fields", "link_deal_id")
+    }
+    customers = (
+        Customer.objects.with_data_keys()
+        .select_related("organization")
+        .in_bulk([customer_id for _pk, customer_id in batch])
+    )
+    urls = _incident_links(customers, {cid: deal_id for cid, _f, deal_id in rows.values()})
+    renderer = IncidentNoticeRenderer(incident=campaign.incident)
+    sent: list[int] = []
+    failed: dict[str, list[int]] = {}
+    connection = get_connection()
+    try:
+        connection.open()
+        for notice_pk, customer_id in batch:
+            customer = customers.get(customer_id)
+            if customer is None or customer.status == CustomerStatus.ERASED:
+                failed.setdefault(str(_("The customer was erased meanwhile")), []).append(notice_pk)
+                continue
+            try:
+                message = renderer.build(
+                    customer=customer, fields=rows[notice_pk][1], url=urls.get(customer_id, "")
+                )
+                message.connection = connection
+                message.send()
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded per notice
+                failed.setdefault(failure_reason(exc)[:255], []).append(notice_pk)
+            else:
+                sent.append(notice_pk)
+    finally:
+        connection.close()
+    return _record_outcomes(sent, failed)
 
 
 # --- consent -------------------------------------------------------------------------------

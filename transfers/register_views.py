@@ -136,6 +136,8 @@ def campaign_list(request: HttpRequest, pk: Any) -> HttpResponse:
 def campaign_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     """Status, delivery counts, live progress, failures and the manual-notice list."""
     campaign = _campaign(request, pk)
+    if campaign.incident_id is not None:  # an incident's notices have their page there
+        return redirect("lifecycle:incident_notices", pk=campaign.incident_id)
     user: Any = request.user
     counts = dict(campaign.notices.values_list("status").annotate(n=Count("pk")).order_by())
     failures = campaign.notices.filter(status=NoticeStatus.FAILED).select_related("customer")
@@ -229,6 +231,8 @@ def campaign_preview(request: HttpRequest, pk: Any) -> HttpResponse:
     """The notice e-mail as a customer sees it, with a placeholder name and link (no one's
     data), in the language asked for (``?lang=zh-hans``)."""
     campaign = _campaign(request, pk)
+    if campaign.incident_id is not None:
+        return redirect("lifecycle:incident_notice_preview", pk=campaign.incident_id)
     language = "zh-hans" if request.GET.get("lang", "").startswith("zh") else "en"
     with translation.override(language):
         context = notices.notice_context(

@@ -6,21 +6,32 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from accounts.choices import Role
 from audits.choices import AuditAction
 from audits.incidents import (
     affected,
     deadlines,
+    field_labels,
     incident_create,
-    incident_notify_customers,
+    incident_notices_prepare,
     incident_report_pdf,
     incident_set_status,
 )
 from audits.models import AuditEvent
 from audits.services import record_event
 from customers.services import organization_grant
+from tests.audits.reporting import pdf_text
+from tests.e2e.conftest import compiled_catalogues  # noqa: F401 - fixture
+from tests.factories import CustomerFactory, UserFactory
+from tests.notices.conftest import link_path
+from tests.transfers.conftest import make_deal
+from transfers import notices
+from transfers.notice_models import CampaignKind, CampaignStatus, NoticeStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -77,37 +88,201 @@ def test_affected_customers_are_exactly_those_the_access_log_shows_in_the_window
     assert affected(incident_other).customers == {}
 
 
-def test_clock_notice_and_report_are_each_an_audit_event(cast, make_customer, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    customer, _ = make_customer(preferred_language="zh-hans")
+def _second_officer(cast):
+    return UserFactory(
+        username="compliance-2", organization=cast.compliance.organization,
+        roles=[Role.COMPLIANCE],
+    )  # fmt: skip
+
+
+def _notice_incident(cast, deal):
+    """Three customers of the deal's book read in the window (one in Chinese, one whose mail
+    server refuses the address, one without an address), one read outside it."""
+    chinese = CustomerFactory(
+        organization=cast.seller, preferred_language="zh-hans", email="wang.fang@example.test"
+    )
+    refused = CustomerFactory(organization=cast.seller, email="refused7@example.test")
+    no_address = CustomerFactory(organization=cast.seller, email="")
+    outside = CustomerFactory(organization=cast.seller)
+    record_event(
+        action=AuditAction.VIEW_SENSITIVE, actor=cast.broker, obj=outside, deal=deal,
+        details={"fields": ["email"]},
+    )  # fmt: skip
     start = timezone.now()
     record_event(
-        action=AuditAction.VIEW_SENSITIVE, actor=cast.broker, obj=customer,
+        action=AuditAction.VIEW_SENSITIVE, actor=cast.broker, obj=chinese, deal=deal,
         details={"fields": ["email", "full_name"]},
     )  # fmt: skip
-    detected = timezone.now()
+    record_event(
+        action=AuditAction.REVEAL, actor=cast.broker, obj=refused,
+        details={"fields": ["national_id"]},
+    )  # fmt: skip
+    record_event(
+        action=AuditAction.VIEW_SENSITIVE, actor=cast.broker, obj=no_address,
+        details={"fields": ["phone"]},
+    )  # fmt: skip
     incident = incident_create(
-        actor=cast.compliance, detected_at=detected, description="Misdirected export.",
-        severity="medium", window_start=start, window_end=detected, contact="dpo@example.test",
+        actor=cast.compliance, detected_at=timezone.now(), description="Misdirected export.",
+        severity="medium", window_start=start, window_end=timezone.now(),
+        measures="Export link revoked.", contact="dpo@example.test",
+    )  # fmt: skip
+    return incident, chinese, refused, no_address, outside
+
+
+def test_incident_notices_go_through_the_notice_machinery_step_by_step(
+    cast, client, settings, eager_tasks, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "tests.notices.backends.RefusingBackend"
+    deal = make_deal(cast)
+    incident, chinese, refused, no_address, _outside = _notice_incident(cast, deal)
+
+    # Prepared from the access log: one notice per person, with the fields read.
+    campaign = incident_notices_prepare(actor=cast.compliance, incident=incident)
+    assert campaign.kind == CampaignKind.INCIDENT and campaign.deal_id is None
+    rows = {n.customer_id: n for n in campaign.notices.all()}
+    assert set(rows) == {chinese.pk, refused.pk, no_address.pk}
+    assert rows[chinese.pk].fields == ["email", "full_name"]
+    assert rows[chinese.pk].language == "zh-hans"
+    assert rows[refused.pk].fields == ["national_id"]
+    assert rows[no_address.pk].status == NoticeStatus.MANUAL
+    # The personal link: for the deal the read named; a read outside any deal gives none.
+    assert rows[chinese.pk].link_deal_id == deal.pk and rows[refused.pk].link_deal_id is None
+    with pytest.raises(ValidationError):
+        incident_notices_prepare(actor=cast.compliance, incident=incident)
+
+    # Four eyes: not the preparer, not a broker (who cannot even see the campaign).
+    with pytest.raises(PermissionDenied):
+        notices.campaign_approve(actor=cast.compliance, campaign=campaign)
+    with pytest.raises(PermissionDenied):
+        notices.campaign_approve(actor=cast.broker, campaign=campaign)
+    with pytest.raises(ValidationError):
+        notices.campaign_send(actor=cast.compliance, campaign=campaign)
+    client.force_login(cast.broker)
+    assert client.get(reverse("notices:campaign_detail", args=[campaign.pk])).status_code == 404
+    client.force_login(cast.compliance)
+    response = client.get(reverse("notices:campaign_detail", args=[campaign.pk]))
+    assert response["Location"] == reverse("lifecycle:incident_notices", args=[incident.pk])
+    notices.campaign_approve(actor=_second_officer(cast), campaign=campaign)
+    with pytest.raises(PermissionDenied):
+        notices.campaign_send(actor=cast.broker, campaign=campaign)
+
+    # Sending: a job with progress; the deal's own notice period is untouched.
+    with django_capture_on_commit_callbacks(execute=True):
+        job = notices.campaign_send(actor=cast.compliance, campaign=campaign)
+    job.refresh_from_db()
+    campaign.refresh_from_db()
+    deal.refresh_from_db()
+    assert job.status == "succeeded" and job.done == job.total == 2
+    assert campaign.status == CampaignStatus.SENT
+    assert deal.notices_sent_at is None
+    assert len(mail.outbox) == 1  # the refused address failed, the other one went
+    message = mail.outbox[0]
+    assert message.to == [chinese.email] and incident.reference in message.subject
+    with translation.override("zh-hans"):
+        phrases = [
+            translation.gettext("What happened"),
+            translation.gettext("What you can do"),
+            *field_labels(["email", "full_name"]),
+        ]
+    for body in (message.body, message.alternatives[0][0]):
+        assert "Misdirected export." in body and "Export link revoked." in body
+        assert "dpo@example.test" in body
+        for phrase in phrases:
+            assert phrase in body, phrase
+    assert client.get(link_path(message.body)).status_code == 200  # the customer's page
+
+    failed = campaign.notices.get(customer=refused)
+    assert failed.status == NoticeStatus.FAILED and "550" in failed.failure_reason
+    incident.refresh_from_db()
+    assert incident.customers_notified_at is None and incident.notices_sent == 1
+    assert deadlines(incident)[1].state == "running"
+    page = client.get(reverse("lifecycle:incident_notices", args=[incident.pk])).content.decode()
+    assert no_address.reference in page and refused.reference in page and "550" in page
+
+    # The two left are told by letter and by phone: then the customers' clock stops.
+    for notice, channel in ((failed, "phone"), (rows[no_address.pk], "letter")):
+        url = reverse("notices:notice_manual_done", args=[notice.pk])
+        assert client.post(url, {"channel": channel}).status_code == 302
+    incident.refresh_from_db()
+    assert incident.customers_notified_at is not None and incident.notices_sent == 3
+
+    incident_set_status(actor=cast.compliance, incident=incident, status="reported")
+    assert [d.state for d in deadlines(incident)] == ["met", "met"]
+
+    # Every step is an event, on the incident or on its campaign, and none holds personal data.
+    trail = AuditEvent.objects.filter(
+        Q(object_type="audits.incident", object_id=str(incident.pk))
+        | Q(object_type="transfers.noticecampaign", object_id=str(campaign.pk))
+        | Q(object_type="transfers.notice", object_id__in=[str(n.pk) for n in rows.values()])
+    ).order_by("seq")
+    steps = [(e.action, e.details.get("step")) for e in trail]
+    assert steps == [
+        (AuditAction.INCIDENT, "recorded"),
+        (AuditAction.CREATE, "prepared"),
+        (AuditAction.INCIDENT, "notices_prepared"),
+        (AuditAction.UPDATE, "approved"),
+        (AuditAction.UPDATE, "sending"),
+        (AuditAction.NOTICE_SENT, None),
+        (AuditAction.NOTICE_SENT, None),
+        (AuditAction.NOTICE_SENT, None),
+        (AuditAction.INCIDENT, "customers_notified"),
+        (AuditAction.INCIDENT, "status"),
+    ]
+    for event in trail:
+        text = str(event.details)
+        for customer in (chinese, refused, no_address):
+            assert customer.email not in text or not customer.email
+            assert customer.full_name not in text
+
+
+@pytest.mark.usefixtures("compiled_catalogues")
+def test_the_report_names_the_deadlines_the_people_and_the_notices(cast, settings):
+    deal = make_deal(cast)
+    incident, *_ = _notice_incident(cast, deal)
+    incident_notices_prepare(actor=cast.compliance, incident=incident)
+    settings.LANGUAGE_CODE = "zh-hans"
+    with translation.override("zh-hans"):
+        pdf = incident_report_pdf(actor=cast.compliance, incident=incident)
+        expected = [
+            translation.gettext("What happened"),
+            translation.gettext("Notices to the people affected"),
+            str(CampaignStatus.DRAFT.label),
+        ]
+    reader, text = pdf_text(pdf)
+    flat = "".join(text.split())  # table cells and CJK text wrap anywhere
+    for phrase in expected:
+        assert "".join(phrase.split()) in flat, phrase
+    assert "发生了什么" in flat  # the report is in Chinese, not only its values
+    assert "Misdirected export." in text and "dpo@example.test" in text
+    assert reader.pages and b"/FontFile2" in pdf  # the CJK font is embedded
+    assert AuditEvent.objects.filter(
+        action=AuditAction.REPORT_GENERATED, object_id=str(incident.pk)
+    ).exists()
+
+
+@pytest.mark.usefixtures("compiled_catalogues")
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_clock_follows_the_configured_hours_and_shows_on_the_page(
+    cast, client, settings, language
+):
+    settings.TRANSFERDESK_INCIDENT_DEADLINES = {"gdpr_authority": 48, "pipl_authority": 1}
+    detected = timezone.now() - dt.timedelta(hours=2)
+    incident = incident_create(
+        actor=cast.compliance, detected_at=detected, description="Lost laptop.",
+        severity="high", window_start=detected - dt.timedelta(days=1), window_end=detected,
     )  # fmt: skip
     gdpr, pipl = deadlines(incident)
-    assert gdpr.due == detected + dt.timedelta(hours=72) and gdpr.state == "running"
-    assert pipl.due < gdpr.due
+    assert gdpr.due == detected + dt.timedelta(hours=48) and gdpr.state == "running"
+    assert pipl.due == detected + dt.timedelta(hours=1) and pipl.state == "overdue"
+    assert 45 * 3600 < gdpr.seconds_left <= 46 * 3600
 
-    assert incident_notify_customers(actor=cast.compliance, incident=incident) == 1
-    assert mail.outbox[0].to == [customer.email]
-    assert "dpo@example.test" in mail.outbox[0].body
-    assert incident.reference in mail.outbox[0].subject
-
-    pdf = incident_report_pdf(actor=cast.compliance, incident=incident)
-    assert pdf.startswith(b"%PDF")
-    incident_set_status(actor=cast.compliance, incident=incident, status="reported")
-    assert deadlines(incident)[0].state == "met"
-    steps = [
-        e.details.get("step") or e.details.get("report")
-        for e in AuditEvent.objects.filter(object_id=str(incident.pk)).order_by("seq")
-    ]
-    assert steps == ["recorded", "customers_notified", "incident_report", "status"]
-    # No personal data in any of them.
-    for event in AuditEvent.objects.filter(object_id=str(incident.pk)):
-        assert customer.email not in str(event.details)
+    client.force_login(cast.compliance)
+    client.cookies["django_language"] = language
+    html = client.get(reverse("lifecycle:incident_detail", args=[incident.pk])).content.decode()
+    with translation.override(language):
+        gdpr, pipl = deadlines(incident)
+        assert f'lang="{language}"' in html
+        assert gdpr.label in html and pipl.label in html and "48" in gdpr.label
+        for message in ("%(time)s overdue", "%(time)s left"):  # the template's two states
+            assert translation.gettext(message).replace("%(time)s", "").strip() in html
+        assert translation.gettext("Prepare the notices") in html

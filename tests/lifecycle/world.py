@@ -41,3 +41,19 @@ def lifecycle_world(cast: Any) -> None:
         actor=cast.compliance, detected_at=now, description="Matrix incident", severity="low",
         window_start=now, window_end=now,
     )  # fmt: skip
+    # An incident whose window holds a read of the matrix customer, with its notices prepared.
+    from audits.choices import AuditAction
+    from audits.incidents import incident_notices_prepare
+    from audits.services import record_event
+
+    record_event(
+        action=AuditAction.VIEW_SENSITIVE, actor=cast.broker, obj=cast.customer,
+        details={"fields": ["full_name"]},
+    )  # fmt: skip
+    cast.notified_incident = incident_create(
+        actor=cast.compliance, detected_at=now, description="Matrix read", severity="low",
+        window_start=now, window_end=timezone.now(), suspect_users=[cast.broker],
+    )  # fmt: skip
+    cast.incident_campaign = incident_notices_prepare(
+        actor=cast.compliance, incident=cast.notified_incident
+    )
