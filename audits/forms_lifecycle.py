@@ -8,8 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from customers.choices import OrganizationKind
-from customers.models import Organization
+from customers.choices import CustomerStatus, OrganizationKind
+from customers.models import Customer, Organization
+from transfers.models import TransferDeal
 
 from .models.incidents import IncidentSeverity, IncidentStatus
 from .models.retention import RetentionAction, RetentionCategory, RetentionEvent
@@ -72,3 +73,56 @@ class IncidentForm(forms.Form):
 
 class IncidentStatusForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=IncidentStatus.choices)
+
+
+class LegalHoldForm(forms.Form):
+    """A hold on one customer (the seller's reference) or on one whole deal."""
+
+    organization = forms.ModelChoiceField(
+        label=_("Seller organisation"),
+        queryset=Organization.objects.filter(kind=OrganizationKind.SELLER),
+        required=False,
+        help_text=_("With the customer reference: whose customer it is."),
+    )
+    customer_reference = forms.CharField(
+        label=_("Customer reference"), max_length=64, required=False
+    )
+    deal = forms.ModelChoiceField(
+        label=_("Or a whole deal"),
+        queryset=TransferDeal.objects.filter(destruction__isnull=True).order_by("reference"),
+        required=False,
+        help_text=_("Holds every customer of the deal's seller."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("A case or matter reference and why; never the person's data."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        reference = (data.get("customer_reference") or "").strip()
+        organization, deal = data.get("organization"), data.get("deal")
+        data["customer"] = None
+        if deal is not None and (reference or organization is not None):
+            raise forms.ValidationError(_("Hold either one customer or one deal, not both."))
+        if deal is None and not reference:
+            raise forms.ValidationError(_("Name the customer (seller and reference) or the deal."))
+        if reference:
+            if organization is None:
+                self.add_error("organization", _("Choose whose customer this is."))
+                return data
+            data["customer"] = (
+                Customer.objects.filter(organization=organization, reference=reference)
+                .exclude(status=CustomerStatus.ERASED)
+                .first()
+            )
+            if data["customer"] is None:
+                self.add_error(
+                    "customer_reference",
+                    _("{organization} has no customer with this reference.").format(
+                        organization=organization.legal_name
+                    ),
+                )
+        return data

@@ -40,6 +40,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, models, transaction
 from django.db.models import BooleanField, Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -199,6 +200,13 @@ def legal_hold_place(
     _require_compliance(actor)
     hold = LegalHold(customer=customer, deal=deal, reason=reason.strip(), placed_by=actor)
     hold.full_clean()
+    if customer is not None and customer.status == CustomerStatus.ERASED:
+        raise ValidationError(_("This customer was already erased: there is nothing to hold."))
+    active = LegalHold.objects.filter(released_at__isnull=True)
+    if customer is not None and active.filter(customer=customer).exists():
+        raise ValidationError(_("This customer is already under an active legal hold."))
+    if deal is not None and active.filter(deal=deal).exists():
+        raise ValidationError(_("This deal is already under an active legal hold."))
     hold.save(force_insert=True)
     record_event(
         action=AuditAction.UPDATE,
@@ -424,6 +432,7 @@ def _shred_customers(
     between selection and purge still wins.
     """
     from transfers.models import HandoverItem
+    from transfers.portal_services import followups_for_erased_customers
 
     C = Customer
     rows = list(
@@ -458,6 +467,9 @@ def _shred_customers(
         + bulk.delete(PurchaseRecord.history.model, "customer_id")
         + bulk.delete(Interaction.history.model, "customer_id")
     )
+    # GDPR art. 19 (guarantee 9): every recipient of a handed-over copy must delete theirs;
+    # their tasks are created here, in the chunk's transaction, for purges and erasures alike.
+    counts["snapshots.followups"] = followups_for_erased_customers(customer_ids=ids, actor=actor)
     counts["snapshots.wiped"] = bulk.wipe_snapshots(HandoverItem)
     # 3. The rows themselves.
     hashes = {pk: reference_hash(pk) for pk in ids}
@@ -757,11 +769,21 @@ def purge_policy(
         raise
     _finish_run(run, actor=actor, certificate=certificate)
     if job_id:
-        job_succeed(job_id=job_id, result={"run": str(run.pk), "done": done})
+        result: dict[str, Any] = {"run": str(run.pk), "done": done}
+        if run.customers or run.rows:  # the job's link leads to the certificate (or its job)
+            result["download_url"] = reverse("lifecycle:run_certificate", args=[run.pk])
+        job_succeed(job_id=job_id, result=result)
     run.refresh_from_db()
     outcome.customers = run.customers
     outcome.rows = run.rows
     return outcome
+
+
+def certificate_inline_max() -> int:
+    """Runs with more customers than this get their certificate from a job on the ``reports``
+    queue: listing 100,000 reference hashes takes minutes, which neither a purge worker nor
+    a page should wait for."""
+    return int(getattr(settings, "TRANSFERDESK_CERTIFICATE_INLINE_MAX", 2000))
 
 
 def _finish_run(run: PurgeRun, *, actor: Any, certificate: bool) -> None:
@@ -769,8 +791,39 @@ def _finish_run(run: PurgeRun, *, actor: Any, certificate: bool) -> None:
         status=PurgeStatus.SUCCEEDED, finished_at=timezone.now()
     )
     run.refresh_from_db()
-    if certificate and (run.customers or run.rows):
+    if not certificate or not (run.customers or run.rows):
+        return
+    if run.customers > certificate_inline_max():
+        certificate_request(run=run, actor=actor)
+    else:
         certificate_for_run(run=run, actor=actor)
+
+
+def certificate_request(*, run: PurgeRun, actor: Any = None) -> Any:
+    """Queue the certificate of a large run as a job with progress (idempotent: a run has one
+    certificate job; asking again returns it)."""
+    from transferdesk.jobs import Job, JobStatus, job_create
+
+    from .tasks_lifecycle import certificate_for_run_task
+
+    with transaction.atomic():
+        locked = PurgeRun.objects.select_for_update().get(pk=run.pk)
+        previous = Job.objects.filter(pk=locked.certificate_job_id).first()
+        if previous is not None and previous.status != JobStatus.FAILED:
+            return previous
+        job = job_create(
+            kind="destruction_certificate",
+            actor=actor,
+            obj=locked,
+            total=DestructionTombstone.objects.filter(run=locked).count(),
+        )
+        PurgeRun.objects.filter(pk=run.pk).update(certificate_job=job)
+        run.certificate_job = job
+        user_id = actor.pk if actor is not None else None
+        transaction.on_commit(
+            lambda: certificate_for_run_task.delay(str(run.pk), str(job.pk), user_id)
+        )
+    return job
 
 
 def purge_expired(
@@ -818,13 +871,10 @@ def customer_erase(*, actor: Any, customer: Customer, request_ref: str) -> Purge
         raise ValidationError(_("This customer is under a legal hold and cannot be erased."))
     run = PurgeRun.objects.create(request_ref=request_ref, started_by=actor)
     with transaction.atomic():
+        # Every recipient of a handed-over copy gets a deletion task (inside the shredding).
         n = _shred_customers(
             run=run, policy=None, action=RetentionAction.DESTROY, ids=[customer.pk], actor=actor
         )
-        if n:  # GDPR art. 19: every recipient of a handed-over copy gets a deletion task
-            from transfers.portal_services import followups_for_customer_change
-
-            followups_for_customer_change(customer=customer, kind="delete", actor=actor)
     if n == 0:
         raise ValidationError(_("This customer was already erased."))
     _finish_run(run, actor=actor, certificate=True)
@@ -832,6 +882,37 @@ def customer_erase(*, actor: Any, customer: Customer, request_ref: str) -> Purge
 
 
 # --- deal destruction (DESIGN.md guarantee 9) -------------------------------------------------
+
+
+def deal_destroy_refusal(deal: Any) -> str | None:
+    """Why ``deal`` cannot be destroyed now, or None if it can: the one rule behind the service
+    and the pages that offer the action."""
+    from transfers.choices import DealStatus
+
+    if deal.status == DealStatus.COMPLETED:
+        return _("A completed deal is not destroyed: the buyer holds its data.")
+    if DealDestruction.objects.filter(deal_id=deal.pk).exists():
+        return _("This deal was already destroyed.")
+    if LegalHold.objects.filter(deal_id=deal.pk, released_at__isnull=True).exists():
+        return _("This deal is under a legal hold and cannot be destroyed.")
+    return None
+
+
+def can_destroy_deal(user: Any, deal: Any) -> bool:
+    """Whether the page should offer ``user`` to destroy ``deal`` (compliance, rule allows)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return user.has_role(Role.COMPLIANCE) and deal_destroy_refusal(deal) is None
+
+
+def destructions_for_buyer(user: Any) -> QuerySet[DealDestruction]:
+    """Deal destructions ``user`` is asked to attest: those that revoked their own access to a
+    deal of their organisation (the deal itself is out of their portal scope by then)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return DealDestruction.objects.none()
+    return DealDestruction.objects.filter(
+        buyers=user, deal__buyer_id=user.organization_id
+    ).select_related("deal", "deal__seller")
 
 
 @transaction.atomic(durable=True)
@@ -855,12 +936,9 @@ def deal_destroy(*, actor: Any, deal: Any, reason: str) -> DealDestruction:
     _require_compliance(actor)
     reason = DealDestructionReason(reason)
     deal = TransferDeal.objects.select_for_update().get(pk=deal.pk)
-    if deal.status == DealStatus.COMPLETED:
-        raise ValidationError(_("A completed deal is not destroyed: the buyer holds its data."))
-    if LegalHold.objects.filter(deal=deal, released_at__isnull=True).exists():
-        raise ValidationError(_("This deal is under a legal hold and cannot be destroyed."))
-    if DealDestruction.objects.filter(deal=deal).exists():
-        raise ValidationError(_("This deal was already destroyed."))
+    refusal = deal_destroy_refusal(deal)
+    if refusal is not None:
+        raise ValidationError(refusal)
     if deal.status != DealStatus.CANCELLED:
         TransferDeal.objects.filter(pk=deal.pk).update(status=DealStatus.CANCELLED)
     # Every grant of the buyer organisation's people on this deal goes, assignments first.
@@ -868,8 +946,11 @@ def deal_destroy(*, actor: Any, deal: Any, reason: str) -> DealDestruction:
         content_object=deal, user__organization_id=deal.buyer_id
     )
     revoked = list(buyer_perms.values_list("user_id", "user__username", "permission__codename"))
+    buyer_assignments = DealAssignment.objects.filter(deal=deal, role=AssignmentRole.BUYER)
+    buyer_ids = {row[0] for row in revoked}
+    buyer_ids |= set(buyer_assignments.values_list("user_id", flat=True))
     buyer_perms.delete()
-    DealAssignment.objects.filter(deal=deal, role=AssignmentRole.BUYER).delete()
+    buyer_assignments.delete()
     by_user: dict[Any, tuple[str, list[str]]] = {}
     for user_id, username, codename in revoked:
         by_user.setdefault(user_id, (username, []))[1].append(codename)
@@ -896,6 +977,7 @@ def deal_destroy(*, actor: Any, deal: Any, reason: str) -> DealDestruction:
         revoked_permissions=len(revoked),
         items_unreadable=items,
     )
+    destruction.buyers.set(buyer_ids)
     record_event(
         action=AuditAction.PURGE,
         actor=actor,
@@ -923,7 +1005,7 @@ def deal_destruction_attest(
         raise ValidationError(_("Say whether the data was returned or destroyed."))
     if actor is None or not actor.has_role(Role.BUYER):
         raise PermissionDenied
-    if actor.organization_id != destruction.deal.buyer_id:
+    if not destructions_for_buyer(actor).filter(pk=destruction.pk).exists():
         raise PermissionDenied
     with transaction.atomic(durable=True):
         updated = DealDestruction.objects.filter(
@@ -1009,13 +1091,25 @@ def _count_label(key: str) -> tuple[str, str]:
         "core": _("Core-tier values (encrypted)"),
         "rows": _("Rows"),
         "wiped": _("Wiped"),
+        "followups": _("Deletion tasks for the recipients"),
     }
     category, _sep, kind = key.partition(".")
     return categories.get(category, category), kinds.get(kind, kind)
 
 
-def certificate_for_run(*, run: PurgeRun, actor: Any = None) -> DestructionCertificate:
-    """The certificate of a purge run or an erasure (built once per run)."""
+def _counted(rows: Iterable[Any], *, job_id: Any, every: int = CHUNK_SIZE) -> Iterator[Any]:
+    """Pass ``rows`` through, reporting how many went by into the job row every ``every``."""
+    for done, row in enumerate(rows, start=1):
+        yield row
+        if job_id and done % every == 0:
+            job_progress(job_id=job_id, done=done)
+
+
+def certificate_for_run(
+    *, run: PurgeRun, actor: Any = None, job_id: Any = None
+) -> DestructionCertificate:
+    """The certificate of a purge run or an erasure (built once per run). With ``job_id``
+    (a large run, see ``certificate_request``) it reports its progress there."""
     from transferdesk import pdf as evidence
     from transferdesk.pdf import EvidenceDocument, ReportMeta, para, table_chunks, title_page
 
@@ -1084,9 +1178,12 @@ def certificate_for_run(*, run: PurgeRun, actor: Any = None) -> DestructionCerti
         # (the action is the run's, stated above).
         yield from table_chunks(
             [_("Reference hash"), _("Data key destroyed")],
-            tombstones.order_by("id")
-            .values_list("reference_hash", "data_key_id")
-            .iterator(chunk_size=2000),
+            _counted(
+                tombstones.order_by("id")
+                .values_list("reference_hash", "data_key_id")
+                .iterator(chunk_size=2000),
+                job_id=job_id,
+            ),
             col_widths=[112 * evidence.mm, 62 * evidence.mm],
         )
 

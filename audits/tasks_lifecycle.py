@@ -71,3 +71,48 @@ def restore_drill_task(user_id: int | None = None, job_id: str | None = None) ->
         else:
             job_fail(job_id=job_id, error=drill.error or "restore drill failed")
     return f"{drill.status} {drill.pk}"
+
+
+@shared_task(
+    name="audits.tasks_lifecycle.certificate_for_run",
+    queue="reports",
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def certificate_for_run_task(run_id: str, job_id: str, user_id: int | None = None) -> str:
+    """Build the destruction certificate of a large purge run, with progress in its job row,
+    in the language of the person who ran the purge (ids only travel in the message).
+    Idempotent: a redelivered task finds the certificate made and only closes the job."""
+    from django.conf import settings
+    from django.urls import reverse
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    from transferdesk.jobs import job_fail, job_progress, job_start, job_succeed
+
+    from .models import PurgeRun
+    from .retention import certificate_for_run
+
+    run = PurgeRun.objects.get(pk=run_id)
+    actor = _user(user_id)
+    job_start(job_id=job_id)
+    try:
+        with translation.override(getattr(actor, "language", "") or settings.LANGUAGE_CODE):
+            certificate = certificate_for_run(run=run, actor=actor, job_id=job_id)
+    except Exception as exc:
+        job_fail(
+            job_id=job_id,
+            error=_("The certificate could not be built ({kind}); ask for it again.").format(
+                kind=type(exc).__name__
+            ),
+        )
+        raise
+    job_progress(job_id=job_id, done=certificate.key_count)
+    job_succeed(
+        job_id=job_id,
+        result={
+            "certificate": str(certificate.pk),
+            "download_url": reverse("lifecycle:certificate_pdf", args=[certificate.pk]),
+        },
+    )
+    return str(certificate.pk)

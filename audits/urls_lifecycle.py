@@ -10,7 +10,9 @@ urlpatterns = [
     path("retention/", views.retention, name="retention"),
     path("retention/policies/<uuid:pk>/confirm/", views.policy_confirm, name="policy_confirm"),
     path("retention/policies/<uuid:pk>/run/", views.policy_run, name="policy_run"),
+    path("retention/holds/", views.hold_place, name="hold_place"),
     path("retention/holds/<uuid:pk>/release/", views.hold_release, name="hold_release"),
+    path("retention/runs/<uuid:pk>/certificate/", views.run_certificate, name="run_certificate"),
     path("certificates/<uuid:pk>.pdf", views.certificate_pdf, name="certificate_pdf"),
     path("deals/<uuid:pk>/destroy/", views.deal_destroy, name="deal_destroy"),
     path(

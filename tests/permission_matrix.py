@@ -244,6 +244,12 @@ MATRIX: dict[str, Row] = {
     "lifecycle:hold_release": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.hold.pk}
     ),
+    # An empty form: the retention page again, with the errors (200).
+    "lifecycle:hold_place": Row(only({"compliance": 200}), method="post"),
+    # The erasure run's certificate exists: its page redirects to the PDF.
+    "lifecycle:run_certificate": Row(
+        only({"compliance": 302}), kwargs=lambda world: {"pk": world.certificate.run_id}
+    ),
     "lifecycle:certificate_pdf": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.certificate.pk}
     ),

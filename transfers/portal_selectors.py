@@ -136,8 +136,11 @@ def shown(stage: HandoverStage, item: HandoverItem, key: bytes) -> ShownItem:
 
 
 def stage_items(stage: HandoverStage) -> QuerySet[HandoverItem]:
-    return HandoverItem.objects.filter(stage=stage).only(
-        "id", "stage_id", "customer_id", "snapshot"
+    # A snapshot wiped by an erasure or purge has nothing left to show (or decrypt).
+    return (
+        HandoverItem.objects.filter(stage=stage)
+        .exclude(snapshot=b"")
+        .only("id", "stage_id", "customer_id", "snapshot")
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -149,6 +150,62 @@ def followups_for_customer_change(
             )
         )
     return tasks
+
+
+def followups_for_erased_customers(*, customer_ids: list[Any], actor: Any = None) -> int:
+    """Delete tasks for every handed-over item of many customers at once (a purge chunk).
+
+    The bulk form of ``followups_for_customer_change(kind="delete")``: one INSERT per chunk,
+    ``ON CONFLICT DO NOTHING`` against the one-open-task-per-item constraint, so a resumed or
+    repeated purge never makes a second task. One CREATE event per deal names the count and
+    the items, never a person. Joins the caller's transaction: the tasks exist if and only if
+    the purge chunk committed. Returns how many tasks were created.
+    """
+    items = list(
+        HandoverItem.objects.filter(customer_id__in=customer_ids, stage__status__in=HANDED_OVER)
+        .exclude(stage__deal__status=DealStatus.CANCELLED)
+        .exclude(
+            Exists(
+                FollowUpTask.objects.filter(
+                    item_id=OuterRef("pk"), kind=FollowUpKind.DELETE, status=FollowUpStatus.OPEN
+                )
+            )
+        )
+        .values_list("pk", "stage__deal_id")
+        .order_by("pk")
+    )
+    if not items:
+        return 0
+    now = timezone.now()
+    due = now + timedelta(days=followup_due_days())
+    creator = actor if getattr(actor, "is_authenticated", False) else None
+    made = FollowUpTask.objects.bulk_create(
+        [
+            FollowUpTask(
+                item_id=item_id, deal_id=deal_id, kind=FollowUpKind.DELETE,
+                reason=FollowUpReason.ERASURE, created_at=now, due_at=due, created_by=creator,
+            )
+            for item_id, deal_id in items
+        ],
+        ignore_conflicts=True,
+    )  # fmt: skip
+    by_deal: dict[Any, list[int]] = {}
+    for item_id, deal_id in items:
+        by_deal.setdefault(deal_id, []).append(item_id)
+    for deal_id, item_ids in by_deal.items():
+        record_event(
+            action=AuditAction.CREATE,
+            actor=actor,
+            object_type="transfers.followuptask",
+            deal=deal_id,
+            details={
+                "items": item_ids,
+                "kind": str(FollowUpKind.DELETE),
+                "reason": str(FollowUpReason.ERASURE),
+                "due": due.isoformat(),
+            },
+        )
+    return len(made)
 
 
 @transaction.atomic(durable=True)

@@ -164,7 +164,19 @@ def home(request: HttpRequest) -> HttpResponse:
             }
         )
     new_answers = sel.unseen_answers(request.user).count()
-    return render(request, "portal/home.html", {"cards": cards, "new_answers": new_answers})
+    # Deals destroyed after the buyer's access was revoked are out of the portal scope; what
+    # is left of them is the return-or-destroy attestation these users owe.
+    from audits.models.retention import DealDestructionStatus
+    from audits.retention import destructions_for_buyer
+
+    attestations = destructions_for_buyer(user).filter(
+        status=DealDestructionStatus.AWAITING_ATTESTATION
+    )
+    return render(
+        request,
+        "portal/home.html",
+        {"cards": cards, "new_answers": new_answers, "attestations": attestations},
+    )
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
@@ -561,7 +573,11 @@ def tasks(request: HttpRequest, deal_pk: Any) -> HttpResponse:
     deal = _deal_gate(request, deal_pk)
     rows = list(sel.deal_tasks(request.user, deal).order_by("status", "due_at"))
     key = deal.data_key.unwrap()
-    labels = {t.pk: sel.shown(t.item.stage, t.item, key).label for t in rows}
+    # A record erased at the seller has no snapshot left to label it (None: the page says so).
+    labels = {
+        t.pk: sel.shown(t.item.stage, t.item, key).label if bytes(t.item.snapshot) else None
+        for t in rows
+    }
     _portal_event(request, deal, deal.pk, view="followups", items=[t.item_id for t in rows])
     return render(
         request,

@@ -187,6 +187,11 @@ class PurgeRun(models.Model):
     job = models.ForeignKey(
         "transferdesk.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    #: The job that builds the certificate of a large run (on the ``reports`` queue); small
+    #: runs get theirs inline and never have one.
+    certificate_job = models.ForeignKey(
+        "transferdesk.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     customers = models.BigIntegerField(_("customers"), default=0)
@@ -298,6 +303,11 @@ class DealDestruction(models.Model):
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    #: The buyer's people whose access the destruction revoked: they, and only they, are
+    #: asked for the attestation (the deal is no longer in anybody's portal scope).
+    buyers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("buyer users"), blank=True, related_name="+"
     )
     destroyed_at = models.DateTimeField(_("key destroyed"), default=timezone.now)
     revoked_permissions = models.PositiveIntegerField(_("permissions revoked"), default=0)

@@ -81,3 +81,33 @@ def contract_policy(cast: Any, seller: Organization) -> Callable[..., RetentionP
         return policy_confirm(actor=cast.compliance, policy=policy) if confirm else policy
 
     return make
+
+
+@pytest.fixture
+def delivered(cast: Any, django_capture_on_commit_callbacks: Any) -> tuple[Any, Any]:
+    """A deal of ``cast.seller`` to ``cast.buyer`` with one identified stage of 4 customers
+    delivered (the engine run in-process after commit)."""
+    from customers.choices import Tier
+    from tests.transfers.conftest import make_customers, make_deal, open_notice_window
+    from transferdesk.celery import app
+    from transfers import services
+    from transfers.choices import StageKind
+
+    deal = make_deal(cast, reference="D-LOSE")
+    make_customers(cast.seller, 4)
+    open_notice_window(deal)
+    stage = services.stage_create(
+        actor=cast.broker, deal=deal, name="Contacts", kind=StageKind.IDENTIFIED,
+        tier_scope=[Tier.GENERAL, Tier.SENSITIVE],
+    )  # fmt: skip
+    services.stage_submit(actor=cast.broker, stage=stage)
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.stage_approve(actor=cast.compliance, stage=stage, note="Checked.")
+    finally:
+        app.conf.task_always_eager = eager
+    stage.refresh_from_db()
+    assert stage.items.count() == 4
+    return deal, stage

@@ -8,26 +8,13 @@ from django.urls import reverse
 
 from audits.models import DestructionCertificate
 from audits.retention import customer_erase, deal_destroy, deal_destruction_attest, legal_hold_place
-from customers.choices import Tier
-from tests.transfers.conftest import make_customers, make_deal, open_notice_window
-from tests.transfers.test_engine import _on_commit, run  # noqa: F401 - fixture reused
+from tests.transfers.conftest import make_deal
 from transferdesk.crypto.errors import DataKeyDestroyed, DecryptionError
 from transfers import engine
-from transfers.choices import StageKind
 from transfers.models import HandoverItem
 from transfers.services import nda_accept, nda_publish
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def delivered(cast):
-    deal = make_deal(cast, reference="D-LOSE")
-    make_customers(cast.seller, 4)
-    open_notice_window(deal)
-    stage = run(cast, deal, StageKind.IDENTIFIED, [Tier.GENERAL, Tier.SENSITIVE])
-    assert stage.items.count() == 4
-    return deal, stage
 
 
 def test_deal_destruction_makes_every_snapshot_unreadable_and_closes_the_portal(
@@ -79,3 +66,63 @@ def test_erasing_a_handed_over_customer_wipes_their_snapshots(cast, delivered):
     # The other customers' snapshots still read.
     other = stage.items.exclude(pk=item.pk).first()
     assert engine.decrypt_item(other, deal.data_key.unwrap())["fields"]
+
+
+# --- the links that lead there -----------------------------------------------------------------
+
+DESTROY_LABEL = "Destroy deal data"
+
+
+def test_the_deal_page_offers_destruction_to_compliance_while_the_service_allows_it(cast, client):
+    from transfers.models import TransferDeal
+
+    deal = make_deal(cast, reference="D-OFFER")
+    detail = reverse("transfers:deal_detail", args=[deal.pk])
+    destroy = reverse("lifecycle:deal_destroy", args=[deal.pk])
+
+    def offered(user) -> bool:
+        client.force_login(user)
+        page = client.get(detail).content.decode()
+        assert (DESTROY_LABEL in page) == (destroy in page)
+        return destroy in page
+
+    assert offered(cast.compliance)
+    assert not offered(cast.broker)  # the deal's own broker may not destroy it
+    hold = legal_hold_place(actor=cast.compliance, deal=deal, reason="Case H")
+    assert not offered(cast.compliance)
+    from audits.retention import legal_hold_release
+
+    legal_hold_release(actor=cast.compliance, hold=hold)
+    TransferDeal.objects.filter(pk=deal.pk).update(status="completed")
+    assert not offered(cast.compliance)
+    TransferDeal.objects.filter(pk=deal.pk).update(status="cancelled")
+    assert offered(cast.compliance)
+    deal_destroy(actor=cast.compliance, deal=deal, reason="cancelled")
+    assert not offered(cast.compliance)
+
+
+def test_the_portal_asks_the_revoked_buyers_and_nobody_else_for_the_attestation(cast, client):
+    from accounts.choices import Role
+    from tests.factories import UserFactory
+
+    colleague = UserFactory(username="buyer-colleague", organization=cast.buyer_org,
+                            roles=[Role.BUYER])  # fmt: skip
+    deal = make_deal(cast, reference="D-ATTEST")
+    destruction = deal_destroy(actor=cast.compliance, deal=deal, reason="losing_bidder")
+    attest = reverse("lifecycle:destruction_attest", args=[destruction.pk])
+    home = reverse("portal:home")
+
+    client.force_login(cast.buyer)
+    page = client.get(home).content.decode()
+    assert attest in page and "D-ATTEST" in page
+    # A colleague who never was on the deal, and another bidder's buyer, see nothing of it.
+    for user in (colleague, cast.other_buyer):
+        client.force_login(user)
+        page = client.get(home).content.decode()
+        assert attest not in page and "D-ATTEST" not in page
+        assert client.get(attest).status_code == 404
+
+    client.force_login(cast.buyer)
+    assert client.post(attest, {"attestation": "destroyed"}).status_code == 302
+    assert attest not in client.get(home).content.decode()
+    assert DestructionCertificate.objects.filter(deal_destruction=destruction).exists()
