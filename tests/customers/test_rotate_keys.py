@@ -125,3 +125,23 @@ def test_an_interrupted_rotation_resumes_where_it_stopped(settings, old_key, mak
         rotate_data_keys(batch_size=2, on_batch=crash)
     assert DataKey.objects.filter(master_key_id="k2").count() == 2  # the first batch stayed
     assert "3 data key(s) re-wrapped under 'k2', 2 already current" in run()
+
+
+def test_a_wrong_master_key_under_the_right_id_is_a_clear_error_naming_the_key_id(
+    settings, old_key, make_customer
+):
+    from transferdesk.crypto.errors import DecryptionError
+
+    customer = make_customer(full_name="Misconfigured", national_id="ID000001")
+    settings.TRANSFERDESK_MASTER_KEYS = f"k1:{random_key()}"  # the id is right, the key is not
+    fresh = Customer.objects.get(pk=customer.pk)
+    with pytest.raises(DecryptionError) as excinfo:
+        _ = fresh.full_name
+    message = str(excinfo.value)
+    assert "master key 'k1'" in message and "the key is wrong" in message
+    assert "Misconfigured" not in message
+    # rotate_keys refuses too, naming the key id, and changes nothing.
+    settings.TRANSFERDESK_MASTER_KEYS = f"k2:{random_key()},k1:{random_key()}"
+    with pytest.raises(CommandError, match="master key 'k1'"):
+        run()
+    assert set(DataKey.objects.values_list("master_key_id", flat=True)) == {"k1"}

@@ -1,5 +1,6 @@
 """Screenshots of the customer pages in English and Chinese (``var/screenshots/``), taken on
-the demo book of ``seed_demo``: list, record masked and revealed, import mapping, import
+the demo book of ``seed_demo``: list, record masked and revealed, history, the core-field
+correction (with an error, then saved, then the history revealed), import mapping, import
 errors. Each page is also checked for its language, its heading and console errors (a CSP
 violation is one)."""
 
@@ -83,6 +84,30 @@ def test_screenshots_of_the_customer_pages(
     with page.expect_navigation():
         page.click(".nav-tabs a[href$='/history/']")
     _shoot(page, console, "customer-history", lang)
+
+    # Correcting a core field: a mistyped IBAN is refused on its field, the fixed one saved,
+    # and the history names the field; its values show after a reveal.
+    with page.expect_navigation():
+        page.click(".nav-tabs a[href$='/']:not([href$='/history/'])")
+    with page.expect_navigation():
+        page.click("a[href$='/correct-core/']")
+    page.fill("#id_bank_account", "GB00 WEST 1234 5698 7654 32")
+    page.select_option("#id_reason", "document_check")
+    with page.expect_navigation():
+        page.click("form.td-form-card button[type=submit]")
+    expect(page.locator("#id_bank_account.is-invalid")).to_be_visible()
+    console.errors = [e for e in console.errors if "status of 400" not in e]
+    _shoot(page, console, "customer-correct-core-errors", lang)
+    page.fill("#id_bank_account", "GB82 WEST 1234 5698 7654 32")
+    with page.expect_navigation():
+        page.click("form.td-form-card button[type=submit]")
+    expect(page.locator(".alert-success, .alert-info").first).to_be_visible()
+    with page.expect_navigation():
+        page.click(".nav-tabs a[href$='/history/']")
+    with page.expect_navigation():
+        page.click("form[action$='/history/reveal/'] button")
+    expect(page.locator("td", has_text="GB82WEST12345698765432")).to_have_count(1)
+    _shoot(page, console, "customer-history-revealed", lang)
 
     _upload(page, "meridian", "customers.csv", MAPPING_FILE)
     expect(page.locator("select")).to_have_count(9)

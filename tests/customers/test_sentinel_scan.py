@@ -148,12 +148,8 @@ def test_no_sentinel_is_in_a_pg_dump_of_the_database(make_customer, caplog) -> N
     assert not find_in(caplog.text.encode(), sentinels)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db
-def test_no_sentinel_is_in_any_column_of_any_postgres_table(make_customer) -> None:
-    canary = sentinel("canary")
-    OrganizationFactory(slug="canary", address=canary)
-    sentinels = [*seed(make_customer), canary]
+def scan_postgres(sentinels: list[str]) -> list[str]:
+    """``table.column`` for each sentinel found in clear in any column of any table."""
     found: list[str] = []
     with connection.cursor() as cursor:
         cursor.execute(
@@ -165,7 +161,111 @@ def test_no_sentinel_is_in_any_column_of_any_postgres_table(make_customer) -> No
             for (value,) in cursor.fetchall():
                 if value is not None:
                     found += [f"{table}.{column}" for _ in find_in(value.encode(), sentinels)]
-    assert found == ["customers_organization.address"]
+    return found
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_no_sentinel_is_in_any_column_of_any_postgres_table(make_customer) -> None:
+    canary = sentinel("canary")
+    OrganizationFactory(slug="canary", address=canary)
+    sentinels = [*seed(make_customer), canary]
+    assert scan_postgres(sentinels) == ["customers_organization.address"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_no_sentinel_is_in_postgres_after_an_import_and_a_core_correction(
+    cast, seller, caplog
+) -> None:
+    """The import writes rows and history rows in bulk, by its own path, and the core-field
+    correction by another: both are scanned, with the import's and the correction's logs."""
+    import csv
+    import io
+
+    from customers.services import customer_correct_core, customer_import, organization_grant
+
+    caplog.set_level(logging.DEBUG)
+    columns = [
+        "reference",
+        "full_name",
+        "email",
+        "phone",
+        "postal_address",
+        "preferences",
+        "national_id",
+        "bank_account",
+        "special_category_notes",
+        "purchase_date",
+        "purchase_product",
+        "purchase_amount",
+        "purchase_currency",
+        "purchase_notes",
+        "interaction_date",
+        "interaction_channel",
+        "interaction_summary",
+    ]
+    sentinels: list[str] = []
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for i in range(3):
+        row = {
+            "reference": f"S-{i}",
+            "full_name": sentinel("impname") + " 李哨兵",
+            "email": f"{sentinel('impmail').lower()}@example.com",
+            "phone": f"+86 139 {3000 + i:04d} {4000 + i:04d}",
+            "postal_address": sentinel("impaddr"),
+            "preferences": sentinel("imppref"),
+            "national_id": sentinel("IMPNID").upper(),
+            "bank_account": sentinel("impbank"),
+            "special_category_notes": sentinel("imphealth"),
+            "purchase_date": "2026-03-01",
+            "purchase_product": "Washer",
+            "purchase_amount": "10.00",
+            "purchase_currency": "CNY",
+            "purchase_notes": sentinel("impnotes"),
+            "interaction_date": "2026-03-02",
+            "interaction_channel": "chat",
+            "interaction_summary": sentinel("impsummary"),
+        }
+        writer.writerow([row[c] for c in columns])
+        general = {
+            "reference",
+            "purchase_date",
+            "purchase_product",
+            "purchase_amount",
+            "purchase_currency",
+            "interaction_date",
+            "interaction_channel",
+            "phone",
+        }
+        sentinels += [v for k, v in row.items() if k not in general]
+        sentinels.append(f"+86139{3000 + i:04d}{4000 + i:04d}")  # the phone as stored
+    sentinels.append("李哨兵")
+    outcome = customer_import(
+        actor=None,
+        organization=seller,
+        data=buffer.getvalue().encode("utf-8-sig"),
+        mapping=dict(enumerate(columns)),
+    )
+    assert outcome.applied, outcome.problems
+    assert Customer.objects.filter(organization=seller).count() == 3
+    for permission in ("manage_customers", "reveal_core"):
+        organization_grant(
+            actor=cast.admin, user=cast.broker, organization=seller, permission=permission
+        )
+    corrected, notes = sentinel("CORRECTEDNID").upper(), sentinel("corrnotes")
+    customer_correct_core(
+        actor=cast.broker,
+        customer=Customer.objects.get(organization=seller, reference="S-0"),
+        values={"national_id": corrected, "special_category_notes": notes},
+        reason="entry_error",
+    )
+    sentinels += [corrected, notes]
+    assert Customer.history.filter(id__in=Customer.objects.filter(organization=seller)).count() == 4
+    assert scan_postgres(sentinels) == []
+    assert not find_in(caplog.text.encode(), sentinels)
 
 
 def _redis_dump(client) -> bytes:
