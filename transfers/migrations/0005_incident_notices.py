@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audits", "0005_purge_certificate_job_destruction_buyers"),
+        ("audits", "0004_lifecycle"),
         ("transferdesk", "0002_job"),
         ("transfers", "0004_notice_customer_refs"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
