@@ -23,7 +23,7 @@ from transferdesk.permissions import role_required
 
 from . import incidents as incident_services
 from . import retention as retention_services
-from .forms_lifecycle import IncidentForm, IncidentStatusForm, PolicyForm
+from .forms_lifecycle import IncidentForm, IncidentStatusForm, LegalHoldForm, PolicyForm
 from .models import (
     BackupRun,
     DealDestruction,
@@ -49,9 +49,44 @@ def _job(kind: str) -> Job | None:
 # --- retention ----------------------------------------------------------------------------
 
 
+def _retention_page(
+    request: HttpRequest, *, form: PolicyForm | None = None, hold_form: LegalHoldForm | None = None
+) -> HttpResponse:
+    from transfers.models import TransferDeal
+
+    policies = _page(
+        request, RetentionPolicy.objects.select_related("organization", "confirmed_by")
+    )
+    previews = [retention_services.policy_preview(policy) for policy in policies]
+    holds = LegalHold.objects.filter(released_at__isnull=True).select_related(
+        "customer", "deal", "placed_by"
+    )[:50]
+    runs = PurgeRun.objects.select_related(
+        "policy__organization", "certificate", "certificate_job"
+    )[:10]
+    destructions = DealDestruction.objects.select_related("deal", "certificate")[:10]
+    cancelled = TransferDeal.objects.filter(status="cancelled", destruction__isnull=True)[:10]
+    return render(
+        request,
+        "lifecycle/retention.html",
+        {
+            "form": form or PolicyForm(),
+            "hold_form": hold_form or LegalHoldForm(),
+            "page_obj": policies,
+            "previews": previews,
+            "holds": holds,
+            "runs": runs,
+            "destructions": destructions,
+            "cancelled": cancelled,
+            "job": _job("purge"),
+            "section": "retention",
+        },
+    )
+
+
 @compliance_only
 def retention(request: HttpRequest) -> HttpResponse:
-    """Policies with today's preview (counts only), active holds, recent purges."""
+    """Policies with today's preview (counts only), legal holds, recent purges."""
     form = PolicyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -65,33 +100,29 @@ def retention(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Policy saved. Check its preview and confirm it."))
             return redirect("lifecycle:retention")
-    policies = _page(
-        request, RetentionPolicy.objects.select_related("organization", "confirmed_by")
-    )
-    previews = [retention_services.policy_preview(policy) for policy in policies]
-    holds = LegalHold.objects.filter(released_at__isnull=True).select_related(
-        "customer", "deal", "placed_by"
-    )[:50]
-    runs = PurgeRun.objects.select_related("policy__organization", "certificate")[:10]
-    destructions = DealDestruction.objects.select_related("deal", "certificate")[:10]
-    from transfers.models import TransferDeal
+    return _retention_page(request, form=form)
 
-    cancelled = TransferDeal.objects.filter(status="cancelled", destruction__isnull=True)[:10]
-    return render(
-        request,
-        "lifecycle/retention.html",
-        {
-            "form": form,
-            "page_obj": policies,
-            "previews": previews,
-            "holds": holds,
-            "runs": runs,
-            "destructions": destructions,
-            "cancelled": cancelled,
-            "job": _job("purge"),
-            "section": "retention",
-        },
-    )
+
+@compliance_only
+@require_POST
+def hold_place(request: HttpRequest) -> HttpResponse:
+    """Place a legal hold on one customer or one deal; errors show on the retention page."""
+    form = LegalHoldForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            retention_services.legal_hold_place(
+                actor=request.user,
+                reason=data["reason"],
+                customer=data["customer"],
+                deal=data["deal"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("The legal hold is in place: no purge touches it."))
+            return redirect("lifecycle:retention")
+    return _retention_page(request, hold_form=form)
 
 
 @compliance_only
@@ -134,6 +165,24 @@ def hold_release(request: HttpRequest, pk: Any) -> HttpResponse:
     else:
         messages.success(request, _("The legal hold was released."))
     return redirect("lifecycle:retention")
+
+
+@compliance_only
+def run_certificate(request: HttpRequest, pk: Any) -> HttpResponse:
+    """A purge run's certificate: the PDF once it exists, its job's progress until then.
+    POST asks for it again (after a failed job)."""
+    run = get_object_or_404(PurgeRun.objects.select_related("certificate_job"), pk=pk)
+    certificate = DestructionCertificate.objects.filter(run=run).first()
+    if certificate is not None:
+        return redirect("lifecycle:certificate_pdf", pk=certificate.pk)
+    if request.method == "POST" and (run.customers or run.rows):
+        retention_services.certificate_request(run=run, actor=request.user)
+        return redirect("lifecycle:run_certificate", pk=run.pk)
+    return render(
+        request,
+        "lifecycle/run_certificate.html",
+        {"run": run, "job": run.certificate_job, "section": "retention"},
+    )
 
 
 @compliance_only
@@ -375,13 +424,9 @@ def deal_destroy(request: HttpRequest, pk: Any) -> HttpResponse:
 @role_required(Role.BUYER)
 def destruction_attest(request: HttpRequest, pk: Any) -> HttpResponse:
     """The buyer's return-or-destroy attestation. The buyer no longer reaches the deal (its
-    access was revoked), so the scope here is the destruction of a deal of their organisation;
-    anything else is the 404 of a missing object."""
-    destruction = get_object_or_404(
-        DealDestruction.objects.select_related("deal"),
-        pk=pk,
-        deal__buyer_id=getattr(request.user, "organization_id", None),
-    )
+    access was revoked), so the scope here is a destruction that revoked this user's access to
+    a deal of their organisation; anything else is the 404 of a missing object."""
+    destruction = get_object_or_404(retention_services.destructions_for_buyer(request.user), pk=pk)
     if request.method == "POST":
         try:
             retention_services.deal_destruction_attest(
