@@ -479,6 +479,8 @@ _AMOUNT_LIMIT = Decimal("1e12")
 
 def cell_text(value: Any) -> str:
     """Spreadsheet cell → text: numbers without a spurious ``.0``, dates in ISO form."""
+    if type(value) is str:  # every CSV cell: the common case first
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -536,8 +538,9 @@ def _choice(value: str, choices: Any, aliases: dict[str, str]) -> str:
 
 @dataclass
 class RowResult:
-    """A valid row: customer field values (plaintext), and an optional purchase and
-    interaction; plus the keys that must be unique within the organisation."""
+    """A valid row: customer field values (plaintext; the phone already in E.164), and an
+    optional purchase and interaction; plus the customer's blind indexes, computed once here
+    (for the duplicate checks) and stored as they are by the writer."""
 
     line: int
     customer: dict[str, Any]
@@ -545,6 +548,11 @@ class RowResult:
     interaction: dict[str, Any] | None
     email_bidx: str
     national_id_bidx: str
+    phone_bidx: str = ""
+
+
+_EMAIL_EXISTS = gettext_lazy("A customer with this e-mail address already exists.")
+_NATIONAL_ID_EXISTS = gettext_lazy("A customer with this national id number already exists.")
 
 
 class RowValidator:
@@ -572,6 +580,14 @@ class RowValidator:
         self.existing_national_ids = existing_national_ids
         mapped = set(mapping.values())
         self.missing_required = [t for t in TARGETS if t.required and t.name not in mapped]
+        # Per mapped column: its index, its target and its name in problems (worked out once,
+        # not once per row).
+        self.cells = [
+            (index, TARGETS_BY_NAME[name], self.column(index)) for index, name in self.mapping
+        ]
+        self.columns = {target.name: column for _index, target, column in self.cells}
+        self.column_order = {column: i for i, column in enumerate(self.columns.values())}
+        self.required = [t.name for t in TARGETS if t.required and t.name in mapped]
 
     def column(self, index: int) -> str:
         header = self.headers[index] if index < len(self.headers) else ""
@@ -580,34 +596,30 @@ class RowValidator:
     def validate(self, line: int, row: list[Any]) -> tuple[RowResult | None, list[Problem]]:
         problems: list[Problem] = []
         values: dict[str, Any] = {}
-        columns: dict[str, str] = {}
+        columns = self.columns
 
-        def fail(name: str, message: str) -> None:
+        def fail(name: str, message: Any) -> None:
             problems.append(
-                Problem(line, columns.get(name, str(TARGETS_BY_NAME[name].label)), message)
+                Problem(line, columns.get(name, str(TARGETS_BY_NAME[name].label)), str(message))
             )
 
-        for index, name in self.mapping:
-            columns[name] = self.column(index)
-            raw = row[index] if index < len(row) else None
-            target = TARGETS_BY_NAME[name]
+        width = len(row)
+        for index, target, _column in self.cells:
+            raw = row[index] if index < width else None
             try:
                 value = self._clean(target, raw)
             except ValidationError as exc:
-                fail(name, " ".join(exc.messages))
+                fail(target.name, " ".join(exc.messages))
                 continue
             if value not in ("", None):
-                values[name] = value
-        for target in TARGETS:
-            if (
-                target.required
-                and target.name in columns
-                and target.name not in values
-                and not any(p.column == columns[target.name] for p in problems)
-            ):
-                fail(target.name, _("This field is required."))
+                values[target.name] = value
+        for name in self.required:
+            if name not in values and not any(p.column == columns[name] for p in problems):
+                fail(name, _("This field is required."))
 
-        email_bidx = national_id_bidx = ""
+        # Blind indexes from the normalised values: the phone is already E.164 (``_clean``
+        # parsed it), so nothing is parsed twice, and the writer stores these very digests.
+        email_bidx = phone_bidx = national_id_bidx = ""
         reference = values.get("reference")
         if reference:
             if reference in self.existing_references:
@@ -620,7 +632,9 @@ class RowValidator:
             else:
                 self.seen_references[reference] = line
         if "email" in values:
-            email_bidx = blind_index.blind_index(blind_index.EMAIL, values["email"])
+            email_bidx = blind_index.digest(
+                blind_index.EMAIL, blind_index.normalise_email(values["email"])
+            )
             self._unique(
                 fail,
                 "email",
@@ -628,11 +642,13 @@ class RowValidator:
                 self.existing_emails,
                 self.seen_emails,
                 line,
-                _("A customer with this e-mail address already exists."),
+                _EMAIL_EXISTS,
             )
+        if "phone" in values:
+            phone_bidx = blind_index.digest(blind_index.PHONE, values["phone"])
         if "national_id" in values:
-            national_id_bidx = blind_index.blind_index(
-                blind_index.NATIONAL_ID, values["national_id"]
+            national_id_bidx = blind_index.digest(
+                blind_index.NATIONAL_ID, blind_index.normalise_national_id(values["national_id"])
             )
             self._unique(
                 fail,
@@ -641,14 +657,14 @@ class RowValidator:
                 self.existing_national_ids,
                 self.seen_national_ids,
                 line,
-                _("A customer with this national id number already exists."),
+                _NATIONAL_ID_EXISTS,
             )
 
         purchase = self._group(values, PURCHASE_FIELDS, "purchase_", fail)
         interaction = self._group(values, INTERACTION_FIELDS, "interaction_", fail)
         if problems:
             # In the file's column order, as a person reads the row.
-            order = {column: i for i, column in enumerate(columns.values())}
+            order = self.column_order
             problems.sort(key=lambda p: order.get(p.column, len(order)))
             return None, problems
         customer = {
@@ -658,7 +674,12 @@ class RowValidator:
             purchase["notes"] = values["purchase_notes"]
         if interaction is not None and "interaction_summary" in values:
             interaction["summary"] = values["interaction_summary"]
-        return RowResult(line, customer, purchase, interaction, email_bidx, national_id_bidx), []
+        return (
+            RowResult(
+                line, customer, purchase, interaction, email_bidx, national_id_bidx, phone_bidx
+            ),
+            [],
+        )
 
     @staticmethod
     def _unique(
@@ -668,7 +689,7 @@ class RowValidator:
         existing: set[str],
         seen: dict[str, int],
         line: int,
-        exists_message: str,
+        exists_message: Any,
     ) -> None:
         if digest in existing:
             fail(name, exists_message)

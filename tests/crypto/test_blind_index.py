@@ -58,3 +58,31 @@ def test_a_malformed_blind_index_key_is_a_configuration_error(settings) -> None:
     settings.TRANSFERDESK_BLIND_INDEX_KEY = "short"
     with pytest.raises(ImproperlyConfigured, match="TRANSFERDESK_BLIND_INDEX_KEY"):
         bi.blind_index(bi.EMAIL, "a@example.com")
+
+
+@pytest.mark.parametrize(
+    ("kind", "typed", "region"),
+    [
+        (bi.EMAIL, " Li.Wei@Example.COM ", None),
+        (bi.PHONE, "138-0013-8000", "CN"),
+        (bi.PHONE, "(020) 7946 0018", "GB"),
+        (bi.NATIONAL_ID, "110105 1949 1231 002x", None),
+    ],
+)
+def test_the_digest_of_a_normalised_value_is_the_index_of_every_spelling_of_it(
+    kind: str, typed: str, region: str | None
+) -> None:
+    # Bulk callers (the import) normalise once while validating, then take the digest.
+    normalised = bi.normalise(kind, typed, region=region)
+    assert bi.digest(kind, normalised) == bi.blind_index(kind, typed, region=region)
+    assert bi.digest(kind, normalised) == bi.blind_index(kind, normalised)
+
+
+def test_the_digest_of_nothing_is_no_index() -> None:
+    assert bi.digest(bi.EMAIL, "") == ""
+
+
+def test_the_digest_follows_a_changed_key(settings) -> None:
+    before = bi.digest(bi.EMAIL, "a@example.com")
+    settings.TRANSFERDESK_BLIND_INDEX_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    assert bi.digest(bi.EMAIL, "a@example.com") != before

@@ -204,14 +204,37 @@ class EncryptedField(models.Field):
         On a historical row both name the original model and the original object's primary
         key (simple-history copies it as a plain field), so history decrypts like the live row.
         """
+        pk = self.pk_of(instance)
+        label = original_model(instance)._meta.label
+        return f"{label}.{self.name} of {pk}", self.associated_data(pk)
+
+    @staticmethod
+    def pk_of(instance: Any) -> Any:
+        """The primary key the associated data names (the original object's on a history row)."""
         model = original_model(instance)
         pk = getattr(instance, model._meta.pk.attname)
         if pk is None:
             raise CryptoError(f"{model._meta.label} needs its primary key before encryption")
-        return (
-            f"{model._meta.label}.{self.name} of {pk}",
-            f"{model._meta.label}|{self.name}|{pk}".encode(),
-        )
+        return pk
+
+    def associated_data(self, pk: Any) -> bytes:
+        """``"<app_label>.<Model>|<field>|<pk>"``: binds a ciphertext to this field of the row
+        whose primary key is ``pk`` (the original model's, also on a historical row)."""
+        prefix = self.__dict__.get("_aad_prefix")
+        if prefix is None:
+            # The same for the live field and its copy on the history model; bulk writers ask
+            # for it a million times.
+            prefix = self._aad_prefix = f"{original_model(self.model)._meta.label}|{self.name}|"
+        return f"{prefix}{pk}".encode()
+
+    def encrypt_for(self, key: bytes, plaintext: str, pk: Any) -> Ciphertext:
+        """Ciphertext of ``plaintext`` for this field of row ``pk`` under data key ``key``.
+
+        Every ciphertext of an encrypted field is made here: by ``pre_save`` for model
+        instances, and by bulk writers (the import) that build rows without instances, so the
+        format and the associated data cannot drift apart.
+        """
+        return Ciphertext(aead.encrypt(key, plaintext.encode("utf-8"), self.associated_data(pk)))
 
     def slot(self, instance: Any) -> _Slot:
         slot = instance.__dict__.get(self.attname)
@@ -248,9 +271,8 @@ class EncryptedField(models.Field):
     def ciphertext_of(self, instance: Any, slot: _Slot) -> Ciphertext | None:
         """The slot's ciphertext, encrypting a changed plaintext first."""
         if slot.dirty:
-            _, aad = self.location(instance)
-            key = data_key_of(instance).unwrap()
-            slot.ciphertext = Ciphertext(aead.encrypt(key, slot.plaintext.encode("utf-8"), aad))
+            pk = self.pk_of(instance)
+            slot.ciphertext = self.encrypt_for(data_key_of(instance).unwrap(), slot.plaintext, pk)
             slot.dirty = False
         return slot.ciphertext
 
