@@ -122,27 +122,34 @@ class HistoryEntry:
     reason: str = ""
 
 
-def customer_history(*, customer: Customer, visible_tiers: Iterable[str]) -> list[HistoryEntry]:
-    """Who changed what and when, newest first, for the record's history tab.
+def customer_history_rows(*, customer: Customer) -> QuerySet[Any]:
+    """The record's history rows, newest first (what the history tab pages through)."""
+    return Customer.history.filter(id=customer.pk).order_by("-history_date", "-history_id")
+
+
+def customer_history(
+    *, customer: Customer, visible_tiers: Iterable[str], start: int = 0, stop: int | None = None
+) -> list[HistoryEntry]:
+    """Who changed what and when, newest first, for the record's history tab: the entries
+    ``start`` to ``stop`` (a page; all by default).
 
     Changed fields are found by comparing ciphertext (unchanged values keep theirs), so
     nothing is decrypted to build the list; values are decrypted only for fields of
-    ``visible_tiers``. Reading sensitive or core values is an access: the view that shows them
-    records the audit event.
+    ``visible_tiers``, and only for the entries of the page. Reading sensitive or core values
+    is an access: the view that shows them records the audit event.
     """
     visible = {str(t) for t in visible_tiers}
-    rows = list(
-        Customer.history.filter(id=customer.pk)
-        .select_related("history_user", "data_key")
-        .order_by("-history_date", "-history_id")
-    )
+    ordered = customer_history_rows(customer=customer).select_related("history_user", "data_key")
+    # One row past the page: the last entry's changes are its difference with that row.
+    rows = list(ordered[start:] if stop is None else ordered[start : stop + 1])
+    last = None if stop is None or len(rows) <= stop - start else rows.pop()
     tracked = [
         name
         for tier in (Tier.GENERAL, Tier.SENSITIVE, Tier.CORE)
         for name in fields_of(Customer, tier)
     ]
     entries: list[HistoryEntry] = []
-    for newer, older in zip(rows, [*rows[1:], None], strict=True):
+    for newer, older in zip(rows, [*rows[1:], last], strict=True):
         changes: list[FieldChange] = []
         if older is not None:
             with raw_ciphertext():

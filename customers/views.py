@@ -44,6 +44,8 @@ from .models import Customer, ImportStatus, ImportUpload, Organization
 from .registry import fields_of
 
 PAGE_SIZES = (25, 50, 100)
+#: History entries per page of the history tab.
+HISTORY_PAGE = 50
 #: Encrypted fields the list shows (decrypted for the rows of the page, nothing else).
 LIST_FIELDS = ("full_name",)
 
@@ -356,6 +358,9 @@ def _history(request: HttpRequest, customer: Customer, *, revealed: bool = False
         revealed = False
     elif revealed:
         tiers = [*tiers, Tier.CORE]
+    page = Paginator(selectors.customer_history_rows(customer=customer), HISTORY_PAGE).get_page(
+        request.GET.get("page")
+    )
     entries = [
         replace(
             entry,
@@ -367,7 +372,12 @@ def _history(request: HttpRequest, customer: Customer, *, revealed: bool = False
                 for c in entry.changes
             ],
         )
-        for entry in selectors.customer_history(customer=customer, visible_tiers=tiers)
+        for entry in selectors.customer_history(
+            customer=customer,
+            visible_tiers=tiers,
+            start=page.start_index() - 1 if page.paginator.count else 0,
+            stop=page.end_index(),
+        )
     ]
     shown = {c.field for e in entries for c in e.changes if c.visible}
     sensitive = sorted(n for n in shown if n in fields_of(Customer, Tier.SENSITIVE))
@@ -386,6 +396,7 @@ def _history(request: HttpRequest, customer: Customer, *, revealed: bool = False
             "customer": customer,
             "organization": customer.organization,
             "entries": entries,
+            "page_obj": page,
             "tab": "history",
             "can_edit": "change" in actions,
             "can_reveal": "reveal" in actions and not erased and has_core_changes,

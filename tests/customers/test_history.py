@@ -169,3 +169,32 @@ def test_the_history_tab_lists_changes_after_the_key_is_destroyed(make_customer)
     customer.data_key.destroy()
     [newest, _] = customer_history(customer=customer, visible_tiers=["general"])
     assert {c.field for c in newest.changes} == {"full_name", "segment"}
+
+
+def test_the_history_tab_is_paginated_and_a_page_boundary_keeps_each_entrys_changes(
+    make_customer, cast, client, monkeypatch
+):
+    from django.urls import reverse
+
+    from customers import views
+    from customers.services import organization_grant
+
+    monkeypatch.setattr(views, "HISTORY_PAGE", 3)
+    organization_grant(
+        actor=cast.admin, user=cast.broker, organization=cast.seller, permission="manage_customers"
+    )
+    customer = make_customer(organization=cast.seller, segment="s0")
+    for i in range(1, 5):  # five rows: created, then s1 … s4
+        customer_update(actor=None, customer=customer, values={"segment": f"s{i}"})
+    client.force_login(cast.broker)
+    url = reverse("customers:customer_history", args=[customer.pk])
+    first = client.get(url).context
+    assert [[(c.old, c.new) for c in e.changes] for e in first["entries"]] == [
+        [("s3", "s4")],
+        [("s2", "s3")],
+        [("s1", "s2")],  # diffed against the first row of the next page
+    ]
+    second = client.get(url, {"page": 2}).context
+    assert [e.kind for e in second["entries"]] == ["~", "+"]
+    assert [(c.old, c.new) for c in second["entries"][0].changes] == [("s0", "s1")]
+    assert second["page_obj"].paginator.count == 5
