@@ -204,6 +204,7 @@ def test_a_name_substring_finds_nothing_and_the_page_says_why(book, client):
     page = client.get(reverse("customers:customer_list", args=[book.seller.slug]), {"q": "Wang"})
     assert list(page.context["page_obj"].object_list) == []
     assert "cannot be searched by fragment" in page.text
+    assert "0 customers match" in page.text  # not "0 customers": the book is not empty
 
 
 def test_filters_on_general_fields_narrow_the_list(book, client, make_customer):
