@@ -81,8 +81,9 @@ def restore_drill_task(user_id: int | None = None, job_id: str | None = None) ->
 )
 def certificate_for_run_task(run_id: str, job_id: str, user_id: int | None = None) -> str:
     """Build the destruction certificate of a large purge run, with progress in its job row,
-    in the language of the person who ran the purge (ids only travel in the message).
-    Idempotent: a redelivered task finds the certificate made and only closes the job."""
+    in the site's language (as the purge worker renders small runs' certificates: only ids
+    travel in the message). Idempotent: a redelivered task finds the certificate made and
+    only closes the job."""
     from django.conf import settings
     from django.urls import reverse
     from django.utils import translation
@@ -97,7 +98,7 @@ def certificate_for_run_task(run_id: str, job_id: str, user_id: int | None = Non
     actor = _user(user_id)
     job_start(job_id=job_id)
     try:
-        with translation.override(getattr(actor, "language", "") or settings.LANGUAGE_CODE):
+        with translation.override(settings.LANGUAGE_CODE):
             certificate = certificate_for_run(run=run, actor=actor, job_id=job_id)
     except Exception as exc:
         job_fail(

@@ -122,3 +122,47 @@ def test_a_rendered_page_of_the_destruction_certificate(cast, tmp_path, settings
         check=True,
     )  # fmt: skip
     assert list(SCREENSHOT_DIR.glob("lifecycle-certificate-*.png"))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hans"])
+def test_screenshots_of_the_destruction_links_and_the_certificate_job(
+    cast, page: Page, live_server, console: ConsoleWatch, lang, tmp_path, settings
+):
+    """The deal page's destroy action (compliance), a large run's certificate being built, the
+    hold form with an error, and the buyer's pending attestation in the portal."""
+    from audits.models import PurgeRun
+    from audits.retention import deal_destroy
+    from tests.transfers.conftest import make_deal
+    from transferdesk.jobs import job_create, job_progress, job_start
+
+    _seed(cast, tmp_path, settings)
+    offered = make_deal(cast, reference="D-OFFER")
+    lost = make_deal(cast, reference="D-LOST")
+    deal_destroy(actor=cast.compliance, deal=lost, reason="losing_bidder")
+    run = PurgeRun.objects.create(started_by=cast.compliance, customers=100_000, rows=300_000)
+    job = job_create(kind="destruction_certificate", actor=cast.compliance, obj=run, total=100_000)
+    job_start(job_id=job.pk)
+    job_progress(job_id=job.pk, done=42_000)
+    PurgeRun.objects.filter(pk=run.pk).update(certificate_job=job, status="succeeded")
+
+    use_language(page, live_server.url, lang)
+    sign_in(page, cast.compliance.username, PASSWORD)
+    page.goto(f"/deals/{offered.pk}/")
+    expect(
+        page.locator(f"a[href='/compliance/lifecycle/deals/{offered.pk}/destroy/']")
+    ).to_be_visible()
+    screenshot(page, "lifecycle-deal-destroy-action")
+    page.goto(f"/compliance/lifecycle/retention/runs/{run.pk}/certificate/")
+    expect(page.locator("progress")).to_be_visible()
+    screenshot(page, "lifecycle-certificate-job")
+    page.goto("/compliance/lifecycle/retention/")
+    page.locator("form[action$='/retention/holds/#holds'] button[type=submit]").click()
+    expect(page.locator(".td-field.has-error").first).to_be_visible()
+    screenshot(page, "lifecycle-hold-form-error")
+    page.context.clear_cookies()
+    use_language(page, live_server.url, lang)
+    sign_in(page, cast.buyer.username, PASSWORD)
+    page.goto("/portal/")
+    expect(page.locator("a[href*='/attestation/']")).to_be_visible()
+    screenshot(page, "lifecycle-portal-attestation")
+    assert console.take() == []
