@@ -417,7 +417,12 @@ def deal_destroy(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(
         request,
         "lifecycle/deal_destroy.html",
-        {"deal": deal, "reasons": DealDestructionReason.choices, "section": "retention"},
+        {
+            "deal": deal,
+            "reasons": DealDestructionReason.choices,
+            "refusal": retention_services.deal_destroy_refusal(deal),
+            "section": "retention",
+        },
     )
 
 

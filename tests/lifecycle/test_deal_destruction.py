@@ -126,3 +126,14 @@ def test_the_portal_asks_the_revoked_buyers_and_nobody_else_for_the_attestation(
     assert client.post(attest, {"attestation": "destroyed"}).status_code == 302
     assert attest not in client.get(home).content.decode()
     assert DestructionCertificate.objects.filter(deal_destruction=destruction).exists()
+
+
+def test_the_destroy_page_says_why_a_deal_cannot_be_destroyed(cast, client):
+    from transfers.models import TransferDeal
+
+    deal = make_deal(cast, reference="D-DONE")
+    TransferDeal.objects.filter(pk=deal.pk).update(status="completed")
+    client.force_login(cast.compliance)
+    page = client.get(reverse("lifecycle:deal_destroy", args=[deal.pk])).content.decode()
+    assert "A completed deal is not destroyed: the buyer holds its data." in page
+    assert 'class="btn btn-danger" disabled' in page
