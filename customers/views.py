@@ -11,8 +11,12 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import logging
+import re
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -29,6 +33,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.choices import Role
 from audits.access import log_access
 from audits.choices import AuditAction
+from transferdesk.crypto.errors import DataKeyDestroyed, DecryptionError, MissingMasterKey
 from transferdesk.permissions import role_required
 
 from . import importing, selectors, services
@@ -43,11 +48,41 @@ from .forms import (
 from .models import Customer, ImportStatus, ImportUpload, Organization
 from .registry import fields_of
 
+logger = logging.getLogger(__name__)
+
 PAGE_SIZES = (25, 50, 100)
 #: History entries per page of the history tab.
 HISTORY_PAGE = 50
 #: Encrypted fields the list shows (decrypted for the rows of the page, nothing else).
 LIST_FIELDS = ("full_name",)
+
+
+_KEY_ID = re.compile(r"master key '([^']*)'")
+
+
+def _explains_crypto_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page whose records cannot be decrypted says why instead of failing with a bare 500:
+    which master key id the configured keyring lacks (503, an operations fix), or that a stored
+    value failed its integrity check (500). Messages name key ids and places, never values;
+    the error is logged for the administrators. Erased records (a destroyed data key) are not
+    errors: the pages show them as erased."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except MissingMasterKey as exc:
+            logger.error("customer page %s: %s", request.path, exc)
+            match = _KEY_ID.search(str(exc))
+            context = {"missing_key": match.group(1) if match else "?"}
+            return render(request, "customers/crypto_error.html", context, status=503)
+        except DecryptionError as exc:
+            if isinstance(exc, DataKeyDestroyed):
+                raise
+            logger.error("customer page %s: %s", request.path, exc)
+            return render(request, "customers/crypto_error.html", {}, status=500)
+
+    return wrapper
 
 
 def _organization(request: HttpRequest, slug: str, action: str = "view") -> Organization:
@@ -93,6 +128,7 @@ def organization_list(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(Role.BROKER, Role.COMPLIANCE)
+@_explains_crypto_errors
 def customer_list(request: HttpRequest, slug: str) -> HttpResponse:
     """One book, paginated, filtered on general fields, searched exactly by blind index.
 
@@ -210,6 +246,7 @@ def _detail(
 
 
 @role_required(Role.BROKER, Role.COMPLIANCE)
+@_explains_crypto_errors
 def customer_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The record, tiers side by side; core fields masked until revealed."""
     return _detail(request, _customer(request, pk))
@@ -217,6 +254,7 @@ def customer_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 @require_POST
 @role_required(Role.BROKER, Role.COMPLIANCE)
+@_explains_crypto_errors
 def customer_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Show the core fields once (this response only), with the REVEAL and VIEW_CORE events.
 
@@ -236,6 +274,7 @@ def customer_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required(Role.BROKER)
+@_explains_crypto_errors
 def customer_edit(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Correct general and sensitive fields; errors by field, nothing half-applied (the
     service validates everything before it saves anything)."""
@@ -270,6 +309,7 @@ def customer_edit(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @role_required(Role.BROKER)
+@_explains_crypto_errors
 def customer_correct_core(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Correct core fields (national id, bank account, special-category notes): for brokers
     holding ``reveal_core``, with a reason; new values are typed, current ones never shown."""
@@ -326,6 +366,7 @@ def customer_verify(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 @role_required(Role.BROKER, Role.COMPLIANCE)
+@_explains_crypto_errors
 def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Who changed what and when; values only for the tiers the viewer sees (core values
     stay masked until revealed, as on the record)."""
@@ -334,6 +375,7 @@ def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 @require_POST
 @role_required(Role.BROKER)
+@_explains_crypto_errors
 def customer_history_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The history with core values shown, this response only, with REVEAL and VIEW_CORE
     events naming the core fields shown; for holders of ``reveal_core``."""

@@ -145,3 +145,44 @@ def test_a_wrong_master_key_under_the_right_id_is_a_clear_error_naming_the_key_i
     with pytest.raises(CommandError, match="master key 'k1'"):
         run()
     assert set(DataKey.objects.values_list("master_key_id", flat=True)) == {"k1"}
+
+
+def test_the_pages_say_which_master_key_is_missing_instead_of_failing(
+    settings, old_key, make_customer, cast, client, caplog
+):
+    from django.urls import reverse
+
+    from customers.services import organization_grant
+
+    organization_grant(
+        actor=cast.admin, user=cast.broker, organization=cast.seller, permission="manage_customers"
+    )
+    customer = make_customer(organization=cast.seller, full_name="Stranded Page")
+    settings.TRANSFERDESK_MASTER_KEYS = f"k2:{random_key()}"  # k1 dropped too early
+    client.force_login(cast.broker)
+    for url in (
+        reverse("customers:customer_list", args=[cast.seller.slug]),
+        reverse("customers:customer_detail", args=[customer.pk]),
+    ):
+        page = client.get(url)
+        assert page.status_code == 503, url
+        assert "master key “k1”" in page.text and "Stranded" not in page.text
+    assert "master key 'k1' is not in TRANSFERDESK_MASTER_KEYS" in caplog.text
+
+
+def test_a_value_that_fails_its_integrity_check_is_a_clear_error_page(make_customer, cast, client):
+    from django.urls import reverse
+
+    from customers.services import organization_grant
+
+    organization_grant(
+        actor=cast.admin, user=cast.broker, organization=cast.seller, permission="manage_customers"
+    )
+    alice = make_customer(organization=cast.seller, full_name="Alice Copied")
+    bob = make_customer(organization=cast.seller, full_name="Bob Target")
+    moved = Customer.objects.filter(pk=alice.pk).values_list("full_name", flat=True).get()
+    Customer.objects.filter(pk=bob.pk).update(full_name=moved)
+    client.force_login(cast.broker)
+    page = client.get(reverse("customers:customer_detail", args=[bob.pk]))
+    assert page.status_code == 500
+    assert "failed its integrity check" in page.text and "Alice" not in page.text
