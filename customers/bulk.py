@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -127,9 +128,13 @@ class HistoryTable:
             (False, extra[f.attname]) if f.attname in extra else (True, live[f.attname])
             for f in self.fields
         ]
+        # The same, for live rows already in COPY text (history reuses their encoding).
+        self.encoded_picks = [
+            (from_row, v if from_row else _encode(v)) for from_row, v in self.picks
+        ]
 
-    def rows(self, live_rows: Sequence[Row]) -> list[Row]:
-        picks = self.picks
+    def rows(self, live_rows: Sequence[Sequence[Any]], *, encoded: bool = False) -> list[Row]:
+        picks = self.encoded_picks if encoded else self.picks
         return [
             tuple([row[value] if from_row else value for from_row, value in picks])
             for row in live_rows
@@ -190,57 +195,138 @@ def _encode(value: Any) -> str:
     raise TypeError(f"cannot COPY a {type(value).__name__}")
 
 
-def copy_text(rows: Iterable[Row]) -> io.StringIO:
-    """``rows`` in PostgreSQL's COPY text format (tab-separated, ``\\N`` for NULL)."""
-    buffer = io.StringIO()
-    write = buffer.write
+def encode(row: Row) -> list[str]:
+    """A row's values in PostgreSQL's COPY text format (``\\N`` for NULL, escapes, hex bytea)."""
     escapes = _ESCAPES
-    for row in rows:
-        # The common types inline (a function call per value costs as much as the encoding).
-        write(
-            "\t".join(
-                [
-                    "\\N"
-                    if value is None
-                    else value.translate(escapes)
-                    if type(value) is str
-                    else "\\\\x" + value.hex()
-                    if type(value) is Ciphertext
-                    else str(value)
-                    if type(value) is uuid.UUID
-                    else _encode(value)
-                    for value in row
-                ]
-            )
-        )
-        write("\n")
+    # The common types inline: a function call per value would cost as much as encoding it.
+    return [
+        "\\N"
+        if value is None
+        else value.translate(escapes)
+        if type(value) is str
+        else "\\\\x" + value.hex()
+        if type(value) is Ciphertext
+        else str(value)
+        if type(value) is uuid.UUID
+        else _encode(value)
+        for value in row
+    ]
+
+
+def _copy_buffer(lines: Iterable[Sequence[str]]) -> io.StringIO:
+    buffer = io.StringIO()
+    buffer.writelines("\t".join(line) + "\n" for line in lines)
     buffer.seek(0)
     return buffer
 
 
-def write(table: Table | HistoryTable, rows: Sequence[Row]) -> None:
-    """Insert ``rows`` (built by ``table``) in the current transaction."""
-    if not rows:
-        return
-    # ``django.db.connection`` is a proxy that looks the connection up on every access.
-    connection = connections[DEFAULT_DB_ALIAS]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(c) for c in table.columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The Django cursor delegates copy_expert to psycopg2's without translating its
-            # errors: wrap them, so a unique violation is Django's IntegrityError as elsewhere.
-            with connection.wrap_database_errors:
-                cursor.copy_expert(
-                    f"COPY {quote(table.db_table)} ({names}) FROM STDIN", copy_text(rows)
-                )
+#: One chunk's writes: a table, its rows, and the history table whose "created" rows they get.
+Batch = tuple["Table", Sequence[Row], "HistoryTable | None"]
+
+
+class Sink:
+    """Sends each chunk's rows to the database, inside the caller's transaction.
+
+    On PostgreSQL a chunk goes in with COPY, sent by a helper thread over the same connection:
+    the server inserts and indexes chunk k while the caller validates and encrypts chunk k+1,
+    which on a machine with two cores hides most of the database's share of an import. One
+    chunk at most is in flight; the next ``write`` and ``close`` wait for it and raise its
+    error (as Django's, so a unique violation is an ``IntegrityError`` as anywhere else).
+    Meanwhile the caller must not use the connection (the import does not: validating reads
+    nothing, and job progress goes through a connection of its own).
+
+    Elsewhere (SQLite, the embedded mode) rows go in at once with ``executemany``, each value
+    through its field's ``get_db_prep_save``. Both get the same rows from the same builders.
+
+    Use as a context manager: leaving the block waits for the last chunk, so that nothing is
+    still being written when the transaction commits or rolls back.
+    """
+
+    def __init__(self) -> None:
+        # ``django.db.connection`` is a proxy that looks the connection up on every access.
+        self.connection = connections[DEFAULT_DB_ALIAS]
+        self.copying = self.connection.vendor == "postgresql"
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        if exc_type is None:
+            self.wait()
+        else:  # already failing: wait, so the rollback runs on an idle connection
+            self._join()
+
+    def write(self, batches: Sequence[Batch]) -> None:
+        """Insert one chunk: each batch's rows, then their history rows."""
+        if self.copying:
+            copies: list[tuple[str, io.StringIO]] = []
+            for table, rows, history in batches:
+                if not rows:
+                    continue
+                lines = [encode(row) for row in rows]
+                copies.append((self._copy_sql(table), _copy_buffer(lines)))
+                if history is not None:
+                    copies.append(
+                        (self._copy_sql(history), _copy_buffer(history.rows(lines, encoded=True)))
+                    )
+            self.wait()
+            self.connection.ensure_connection()
+            self._thread = threading.Thread(
+                target=self._copy, args=(self.connection.connection, copies), daemon=True
+            )
+            self._thread.start()
             return
+        for table, rows, history in batches:
+            self._insert(table, rows)
+            if history is not None:
+                self._insert(history, history.rows(rows))
+
+    def wait(self) -> None:
+        """Wait for the chunk in flight; raise its error, if it had one."""
+        self._join()
+        error, self._error = self._error, None
+        if error is not None:
+            with self.connection.wrap_database_errors:
+                raise error
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _copy(self, raw_connection: Any, copies: list[tuple[str, io.StringIO]]) -> None:
+        try:
+            with raw_connection.cursor() as cursor:
+                for sql, buffer in copies:
+                    cursor.copy_expert(sql, buffer)
+        except Exception as exc:  # noqa: BLE001  (handed to the caller's thread by ``wait``)
+            self._error = exc
+
+    def _copy_sql(self, table: Table | HistoryTable) -> str:
+        quote = self.connection.ops.quote_name
+        names = ", ".join(quote(c) for c in table.columns)
+        return f"COPY {quote(table.db_table)} ({names}) FROM STDIN"
+
+    def _insert(self, table: Table | HistoryTable, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        connection = self.connection
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(c) for c in table.columns)
         fields = table.fields
         placeholders = ", ".join(["%s"] * len(fields))
-        cursor.executemany(
-            f"INSERT INTO {quote(table.db_table)} ({names}) VALUES ({placeholders})",  # noqa: S608
-            [
-                tuple([f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)])
-                for row in rows
-            ],
-        )
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {quote(table.db_table)} ({names}) VALUES ({placeholders})",  # noqa: S608
+                [
+                    tuple(
+                        [
+                            f.get_db_prep_save(v, connection)
+                            for f, v in zip(fields, row, strict=True)
+                        ]
+                    )
+                    for row in rows
+                ],
+            )

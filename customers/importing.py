@@ -273,6 +273,9 @@ TARGETS: tuple[Target, ...] = (
 TARGETS_BY_NAME = {t.name: t for t in TARGETS}
 PURCHASE_FIELDS = ("purchase_date", "purchase_product", "purchase_amount", "purchase_currency")
 INTERACTION_FIELDS = ("interaction_date", "interaction_channel")
+_PURCHASE_NAMES = frozenset(t.name for t in TARGETS if t.name.startswith("purchase_"))
+_INTERACTION_NAMES = frozenset(t.name for t in TARGETS if t.name.startswith("interaction_"))
+_CUSTOMER_NAMES = frozenset(t.name for t in TARGETS) - _PURCHASE_NAMES - _INTERACTION_NAMES
 
 _CHANNEL_ALIASES = {
     "电话": "phone",
@@ -660,16 +663,16 @@ class RowValidator:
                 _NATIONAL_ID_EXISTS,
             )
 
-        purchase = self._group(values, PURCHASE_FIELDS, "purchase_", fail)
-        interaction = self._group(values, INTERACTION_FIELDS, "interaction_", fail)
+        purchase = self._group(values, PURCHASE_FIELDS, _PURCHASE_NAMES, "purchase_", fail)
+        interaction = self._group(
+            values, INTERACTION_FIELDS, _INTERACTION_NAMES, "interaction_", fail
+        )
         if problems:
             # In the file's column order, as a person reads the row.
             order = self.column_order
             problems.sort(key=lambda p: order.get(p.column, len(order)))
             return None, problems
-        customer = {
-            k: v for k, v in values.items() if not k.startswith(("purchase_", "interaction_"))
-        }
+        customer = {k: v for k, v in values.items() if k in _CUSTOMER_NAMES}
         if purchase is not None and "notes" not in purchase and "purchase_notes" in values:
             purchase["notes"] = values["purchase_notes"]
         if interaction is not None and "interaction_summary" in values:
@@ -700,12 +703,15 @@ class RowValidator:
 
     @staticmethod
     def _group(
-        values: dict[str, Any], required: tuple[str, ...], prefix: str, fail: Any
+        values: dict[str, Any],
+        required: tuple[str, ...],
+        names: frozenset[str],
+        prefix: str,
+        fail: Any,
     ) -> dict[str, Any] | None:
         """A purchase or interaction is optional, but once one of its columns has a value its
         required columns must have one too."""
-        present = [k for k in values if k.startswith(prefix)]
-        if not present:
+        if values.keys().isdisjoint(names):
             return None
         missing = [name for name in required if name not in values]
         for name in missing:
@@ -721,9 +727,9 @@ class RowValidator:
 
     def _clean(self, target: Target, raw: Any) -> Any:
         kind = target.kind
-        if kind == Kind.DATE:
-            return None if cell_text(raw) == "" else parse_date(raw)
         text = cell_text(raw)
+        if kind == Kind.DATE:
+            return parse_date(raw) if text else None
         if not text:
             return ""
         if target.max_length is not None and len(text) > target.max_length:

@@ -421,6 +421,7 @@ def _existing_keys(organization: Organization) -> tuple[set[str], set[str], set[
 class _Writer:
     """Writes one chunk of valid rows: a data key per customer, the customer, its purchase and
     interaction, and the history rows of the last three, a few COPYs per chunk (``bulk``).
+    A context manager: leaving it waits for the chunk still being written.
 
     Rows are built as column values, not model instances; encrypted values are made by the
     fields' own ``encrypt_for`` under each customer's data key, and the blind indexes are the
@@ -443,6 +444,14 @@ class _Writer:
             table: bulk.HistoryTable(table, user_id=user_id, date=now)
             for table in (self.customers, self.purchases, self.interactions)
         }
+        self.sink = bulk.Sink()
+
+    def __enter__(self) -> _Writer:
+        self.sink.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.sink.__exit__(*exc_info)
 
     def write(self, rows: list[importing.RowResult]) -> tuple[int, int, int]:
         now, organization_id = self.now, self.organization.pk
@@ -513,14 +522,14 @@ class _Writer:
                         },
                     )
                 )
-        bulk.write(self.keys, keys)
-        for table, written in (
-            (self.customers, customers),
-            (self.purchases, purchases),
-            (self.interactions, interactions),
-        ):
-            bulk.write(table, written)
-            bulk.write(self.histories[table], self.histories[table].rows(written))
+        self.sink.write(
+            [
+                (self.keys, keys, None),
+                (self.customers, customers, self.histories[self.customers]),
+                (self.purchases, purchases, self.histories[self.purchases]),
+                (self.interactions, interactions, self.histories[self.interactions]),
+            ]
+        )
         return len(customers), len(purchases), len(interactions)
 
 
@@ -574,15 +583,9 @@ def customer_import(
                 _run(outcome, table, chosen, organization, actor, None, progress)
             else:
                 with transaction.atomic(durable=True):
-                    _run(
-                        outcome,
-                        table,
-                        chosen,
-                        organization,
-                        actor,
-                        _Writer(organization=organization, actor=actor),
-                        progress,
-                    )
+                    # Leaving the writer's block waits until every chunk is in the database.
+                    with _Writer(organization=organization, actor=actor) as writer:
+                        _run(outcome, table, chosen, organization, actor, writer, progress)
                     if not outcome.ok:
                         raise _Rollback
                     outcome.applied = True
