@@ -460,7 +460,7 @@ def incident_report_pdf(*, actor: Any, incident: Incident) -> bytes:
         ),
         (_("Deals"), ", ".join(d.reference for d in incident.deals.all()) or "-"),
         (_("People affected"), len(found.customers)),
-        (_("Categories of data"), ", ".join(found.fields) or "-"),
+        (_("Categories of data"), ", ".join(field_labels(found.fields)) or "-"),
         (_("Access events examined"), found.events),
         (_("Notices to the people affected"), _notices_fact(incident)),
         (_("Contact"), incident.contact or "-"),
@@ -484,7 +484,7 @@ def incident_report_pdf(*, actor: Any, incident: Incident) -> bytes:
         yield para(_("Customers affected (record ids) and fields"), "h2", bold=True)
         yield from table_chunks(
             [_("Customer record"), _("Fields")],
-            ((pk, ", ".join(sorted(names))) for pk, names in sorted(found.customers.items())),
+            ((pk, ", ".join(field_labels(names))) for pk, names in sorted(found.customers.items())),
         )
 
     buffer = io.BytesIO()

@@ -257,15 +257,25 @@ def incidents(request: HttpRequest) -> HttpResponse:
 
 @compliance_only
 def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    from customers.models import Customer
+
     incident = get_object_or_404(Incident.objects.select_related("reported_by"), pk=pk)
     found = incident_services.affected(incident)
     customers: list[Any] = sorted(found.customers.items())
     affected_page = Paginator(customers, settings.TRANSFERDESK_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    # Labels only for the rows shown: an incident may concern many thousands of people.
+    # Labels and references only for the rows shown: an incident may concern many thousands
+    # of people. A customer erased since has no reference any more: the record id remains.
+    references = {
+        str(pk): reference
+        for pk, reference in Customer.objects.filter(
+            pk__in=[pk for pk, _names in affected_page.object_list]
+        ).values_list("pk", "reference")
+    }
     affected_page.object_list = [
-        (pk, incident_services.field_labels(names)) for pk, names in affected_page.object_list
+        (pk, references.get(pk), incident_services.field_labels(names))
+        for pk, names in affected_page.object_list
     ]
     return render(
         request,

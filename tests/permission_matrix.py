@@ -271,17 +271,17 @@ MATRIX: dict[str, Row] = {
     "lifecycle:incident_notices_prepare": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
     ),
-    "lifecycle:incident_status": Row(
-        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
-    ),
-    "lifecycle:incident_report": Row(
-        only({"compliance": 200}), kwargs=lambda world: {"pk": world.incident.pk}
-    ),
     "lifecycle:incident_notices": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.notified_incident.pk}
     ),
     "lifecycle:incident_notice_preview": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.notified_incident.pk}
+    ),
+    "lifecycle:incident_status": Row(
+        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
+    ),
+    "lifecycle:incident_report": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.incident.pk}
     ),
     # Customer pages (``notice:``): the signed link is the only key, so every actor (signed in
     # or not) gets the same answer; an action without a choice re-renders the page (400).

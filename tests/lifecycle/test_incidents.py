@@ -247,6 +247,7 @@ def test_the_report_names_the_deadlines_the_people_and_the_notices(cast, setting
             translation.gettext("What happened"),
             translation.gettext("Notices to the people affected"),
             str(CampaignStatus.DRAFT.label),
+            *field_labels(["national_id"]),  # fields by their names in the language
         ]
     reader, text = pdf_text(pdf)
     flat = "".join(text.split())  # table cells and CJK text wrap anywhere
