@@ -94,8 +94,12 @@ class DataKey(models.Model):
         return self.destroyed_at is not None
 
     def _aad(self, master_key_id: str) -> bytes:
+        return self.wrap_aad(self.id, master_key_id)
+
+    @staticmethod
+    def wrap_aad(key_id: Any, master_key_id: str) -> bytes:
         # Binds the wrapped key to this row and to the id of the master key that wrapped it.
-        return f"transferdesk.DataKey|{self.id}|{master_key_id}".encode()
+        return f"transferdesk.DataKey|{key_id}|{master_key_id}".encode()
 
     def _wrap(self, raw: bytes, keyring: Keyring) -> None:
         self.master_key_id = keyring.active_id
@@ -107,21 +111,39 @@ class DataKey(models.Model):
         cached = self.__dict__.get("_unwrapped")
         if cached is not None:
             return cached
-        if self.is_destroyed or self.wrapped_key is None:
-            raise DataKeyDestroyed(
-                f"data key {self.id} was destroyed"
-                + (f" on {self.destroyed_at:%Y-%m-%d %H:%M} UTC" if self.destroyed_at else "")
-                + "; the records it protected cannot be read any more"
-            )
-        master = get_keyring().key(self.master_key_id)
-        raw = aead.decrypt(
-            master,
-            bytes(self.wrapped_key),
-            self._aad(self.master_key_id),
-            what=f"data key {self.id} under master key {self.master_key_id!r}",
-        )
+        raw = self.unwrap_stored(self.id, self.master_key_id, self.wrapped_key, self.destroyed_at)
         self._unwrapped = raw
         return raw
+
+    @classmethod
+    def unwrap_stored(
+        cls,
+        key_id: Any,
+        master_key_id: str,
+        wrapped_key: bytes | memoryview | None,
+        destroyed_at: Any,
+        *,
+        masters: dict[str, aead.Cipher] | None = None,
+    ) -> bytes:
+        """``unwrap`` from the stored columns of a key, for bulk readers that skip model
+        instances (the handover engine): same checks, same errors. ``masters`` caches the
+        master keys' ciphers across calls."""
+        if destroyed_at is not None or wrapped_key is None:
+            raise DataKeyDestroyed(
+                f"data key {key_id} was destroyed"
+                + (f" on {destroyed_at:%Y-%m-%d %H:%M} UTC" if destroyed_at else "")
+                + "; the records it protected cannot be read any more"
+            )
+        master = masters.get(master_key_id) if masters is not None else None
+        if master is None:
+            master = aead.Cipher(get_keyring().key(master_key_id))
+            if masters is not None:
+                masters[master_key_id] = master
+        return master.decrypt(
+            wrapped_key,
+            cls.wrap_aad(key_id, master_key_id),
+            what=f"data key {key_id} under master key {master_key_id!r}",
+        )
 
     def rewrap(self, keyring: Keyring | None = None) -> bool:
         """Re-wrap under the active master key (unsaved). False if it already is."""
