@@ -16,6 +16,18 @@ closed. Then:
   decrypting its fields, re-encrypting the canonical snapshot under the deal key, hashing it,
   and COPYing the rows into a table shaped like the items table.
 
+Before timing anything the loaded tables are ANALYZEd, as autovacuum would have done long
+before an identified stage is approved (notices and their objection window come first): the
+test server runs with autovacuum off, and plans over tables with no statistics at all say
+nothing about the engine.
+
+Each engine run also prints the CPU time its processes used: the worker processes (main and
+pool children, from /proc) and the PostgreSQL backends serving the scratch database (sampled
+from /proc while the stage runs; "n/a" when the server is on another host). Work and cores
+used, set against the elapsed time, tell whether a second worker can scale on this machine:
+when PostgreSQL and the workers share two cores, CPU time ÷ elapsed nears 2 and the speed-up
+cannot grow further. The load average before and after each run is printed too.
+
 Goal (issue 4): ratio = engine items/s ÷ floor items/s ≥ 0.25 with one worker, and a near-linear
 speed-up with two. The last line is
 
@@ -25,7 +37,6 @@ speed-up with two. The last line is
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import io
 import json
@@ -35,52 +46,13 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import connect, django_setup, scratch_database  # noqa: E402
+
 LOAD_BATCH = 2000
-
-
-def _connect(url: str, dbname: str | None = None) -> Any:
-    import psycopg2
-
-    parts = urlsplit(url)
-    return psycopg2.connect(
-        dbname=dbname or parts.path.lstrip("/"),
-        user=parts.username,
-        password=parts.password,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-
-
-@contextlib.contextmanager
-def scratch_database(base_url: str, prefix: str) -> Any:
-    """A fresh database on the same server, dropped on the way out whatever happens."""
-    name = f"{prefix}_{os.getpid()}"
-    admin = _connect(base_url, "postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base_url)._replace(path=f"/{name}"))
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def _django(url: str, redis_url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["REDIS_URL"] = redis_url
-    os.environ["DATABASE_CONN_MAX_AGE"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "transferdesk.settings")
-    import django
-
-    django.setup()
 
 
 def load(n: int) -> Any:
@@ -146,6 +118,10 @@ def load(n: int) -> Any:
             ]
         )
     print(f"loaded {n} customers in {time.perf_counter() - started:.1f} s", flush=True)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # what autovacuum does by itself (see the docstring)
     deal = services.deal_create(
         actor=users["broker"], reference="BENCH-1", title="Benchmark", seller=seller,
         buyer=buyer, purposes="Benchmark", legal_basis="Contract",
@@ -159,8 +135,85 @@ def load(n: int) -> Any:
     return deal, users
 
 
-def engine_run(deal: Any, users: Any, workers: int, n: int) -> float:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live process, from /proc (None if it is gone or unseen)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _with_children(pid: int) -> list[int]:
+    """A worker's main process and its pool processes."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                pids.append(int(entry.name))
+    return pids
+
+
+class BackendCpu:
+    """CPU time of the PostgreSQL backends serving one database, sampled from /proc.
+
+    Backends come and go (the workers close their connection after each task), so each one
+    is sampled while it lives and the last sample counts: a backend's work in its final
+    sampling interval is lost, a few tens of milliseconds per task. Unavailable (``None``)
+    when the server runs on another host.
+    """
+
+    def __init__(self, url: str, *, exclude: set[int]) -> None:
+        self.conn = connect(url)
+        self.conn.autocommit = True
+        self.exclude = exclude
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        with self.conn.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            # The sampler's own backend is visible here only if the server runs on this host.
+            self.available = _cpu_seconds(cursor.fetchone()[0]) is not None
+        self.started = False
+
+    def sample(self) -> None:
+        if not self.available:
+            return
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            pids = [pid for (pid,) in cursor.fetchall() if pid not in self.exclude]
+        for pid in pids:
+            seconds = _cpu_seconds(pid)
+            if seconds is None:
+                continue  # ended between the query and the read
+            # Backends alive before the run count from their first sample, new ones from 0.
+            self.first.setdefault(pid, seconds if not self.started else 0.0)
+            self.last[pid] = seconds
+        self.started = True
+
+    def total(self) -> float | None:
+        self.conn.close()
+        if not self.available:
+            return None
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}"
+
+
+def engine_run(url: str, deal: Any, users: Any, workers: int, n: int) -> float:
     """Approve an identified stage with ``workers`` live worker processes; items/s."""
+    from django.db import connection
+
     from customers.choices import Tier
     from tests.support.worker import LiveWorker
     from transfers import services
@@ -175,25 +228,50 @@ def engine_run(deal: Any, users: Any, workers: int, n: int) -> float:
     processes = [LiveWorker(queues="handover") for _ in range(workers)]
     for i, worker in enumerate(processes):
         worker.start(purge=i == 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        own_backend = cursor.fetchone()[0]
+    backends = BackendCpu(url, exclude={own_backend})
+    load_before = _load()
     try:
+        worker_pids = [pid for w in processes for pid in _with_children(w.process.pid)]  # type: ignore[union-attr]
+        worker_cpu = sum(_cpu_seconds(pid) or 0.0 for pid in worker_pids)
+        backends.sample()
         started = time.perf_counter()
         services.stage_approve(actor=users["compliance"], stage=stage, note="benchmark")
         while True:
             row = HandoverStage.objects.values("status", "done").get(pk=stage.pk)
+            backends.sample()
             if row["status"] == StageStatus.DELIVERED:
                 break
             if row["status"] == StageStatus.FAILED:
                 raise RuntimeError("the stage failed; see var/test-logs")
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        worker_cpu = sum(_cpu_seconds(pid) or 0.0 for pid in worker_pids) - worker_cpu
     finally:
         for worker in processes:
             worker.stop()
+    postgres_cpu = backends.total()
     items = HandoverStage.objects.get(pk=stage.pk).items.count()
     assert items == n, f"{items} items for {n} customers"
     rate = n / elapsed
     print(f"engine, {workers} worker(s): {n} items in {elapsed:.1f} s = {rate:,.0f} items/s")
+    _print_cpu(f"engine, {workers} worker(s)", worker_cpu, postgres_cpu, elapsed, n)
+    print(f"  load average (1/5 min) before {load_before}, after {_load()}", flush=True)
     return rate
+
+
+def _print_cpu(what: str, python: float, postgres: float | None, elapsed: float, n: int) -> None:
+    if postgres is None:
+        print(f"  {what} CPU: Python {python:.1f} s, PostgreSQL n/a (server on another host)")
+        return
+    both = python + postgres
+    print(
+        f"  {what} CPU: Python {python:.1f} s + PostgreSQL {postgres:.1f} s = {both:.1f} s "
+        f"({1e6 * both / n:.0f} µs/item); {both / elapsed:.2f} of {os.cpu_count()} cores "
+        f"busy over {elapsed:.1f} s"
+    )
 
 
 def floor_run(url: str, deal: Any, n: int) -> float:
@@ -210,12 +288,17 @@ def floor_run(url: str, deal: Any, n: int) -> float:
     general = fields_of(Customer, Tier.GENERAL)
     encrypted = fields_of(Customer, Tier.SENSITIVE) + fields_of(Customer, Tier.CORE)
     stage_id = str(uuid.uuid4())
-    conn = _connect(url)
+    conn = connect(url)
     with conn.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE floor_items (stage_id uuid, customer_id uuid, recipient_id int,"
             " snapshot bytea, digest varchar(64), created_at timestamptz)"
         )
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    backend_cpu = _cpu_seconds(backend)
+    python_cpu = time.process_time()
     started = time.perf_counter()
     columns = ", ".join([f"c.{name}" for name in general] + [f"c.{name}" for name in encrypted])
     stream = conn.cursor(name="floor")
@@ -274,10 +357,16 @@ def floor_run(url: str, deal: Any, n: int) -> float:
     stream.close()
     conn.commit()
     elapsed = time.perf_counter() - started
+    python_cpu = time.process_time() - python_cpu
+    backend_after = _cpu_seconds(backend)
     conn.close()
     assert rows == n
     rate = n / elapsed
     print(f"floor: {n} items in {elapsed:.1f} s = {rate:,.0f} items/s")
+    postgres_cpu = None
+    if backend_cpu is not None and backend_after is not None:
+        postgres_cpu = backend_after - backend_cpu
+    _print_cpu("floor", python_cpu, postgres_cpu, elapsed, n)
     return rate
 
 
@@ -291,11 +380,11 @@ def main() -> None:
     if not base.startswith("postgres"):
         raise SystemExit("handover benchmark: DATABASE_URL must point at PostgreSQL")
     with scratch_database(base, "td_handover_bench") as url:
-        _django(url, redis_url)
+        django_setup(url, REDIS_URL=redis_url)
         deal, users = load(args.n)
         floor = floor_run(url, deal, args.n)
-        one = engine_run(deal, users, 1, args.n)
-        two = one if args.one_worker_only else engine_run(deal, users, 2, args.n)
+        one = engine_run(url, deal, users, 1, args.n)
+        two = one if args.one_worker_only else engine_run(url, deal, users, 2, args.n)
         from django.db import connections
 
         connections.close_all()
