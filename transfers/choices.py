@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class DealStatus(models.TextChoices):
@@ -29,9 +30,11 @@ class StageKind(models.TextChoices):
 
 
 class StageStatus(models.TextChoices):
+    # "Submitted" and "Approved" are also column headings (the time of the act) elsewhere in
+    # the catalogue; as a status they are states, so they get a context of their own.
     DRAFT = "draft", _("Draft")
-    SUBMITTED = "submitted", _("Submitted")
-    APPROVED = "approved", _("Approved")
+    SUBMITTED = "submitted", pgettext_lazy("stage status", "Submitted")
+    APPROVED = "approved", pgettext_lazy("stage status", "Approved")
     RUNNING = "running", _("Running")
     DELIVERED = "delivered", _("Delivered")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
@@ -54,3 +57,12 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     AssignmentRole.COMPLIANCE: ("view_transferdeal", "approve_stages"),
     AssignmentRole.BUYER: ("view_transferdeal", "access_portal"),
 }
+
+
+def choice_label(choices: type[models.TextChoices], value: str) -> str:
+    """The label of a stored choice value in the current language; a value the choices do not
+    know (renamed since it was stored) is shown as it is rather than failing."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)

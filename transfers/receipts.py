@@ -19,10 +19,12 @@ from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Spacer
 
 from audits.selectors import chain_head
+from customers.choices import Tier
 from transferdesk.crypto.errors import CryptoError
 from transferdesk.pdf import EvidenceDocument, ReportMeta, para, table_chunks, title_page
 
 from . import signing
+from .choices import ExclusionReason, choice_label
 from .models import HandoverItem, HandoverStage
 
 
@@ -166,10 +168,18 @@ def receipt_pdf(stage: HandoverStage, *, user: Any) -> bytes:
         (_("Recipient"), body["recipient"]["name"]),
         (_("Stage"), f"{stage.order}. {stage.name}"),
         (_("Kind"), stage.get_kind_display()),
-        (_("Tiers"), ", ".join(body["stage"]["tier_scope"])),
+        (_("Tiers"), ", ".join(choice_label(Tier, t) for t in body["stage"]["tier_scope"])),
         (_("Items"), body["item_count"]),
-        (_("Items per tier"), ", ".join(f"{k}: {v}" for k, v in body["counts_per_tier"].items())),
-        (_("Excluded"), ", ".join(f"{k}: {v}" for k, v in body["exclusions"].items())),
+        (
+            _("Items per tier"),
+            ", ".join(f"{choice_label(Tier, k)}: {v}" for k, v in body["counts_per_tier"].items()),
+        ),
+        (
+            _("Excluded"),
+            ", ".join(
+                f"{choice_label(ExclusionReason, k)}: {v}" for k, v in body["exclusions"].items()
+            ),
+        ),
         (_("Completed"), body["completed_at"]),
         (_("Merkle root (SHA-256)"), body["merkle_root"]),
         (
