@@ -302,7 +302,14 @@ def customer_edit(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "customers/customer_edit.html",
-        {"customer": customer, "organization": customer.organization, "form": form},
+        {
+            "customer": customer,
+            "organization": customer.organization,
+            "form": form,
+            "can_correct_core": selectors.organization_allows(
+                user=request.user, organization=customer.organization, action="reveal"
+            ),
+        },
         status=400 if form.errors else 200,
     )
 

@@ -63,12 +63,15 @@ def core_updates():
 # --- the page -----------------------------------------------------------------------------
 
 
-def test_the_detail_page_offers_the_correction_to_reveal_core_holders_only(book, client):
+def test_the_record_and_edit_pages_offer_the_correction_to_reveal_core_holders_only(book, client):
     detail = reverse("customers:customer_detail", args=[book.customer.pk])
+    edit = reverse("customers:customer_edit", args=[book.customer.pk])
     client.force_login(book.broker)
     assert url(book.customer) in client.get(detail).text
+    assert url(book.customer) in client.get(edit).text
     client.force_login(book.other_broker)
     assert url(book.customer) not in client.get(detail).text
+    assert url(book.customer) not in client.get(edit).text
 
 
 def test_the_form_never_shows_the_current_core_values(book, client):
