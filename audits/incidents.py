@@ -161,29 +161,56 @@ def access_events(incident: Incident) -> Any:
 
 
 def affected(incident: Incident) -> Affected:
-    """Resolve each access event to the customers it exposed (customer pages directly,
-    handed-over items through their customer, stage exports through their items)."""
-    from transfers.models import HandoverItem
+    """Resolve each access event to the customers it exposed, and which of their fields:
+
+    - a customer page: that customer, with the fields the event names;
+    - a handed-over record in the portal: its customer, with the fields shown;
+    - a page of a stage's record list: the records on that page (the event lists them),
+      with the stage's list columns;
+    - a portal export: every record of the exported stage, with every field of its snapshot;
+    - a stage event naming fields but no records (older events): every record of the stage.
+
+    A stage's aggregate, receipt or manifest view shows no one's data; other pages (lists of
+    books, follow-ups) name no customer and are counted apart for a person to review.
+    """
+    from transfers.engine import snapshot_fields
+    from transfers.models import HandoverItem, HandoverStage
+    from transfers.portal_selectors import list_columns
 
     result = Affected()
     per_customer: dict[str, set[str]] = defaultdict(set)
     per_deal: dict[str, set[str]] = defaultdict(set)
     items: dict[str, set[str]] = defaultdict(set)
     stages: dict[str, set[str]] = defaultdict(set)
+    listed: dict[str, set[str]] = defaultdict(set)  # stage id -> item ids on its list pages
+    exported: set[str] = set()  # stage ids
     rows = access_events(incident).values_list("object_type", "object_id", "details", "deal_ref")
     for object_type, object_id, details, deal_ref in rows.iterator(chunk_size=5000):
         result.events += 1
-        names = set((details or {}).get("fields") or [])
+        details = details or {}
+        names = set(details.get("fields") or [])
         if object_type == "customers.customer":
             per_customer[object_id] |= names
             if deal_ref:
                 per_deal[object_id].add(deal_ref)
         elif object_type == "transfers.handoveritem":
             items[object_id] |= names
+        elif object_type == "transfers.handoverstage" and details.get("view") == "list":
+            listed[object_id] |= {str(pk) for pk in details.get("items") or []}
+        elif object_type == "transfers.handoverstage" and details.get("view"):
+            continue  # aggregate, receipt, manifest: no one's data
         elif object_type == "transfers.handoverstage":
             stages[object_id] |= names
+        elif object_type == "transfers.portalexport" and details.get("stage"):
+            exported.add(str(details["stage"]))
         else:
             result.list_views += 1
+    if listed or exported:
+        for stage in HandoverStage.objects.filter(pk__in=[*listed, *exported]):
+            if str(stage.pk) in exported:
+                stages[str(stage.pk)] |= set(snapshot_fields(stage))
+            for pk in listed.get(str(stage.pk), ()):
+                items[pk] |= set(list_columns(stage))
     if items:
         for pk, customer_id, deal_id in HandoverItem.objects.filter(pk__in=list(items)).values_list(
             "pk", "customer_id", "stage__deal_id"

@@ -287,3 +287,73 @@ def test_the_clock_follows_the_configured_hours_and_shows_on_the_page(
         for message in ("%(time)s overdue", "%(time)s left"):  # the template's two states
             assert translation.gettext(message).replace("%(time)s", "").strip() in html
         assert translation.gettext("Prepare the notices") in html
+
+
+def _portal_buyer(cast, deal):
+    from transfers import services
+
+    nda = services.nda_publish(actor=cast.broker, deal=deal, text="Keep every record secret.")
+    services.nda_accept(actor=cast.buyer, nda=nda, ip="10.0.0.1", user_agent="pytest")
+
+
+def test_a_seeded_portal_scenario_gives_exactly_the_customers_each_page_showed(
+    cast, client, delivered
+):
+    """A buyer's session in the portal, seeded page by page: a filtered list page shows two
+    records, one record is opened, the receipt shows no one; a later export shows the whole
+    stage. Reads by others, and reads outside the window, do not count."""
+    from transfers.engine import snapshot_fields
+    from transfers.portal_selectors import list_columns
+
+    deal, stage = delivered
+    _portal_buyer(cast, deal)
+    from customers.models import Customer
+
+    records = list(stage.items.order_by("pk"))
+    segment = dict(
+        Customer.objects.filter(pk__in=[i.customer_id for i in records]).values_list(
+            "pk", "segment"
+        )
+    )
+    business = [i for i in records if segment[i.customer_id] == "business"]
+    retail = [i for i in records if segment[i.customer_id] == "retail"]
+    assert len(business) == 2 and len(retail) == 2
+    client.force_login(cast.buyer)
+    item_url = lambda item: reverse("portal:item", args=[stage.pk, item.pk])  # noqa: E731
+    assert client.get(item_url(retail[1])).status_code == 200  # before the window
+
+    start = timezone.now()
+    listing = client.get(reverse("portal:stage", args=[stage.pk]), {"segment": "business"})
+    assert listing.status_code == 200
+    assert client.get(item_url(retail[0])).status_code == 200
+    assert client.get(reverse("portal:receipt", args=[stage.pk])).status_code == 200
+    record_event(  # another account reads a customer of the deal meanwhile
+        action=AuditAction.VIEW_SENSITIVE, actor=cast.broker, deal=deal,
+        obj=Customer.objects.get(pk=retail[1].customer_id), details={"fields": ["email"]},
+    )  # fmt: skip
+    end = timezone.now()
+
+    client.force_login(cast.buyer)
+    assert client.post(reverse("portal:export", args=[stage.pk, "csv"])).status_code == 200
+    after_export = timezone.now()
+
+    def incident(window_start, window_end):
+        return incident_create(
+            actor=cast.compliance, detected_at=timezone.now(), description="Buyer account shared.",
+            severity="high", window_start=window_start, window_end=window_end, deals=[deal],
+            suspect_users=[cast.buyer],
+        )  # fmt: skip
+
+    browsing = affected(incident(start, end))
+    expected = {str(i.customer_id) for i in business} | {str(retail[0].customer_id)}
+    assert set(browsing.customers) == expected
+    columns = set(list_columns(stage))
+    for item in business:
+        assert browsing.customers[str(item.customer_id)] == columns
+    shown = browsing.customers[str(retail[0].customer_id)]
+    assert "full_name" in shown and shown <= set(snapshot_fields(stage))
+    assert browsing.deals[str(retail[0].customer_id)] == {str(deal.pk)}
+
+    exporting = affected(incident(end, after_export))
+    assert set(exporting.customers) == {str(i.customer_id) for i in stage.items.all()}
+    assert all(names == set(snapshot_fields(stage)) for names in exporting.customers.values())
