@@ -32,6 +32,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
+from transferdesk.crypto import aead
 from transferdesk.crypto.fields import BlindIndexField, Ciphertext, EncryptedField
 
 Row = tuple[Any, ...]
@@ -82,7 +83,7 @@ class Table:
             if isinstance(f, BlindIndexField)
         ]
 
-    def row(self, key: bytes | None, values: dict[str, Any]) -> Row:
+    def row(self, key: bytes | aead.Cipher | None, values: dict[str, Any]) -> Row:
         """Column values from ``values`` (attname → value; plaintext for encrypted fields,
         encrypted here under the data key ``key``, empty text stored as NULL)."""
         if not values.keys() <= self.attnames:

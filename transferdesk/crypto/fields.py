@@ -227,14 +227,16 @@ class EncryptedField(models.Field):
             prefix = self._aad_prefix = f"{original_model(self.model)._meta.label}|{self.name}|"
         return f"{prefix}{pk}".encode()
 
-    def encrypt_for(self, key: bytes, plaintext: str, pk: Any) -> Ciphertext:
-        """Ciphertext of ``plaintext`` for this field of row ``pk`` under data key ``key``.
+    def encrypt_for(self, key: bytes | aead.Cipher, plaintext: str, pk: Any) -> Ciphertext:
+        """Ciphertext of ``plaintext`` for this field of row ``pk`` under data key ``key``
+        (raw, or an ``aead.Cipher`` of it that bulk writers keep for a record's fields).
 
         Every ciphertext of an encrypted field is made here: by ``pre_save`` for model
         instances, and by bulk writers (the import) that build rows without instances, so the
         format and the associated data cannot drift apart.
         """
-        return Ciphertext(aead.encrypt(key, plaintext.encode("utf-8"), self.associated_data(pk)))
+        cipher = key if isinstance(key, aead.Cipher) else aead.Cipher(key)
+        return Ciphertext(cipher.encrypt(plaintext.encode("utf-8"), self.associated_data(pk)))
 
     def slot(self, instance: Any) -> _Slot:
         slot = instance.__dict__.get(self.attname)
