@@ -209,8 +209,8 @@ def affected(incident: Incident) -> Affected:
         for stage in HandoverStage.objects.filter(pk__in=[*listed, *exported]):
             if str(stage.pk) in exported:
                 stages[str(stage.pk)] |= set(snapshot_fields(stage))
-            for pk in listed.get(str(stage.pk), ()):
-                items[pk] |= set(list_columns(stage))
+            for item_pk in listed.get(str(stage.pk), ()):
+                items[item_pk] |= set(list_columns(stage))
     if items:
         for pk, customer_id, deal_id in HandoverItem.objects.filter(pk__in=list(items)).values_list(
             "pk", "customer_id", "stage__deal_id"

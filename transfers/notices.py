@@ -401,6 +401,7 @@ def campaign_send(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
     job runs after commit on the ``maintenance`` queue."""
     if campaign.kind == CampaignKind.INCIDENT:
         return _incident_send(actor=actor, campaign=campaign)
+    assert campaign.deal_id is not None  # a transfer campaign belongs to a deal (constraint)
     deal = TransferDeal.objects.select_for_update().get(pk=campaign.deal_id)
     if not (_can(actor, deal, "plan") or actor.has_role(Role.COMPLIANCE)):
         raise PermissionDenied
@@ -551,6 +552,8 @@ def deadline_text(moment: datetime) -> str:
 def notice_context(*, deal: TransferDeal, campaign: NoticeCampaign, url: str) -> dict[str, Any]:
     """What every notice says (the customer's name is added per message)."""
     buyer = deal.buyer
+    deadline = campaign.objection_deadline
+    assert deadline is not None  # a transfer campaign sets one (constraint)
     return {
         "deal": deal,
         "buyer": buyer,
@@ -559,8 +562,8 @@ def notice_context(*, deal: TransferDeal, campaign: NoticeCampaign, url: str) ->
         "legal_basis": deal.legal_basis,
         "categories": [CATEGORY_LABELS[c] for c in campaign.categories if c in CATEGORY_LABELS],
         "stages": campaign.stages_planned,
-        "deadline": campaign.objection_deadline,
-        "deadline_text": deadline_text(campaign.objection_deadline),
+        "deadline": deadline,
+        "deadline_text": deadline_text(deadline),
         "purpose_changed": campaign.purpose_changed,
         "url": url,
     }

@@ -231,7 +231,7 @@ def campaign_preview(request: HttpRequest, pk: Any) -> HttpResponse:
     """The notice e-mail as a customer sees it, with a placeholder name and link (no one's
     data), in the language asked for (``?lang=zh-hans``)."""
     campaign = _campaign(request, pk)
-    if campaign.incident_id is not None:
+    if campaign.deal is None:  # an incident's notices: their preview is on its page
         return redirect("lifecycle:incident_notice_preview", pk=campaign.incident_id)
     language = "zh-hans" if request.GET.get("lang", "").startswith("zh") else "en"
     with translation.override(language):
