@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 
 from tests.factories import Cast, make_cast
+from tests.support import flush
 from tests.support.worker import LiveWorker
 
 REQUIRE_SERVICES = os.environ.get("TRANSFERDESK_REQUIRE_SERVICES") == "1"
@@ -49,6 +50,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             red=True,
         )
         terminalreporter._session.exitstatus = 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_flush() -> None:
+    """Transactional tests empty PostgreSQL with DELETE, not TRUNCATE (tests/support/flush.py):
+    the same empty tables, two seconds sooner after each browser and live-worker test."""
+    flush.install()
 
 
 @pytest.fixture(autouse=True)
