@@ -14,10 +14,11 @@ encryption itself, so:
   checking duplicates); a row whose source has a value but no index is refused.
 * ``HistoryTable`` derives simple-history's "created" rows from the live rows: the very same
   ciphertext, plus the history columns (as ``EncryptedHistoricalRecords`` guarantees).
-* ``write`` sends rows with COPY on PostgreSQL, on the Django connection and so inside the
-  caller's transaction (an import is still all or nothing), and with ``executemany`` elsewhere
-  (SQLite, the embedded mode), each value through its field's ``get_db_prep_save``. Both
-  databases get the same rows from the same builder.
+* ``Sink`` sends each chunk with COPY on PostgreSQL, over the Django connection and so inside
+  the caller's transaction (an import is still all or nothing), from a helper thread so that
+  the server inserts one chunk while the next is validated and encrypted; elsewhere (SQLite,
+  the embedded mode) with ``executemany``, each value through its field's
+  ``get_db_prep_save``. Both databases get the same rows from the same builders.
 """
 
 from __future__ import annotations
