@@ -17,7 +17,7 @@ from audits.choices import AuditAction
 from audits.incidents import incident_create, incident_notices_prepare
 from audits.services import record_event
 from customers.models import Customer
-from tests.factories import UserFactory
+from tests.factories import CustomerFactory, UserFactory
 from tests.transfers.conftest import bulk_customers, make_deal
 from transferdesk import jobs
 from transfers import notices
@@ -122,3 +122,34 @@ def test_a_live_worker_sends_an_incidents_notices_with_ids_only_in_its_messages(
         args, kwargs, _embed = message["body"]
         assert all(_is_id(a) for a in (*args, *kwargs.values())), args
         assert "Customer " not in repr(message) and "@" not in repr(args)
+
+
+@pytest.mark.django_db
+def test_an_incident_notice_refused_by_the_mail_server_is_sent_again_once_corrected(
+    cast, settings, eager_tasks, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "tests.notices.backends.RefusingBackend"
+    good, bad = (
+        CustomerFactory(organization=cast.seller, email=address)
+        for address in ("good@example.test", "bad7@example.test")
+    )
+    incident = _incident(cast, [good, bad])
+    campaign = incident_notices_prepare(actor=cast.compliance, incident=incident)
+    notices.campaign_approve(actor=_officer(cast), campaign=campaign)
+    with django_capture_on_commit_callbacks(execute=True):
+        notices.campaign_send(actor=cast.compliance, campaign=campaign)
+    failed = campaign.notices.get(customer=bad)
+    assert failed.status == NoticeStatus.FAILED and "550" in failed.failure_reason
+    incident.refresh_from_db()
+    assert incident.customers_notified_at is None  # someone is still waiting
+
+    bad.email = "bad@example.test"
+    bad.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        job = notices.campaign_resend(actor=cast.compliance, campaign=campaign)
+    job.refresh_from_db()
+    failed.refresh_from_db()
+    incident.refresh_from_db()
+    assert job.status == jobs.JobStatus.SUCCEEDED and failed.status == NoticeStatus.SENT
+    assert failed.attempts == 2
+    assert incident.customers_notified_at is not None and incident.notices_sent == 2
