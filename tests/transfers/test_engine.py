@@ -75,10 +75,14 @@ def test_identified_snapshot_holds_exactly_the_scoped_tiers(cast, deal, customer
 def test_core_tier_travels_only_when_in_scope(cast, deal, customers):
     open_notice_window(deal)
     stage = run(cast, deal, StageKind.IDENTIFIED, [Tier.GENERAL, Tier.CORE])
-    for doc in snapshots(stage).values():
-        assert set(doc["fields"]) == set(fields_of(Customer, Tier.GENERAL)) | set(
-            fields_of(Customer, Tier.CORE)
-        )
+    expected = set(fields_of(Customer, Tier.GENERAL)) | set(fields_of(Customer, Tier.CORE))
+    docs = snapshots(stage)
+    assert len(docs) == 9
+    for customer in Customer.objects.filter(pk__in=docs):
+        fields = docs[customer.pk]["fields"]
+        assert set(fields) == expected
+        for name in expected:  # read from plain rows, compared with the ORM's own reading
+            assert fields[name] == engine._plain(getattr(customer, name)), name
 
 
 def test_pseudonymised_snapshot_has_general_fields_and_a_stable_pseudonym(cast, deal, customers):
@@ -86,10 +90,14 @@ def test_pseudonymised_snapshot_has_general_fields_and_a_stable_pseudonym(cast, 
     second = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
     expected = set(fields_of(Customer, Tier.GENERAL)) - engine.PSEUDONYMISED_EXCLUDED
     a, b = snapshots(first), snapshots(second)
-    for customer_id, doc in a.items():
+    assert len(a) == 9
+    for customer in Customer.objects.filter(pk__in=a):
+        doc = a[customer.pk]
         assert set(doc["fields"]) == expected
-        assert "customer" not in doc
-        assert doc["pseudonym"] == b[customer_id]["pseudonym"]
+        for name in expected:
+            assert doc["fields"][name] == engine._plain(getattr(customer, name)), name
+        assert "customer" not in doc and str(customer.pk) not in str(doc)
+        assert doc["pseudonym"] == b[customer.pk]["pseudonym"]
     assert len({d["pseudonym"] for d in a.values()}) == len(a)
 
 
@@ -108,6 +116,38 @@ def test_aggregate_stage_suppresses_small_cells_and_stores_no_items(cast, deal, 
     cells = {c["value"]: c["customers"] for c in stage.result["by_segment"]}
     assert cells == {"retail": 5, "business": None}  # 4 business customers: suppressed
     assert stage.result["suppressed_cells"] >= 1
+
+
+def test_small_chunks_and_partitions_store_every_eligible_customer_once(
+    cast, deal, customers, settings
+):
+    settings.HANDOVER_CHUNK_SIZE = 2
+    settings.HANDOVER_PARTITIONS = 3
+    stage = run(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL])
+    assert stage.status == StageStatus.DELIVERED
+    ids = list(stage.items.values_list("customer_id", flat=True))
+    eligible = {c.pk for i, c in enumerate(customers) if i not in STATUSES}
+    assert len(ids) == len(set(ids)) and set(ids) == eligible
+    assert stage.done == stage.total == len(eligible)
+    assert verify_bundle(manifest_bundle(stage), stage=stage).ok
+
+
+def test_a_destroyed_customer_key_fails_the_stage_with_its_reason_and_stores_nothing(
+    cast, deal, customers
+):
+    from transferdesk.crypto.errors import DataKeyDestroyed
+
+    victim = customers[0]  # active, so selected: its key should never have gone
+    victim.data_key.destroy()
+    open_notice_window(deal)
+    with pytest.raises(DataKeyDestroyed):
+        run(cast, deal, StageKind.IDENTIFIED, [Tier.GENERAL, Tier.SENSITIVE])
+    stage = HandoverStage.objects.get(deal=deal, kind=StageKind.IDENTIFIED)
+    assert stage.status == StageStatus.FAILED
+    assert str(victim.data_key_id) in stage.failure_reason
+    assert "destroyed" in stage.failure_reason
+    # The partition holding the victim rolled back its chunk: nothing of it was stored.
+    assert not stage.items.filter(customer_id=victim.pk).exists()
 
 
 def test_running_a_delivered_stage_again_changes_nothing(cast, deal, customers):
