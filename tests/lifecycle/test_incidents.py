@@ -357,3 +357,36 @@ def test_a_seeded_portal_scenario_gives_exactly_the_customers_each_page_showed(
     exporting = affected(incident(end, after_export))
     assert set(exporting.customers) == {str(i.customer_id) for i in stage.items.all()}
     assert all(names == set(snapshot_fields(stage)) for names in exporting.customers.values())
+
+
+def test_the_notices_are_prepared_approved_and_sent_from_the_incident_pages(
+    cast, client, settings, eager_tasks, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    deal = make_deal(cast)
+    incident, chinese, *_ = _notice_incident(cast, deal)
+    detail = reverse("lifecycle:incident_detail", args=[incident.pk])
+    page = reverse("lifecycle:incident_notices", args=[incident.pk])
+    client.force_login(cast.compliance)
+    assert client.get(page)["Location"] == detail  # nothing prepared yet
+    response = client.post(reverse("lifecycle:incident_notices_prepare", args=[incident.pk]))
+    assert response["Location"] == page
+    campaign = incident.notice_campaigns.get()
+    html = client.get(page).content.decode()
+    assert chinese.reference in html and "another compliance officer must approve" in html
+    assert reverse("notices:campaign_approve", args=[campaign.pk]) not in html
+
+    client.force_login(_second_officer(cast))
+    html = client.get(page).content.decode()
+    approve = reverse("notices:campaign_approve", args=[campaign.pk])
+    assert approve in html
+    assert client.post(approve, follow=True).redirect_chain[-1][0] == page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("notices:campaign_send", args=[campaign.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == page
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT and len(mail.outbox) == 2
+    html = client.get(detail).content.decode()
+    assert page in html and str(CampaignStatus.SENT.label) in html
+    preview = client.get(reverse("lifecycle:incident_notice_preview", args=[incident.pk]))
+    assert "Misdirected export." in preview.content.decode()
