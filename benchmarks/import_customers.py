@@ -101,13 +101,55 @@ def run_import(url: str, n: int) -> dict[str, Any]:
     data = buffer.getvalue().encode("utf-8")
     del buffer
     organization = Organization.objects.get(slug="bench-import")
+    cpu = CpuClock(_django_backend_pid())
     started = time.perf_counter()
     outcome = customer_import(actor=None, organization=organization, data=data)
     seconds = time.perf_counter() - started
+    python_cpu, postgres_cpu = cpu.read()
     if not outcome.applied or outcome.customers != n:
         raise SystemExit(f"import failed: {outcome.problems[:5]}")
     assert Customer.objects.filter(organization=organization).count() == n
-    return {"seconds": seconds}
+    return {"seconds": seconds, "python_cpu": python_cpu, "postgres_cpu": postgres_cpu}
+
+
+def _django_backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live process, from /proc (None if unseen: remote server)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuClock:
+    """CPU seconds spent by this process (all threads) and by one PostgreSQL backend since
+    it was made: what a run costs, whatever else the machine was doing meanwhile."""
+
+    def __init__(self, backend_pid: int) -> None:
+        self.backend_pid = backend_pid
+        self.python = self._own()
+        self.postgres = _cpu_seconds(backend_pid)
+
+    @staticmethod
+    def _own() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def read(self) -> tuple[float, float | None]:
+        postgres = _cpu_seconds(self.backend_pid)
+        return (
+            self._own() - self.python,
+            None if postgres is None or self.postgres is None else postgres - self.postgres,
+        )
 
 
 class Stream(io.TextIOBase):
@@ -173,6 +215,9 @@ def run_floor(url: str, n: int) -> dict[str, Any]:
     now = timezone.now().isoformat()
     organization_id = str(organization.pk)
     connection = connect(url)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        cpu = CpuClock(int(cursor.fetchone()[0]))
     started = time.perf_counter()
     keys = [(uuid.uuid4(), os.urandom(32)) for _ in data]
 
@@ -230,6 +275,7 @@ def run_floor(url: str, n: int) -> dict[str, Any]:
             Stream(customer_lines()),
         )
     seconds = time.perf_counter() - started
+    python_cpu, postgres_cpu = cpu.read()
     connection.close()
     # The floor did the same work only if what it wrote reads back through the models.
     last = data[-1]
@@ -237,7 +283,7 @@ def run_floor(url: str, n: int) -> dict[str, Any]:
     assert found is not None and found.full_name == last[1] and found.national_id == last[5]
     assert customer_find_by_phone(organization=organization, phone=last[3]) == found
     assert Customer.objects.filter(organization=organization).count() == n
-    return {"seconds": seconds}
+    return {"seconds": seconds, "python_cpu": python_cpu, "postgres_cpu": postgres_cpu}
 
 
 def child(url: str, phase: str, n: int) -> dict[str, Any]:
@@ -251,6 +297,13 @@ def child(url: str, phase: str, n: int) -> dict[str, Any]:
         sys.stderr.write(result.stderr[-4000:])
         raise SystemExit(f"the {phase} phase failed")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _cpu_line(result: dict[str, Any], n: int) -> str:
+    postgres = result.get("postgres_cpu")
+    return f"CPU per row: python {1e6 * result['python_cpu'] / n:.0f} µs, postgres " + (
+        "n/a" if postgres is None else f"{1e6 * postgres / n:.0f} µs"
+    )
 
 
 def main() -> None:
@@ -270,17 +323,27 @@ def main() -> None:
         return
 
     base_url = os.environ.get("DATABASE_URL", "")
+    load_before = os.getloadavg()[0]
     with scratch_database(base_url, "td_bench_import") as url:
         child(url, "prepare", args.n)
         imported = child(url, "import", args.n)
         floor = child(url, "floor", args.n)
+    load_after = os.getloadavg()[0]
     rate = args.n / imported["seconds"]
     floor_rate = args.n / floor["seconds"]
     print(
         f"import: {args.n} rows in {imported['seconds']:.1f} s, {rate:.0f} rows/s, "
-        f"peak {imported['peak_mb']:.0f} MB"
+        f"peak {imported['peak_mb']:.0f} MB; {_cpu_line(imported, args.n)}"
     )
-    print(f"floor:  {args.n} rows in {floor['seconds']:.1f} s, {floor_rate:.0f} rows/s")
+    print(
+        f"floor:  {args.n} rows in {floor['seconds']:.1f} s, {floor_rate:.0f} rows/s; "
+        f"{_cpu_line(floor, args.n)}"
+    )
+    # Rates depend on what else the machine runs; CPU per row does much less.
+    print(
+        f"load average (1 min): {load_before:.2f} before, {load_after:.2f} after, "
+        f"on {os.cpu_count()} cores"
+    )
     print(
         f"RESULT rows={args.n} rows_per_s={rate:.0f} floor_per_s={floor_rate:.0f} "
         f"ratio={floor_rate / rate:.2f} peak_mb={imported['peak_mb']:.0f}"
