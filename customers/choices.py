@@ -24,6 +24,13 @@ class CustomerStatus(models.TextChoices):
     LEGAL_HOLD = "legal_hold", _("On legal hold")
 
 
+class StatusChangeReason(models.TextChoices):
+    """Why another part of the product changed a record's status (stored with the history row
+    as a code, shown as its label)."""
+
+    OBJECTION = "objection", _("The customer objected to the transfer")
+
+
 class LegalBasis(models.TextChoices):
     """Legal bases for processing (GDPR art. 6, PIPL art. 13)."""
 

@@ -37,7 +37,7 @@ from transferdesk.crypto.errors import DataKeyDestroyed, DecryptionError, Missin
 from transferdesk.permissions import role_required
 
 from . import importing, selectors, services
-from .choices import Tier
+from .choices import StatusChangeReason, Tier
 from .forms import (
     CoreCorrectionForm,
     CustomerEditForm,
@@ -393,8 +393,9 @@ def customer_history_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse
 
 def _reason_label(code: str) -> str:
     """The label of a stored change reason; codes this version does not know are dropped."""
-    if code in services.CoreCorrectionReason.values:
-        return str(services.CoreCorrectionReason(code).label)
+    for reasons in (services.CoreCorrectionReason, StatusChangeReason):
+        if code in reasons.values:
+            return str(reasons(code).label)
     return ""
 
 

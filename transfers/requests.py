@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.choices import Role
 from audits.choices import AuditAction
 from audits.services import record_event
-from customers.choices import CustomerStatus
+from customers.choices import CustomerStatus, StatusChangeReason
 from customers.models import Customer
 
 from .models import HandoverItem, TransferDeal
@@ -260,13 +260,24 @@ def _apply_objection(dsr: DataSubjectRequest, actor: Any) -> None:
     """The customer leaves every stage not yet run (the engine moves active customers only)
     and every buyer that already holds their record gets a deletion task.
 
-    A conditional UPDATE rather than ``customer_update``: that service is a durable
-    transaction of its own and the objection must commit together with its request.
+    The locked row is saved here rather than through ``customer_update``: that service is a
+    durable transaction of its own and the objection must commit together with its request.
+    Saving the model (not a queryset UPDATE) writes the history row, credited to the actor, or
+    to nobody when the customer objected through their link.
     """
     assert dsr.customer_id is not None  # request_create had the customer in hand
-    changed = Customer.objects.filter(pk=dsr.customer_id, status=CustomerStatus.ACTIVE).update(
-        status=CustomerStatus.OBJECTED
+    customer = (
+        Customer.objects.select_for_update()
+        .filter(pk=dsr.customer_id, status=CustomerStatus.ACTIVE)
+        .first()
     )
+    changed = customer is not None
+    if customer is not None:
+        customer.status = CustomerStatus.OBJECTED
+        if getattr(actor, "is_authenticated", False):
+            customer._history_user = actor  # type: ignore[attr-defined]  # simple-history
+        customer._change_reason = StatusChangeReason.OBJECTION  # type: ignore[attr-defined]
+        customer.save(update_fields=["status", "updated_at"])
     followups = _followups(dsr, kind="delete", reason="objection", actor=actor)
     now = timezone.now()
     DataSubjectRequest.objects.filter(pk=dsr.pk).update(

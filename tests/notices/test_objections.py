@@ -75,3 +75,21 @@ def test_an_objection_after_delivery_creates_the_buyers_follow_up_task(
     task = FollowUpTask.objects.get(item=item)
     assert task.kind == "delete" and task.reason == "objection"
     assert not FollowUpTask.objects.exclude(item=item).exists()
+
+
+def test_an_objection_writes_the_records_history_row_credited_to_nobody(cast, deal, client):
+    from customers.choices import StatusChangeReason
+
+    (customer,) = make_customers(cast.seller, 1)
+    before = customer.history.count()
+    object_on_the_page(client, deal, customer)
+    assert customer.history.count() == before + 1
+    row = customer.history.latest("history_date")
+    assert row.status == CustomerStatus.OBJECTED
+    assert row.history_user is None  # the customer, through their link; never the next saver
+    assert row.history_change_reason == StatusChangeReason.OBJECTION
+    client.force_login(cast.compliance)  # sees every book's general tier, the status included
+    response = client.get(f"/customers/records/{customer.pk}/history/")
+    page = response.content.decode()
+    assert response.status_code == 200, page[-3000:]
+    assert "The customer objected to the transfer" in page, page[page.find("<table") :][:3000]
