@@ -298,24 +298,31 @@ def _anything_pending(stage: HandoverStage, start: int = 0, parts: int = 1) -> b
     """Whether an eligible customer of the stage has no item yet.
 
     Range by range, starting with partition ``start`` (the one after the caller's: while
-    partitions run, the next one is the likeliest to be unfinished), so that a check made
-    while other partitions are still at work stops at the first range with work left.
-    Written as ``EXCEPT`` rather than ``NOT EXISTS``: a stage's items are new rows whose
-    statistics lag behind, and on an anti-join the planner may then pick a nested loop that
-    rescans every stored item for each customer (quadratic in the stage's size); a set
-    difference is hashed or sorted, linear whatever the statistics say.
+    partitions run, the next one is the likeliest to be unfinished), stopping at the first
+    range with work left. Each range is asked cheaply first: a range runs in customer-id
+    order, so while its highest eligible customer has no item it is unfinished (two index
+    probes). Only a range that looks finished is checked exactly, for customers skipped
+    below the cursor (one who became eligible during the run). That check is an ``EXCEPT``
+    rather than a ``NOT EXISTS``: a stage's items are new rows whose statistics lag behind,
+    and on an anti-join the planner may then pick a nested loop that rescans every stored
+    item for each customer (quadratic in the stage's size); a set difference is hashed or
+    sorted, linear whatever the statistics say.
     """
     for offset in range(parts):
         lower, upper = partition_bounds((start + offset) % parts, parts)
-        customers = eligible(stage_selection(stage)).filter(pk__gte=lower)
+        customers = eligible(stage_selection(stage)).filter(pk__gte=lower).order_by()
         stored = HandoverItem.objects.filter(stage_id=stage.pk, customer_id__gte=lower)
         if upper is not None:
             customers = customers.filter(pk__lt=upper)
             stored = stored.filter(customer_id__lt=upper)
-        pending = (
-            customers.order_by()
-            .values_list("pk", flat=True)
-            .difference(stored.order_by().values_list("customer_id", flat=True))
+        top = customers.order_by("-pk").values_list("pk", flat=True).first()
+        if top is None:
+            continue
+        top_stored = stored.order_by("-customer_id").values_list("customer_id", flat=True).first()
+        if top_stored is None or top_stored < top:
+            return True
+        pending = customers.values_list("pk", flat=True).difference(
+            stored.order_by().values_list("customer_id", flat=True)
         )
         if pending.exists():
             return True
