@@ -9,13 +9,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
 from django.test import TransactionTestCase
 
+from accounts.choices import Role
 from accounts.models import User
 from audits.choices import AuditAction
 from audits.models import AuditEvent
 from audits.services import record_event
 from customers.models import Customer
 from tests.factories import CustomerFactory, make_cast
-from tests.support import flush
+from tests.support import flush, snapshot
 
 
 @pytest.mark.postgres
@@ -50,3 +51,24 @@ def test_transactional_tests_empty_with_delete_and_get_content_types_and_permiss
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM audits_auditevent")
         assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_restores_exactly_its_rows_with_their_keys():
+    for role in Role:  # an earlier transactional test may have emptied the groups
+        Group.objects.get_or_create(name=role.value)
+    cast = make_cast()
+    customer = CustomerFactory(organization=cast.seller)
+    event = record_event(action=AuditAction.CREATE, actor=cast.broker, obj=customer)
+    taken = snapshot.take()
+    CustomerFactory(organization=cast.seller)  # made after the snapshot: gone once restored
+    User.objects.filter(pk=cast.buyer.pk).delete()
+
+    snapshot.restore(taken)
+
+    assert list(Customer.objects.values_list("pk", flat=True)) == [customer.pk]
+    assert Customer.objects.get().full_name == customer.full_name  # decrypts: its key is back
+    assert User.objects.get(pk=cast.buyer.pk).groups.get().name == "buyer"
+    assert list(AuditEvent.objects.values_list("seq", flat=True)) == [event.seq]
+    assert ContentType.objects.get_for_model(Customer).model_class() is Customer

@@ -29,6 +29,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from accounts.choices import Role
 from tests.factories import Cast, make_cast
+from tests.support import snapshot
 
 # Playwright's sync API runs an asyncio event loop in the test thread for as long as the
 # browser is open (the whole session, as the browser fixture is session-scoped). Django sees
@@ -170,9 +171,27 @@ def cast(transactional_db: None) -> Cast:
     return make_cast()
 
 
+#: The database just after ``seed_demo``, by whether Celery tasks ran in-process while seeding
+#: (the portal's tests run them so, and the demo's notices are then sent rather than queued).
+_DEMO_SNAPSHOTS: dict[bool, snapshot.Snapshot] = {}
+
+
 @pytest.fixture
 def demo_users(transactional_db: None) -> None:
     """What ``make run`` shows: the demo organisations and users of ``seed_demo`` (broker,
-    broker2, compliance, buyer, buyer2, admin; password ``DEMO_PASSWORD``). For screenshots."""
+    broker2, compliance, buyer, buyer2, admin; password ``DEMO_PASSWORD``). For screenshots.
+
+    Seeding takes seconds and several screenshot tests want it afresh: on PostgreSQL the first
+    one seeds and takes a snapshot of every row, the later ones restore it
+    (tests/support/snapshot.py), which is the same data in a fraction of the time.
+    """
+    from transferdesk.celery import app
+
+    eager = bool(app.conf.task_always_eager)
+    if eager in _DEMO_SNAPSHOTS:
+        snapshot.restore(_DEMO_SNAPSHOTS[eager])
+        return
     _restore_role_groups()
     call_command("seed_demo", stdout=StringIO())
+    if snapshot.supported():
+        _DEMO_SNAPSHOTS[eager] = snapshot.take()

@@ -32,26 +32,36 @@ def delete_every_row(using: str) -> bool:
     connection = connections[using]
     if connection.vendor != "postgresql":
         return False
-    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
-    quote = connection.ops.quote_name
     try:
         with transaction.atomic(using=using), connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-            cursor.execute(
-                "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger "
-                "WHERE NOT tgisinternal AND tgrelid::regclass::text = ANY(%s)",
-                [tables],
-            )
-            guarded = [row[0] for row in cursor.fetchall()]
-            for table in guarded:
-                cursor.execute(f"ALTER TABLE {quote(table)} DISABLE TRIGGER USER")
-            # One round trip; the names are Django's own tables, quoted.
-            cursor.execute("".join(f"DELETE FROM {quote(table)};" for table in tables))  # noqa: S608
-            for table in guarded:
-                cursor.execute(f"ALTER TABLE {quote(table)} ENABLE TRIGGER USER")
+            empty_tables(cursor, model_tables(using))
     except DatabaseError:
         return False
     return True
+
+
+def model_tables(using: str) -> list[str]:
+    """The tables Django's flush empties: every installed model's, many-to-many included."""
+    connection = connections[using]
+    return connection.introspection.django_table_names(only_existing=True, include_views=False)
+
+
+def empty_tables(cursor: Any, tables: list[str]) -> None:
+    """DELETE every row of ``tables``, inside the caller's transaction (PostgreSQL)."""
+    quote = cursor.db.ops.quote_name
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    cursor.execute(
+        "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger "
+        "WHERE NOT tgisinternal AND tgrelid::regclass::text = ANY(%s)",
+        [tables],
+    )
+    guarded = [row[0] for row in cursor.fetchall()]
+    for table in guarded:
+        cursor.execute(f"ALTER TABLE {quote(table)} DISABLE TRIGGER USER")
+    # One round trip; the names are Django's own tables, quoted.
+    cursor.execute("".join(f"DELETE FROM {quote(table)};" for table in tables))  # noqa: S608
+    for table in guarded:
+        cursor.execute(f"ALTER TABLE {quote(table)} ENABLE TRIGGER USER")
 
 
 def fixture_teardown(self: Any) -> None:
