@@ -203,6 +203,21 @@ def test_a_problem_in_a_later_chunk_rolls_back_the_chunks_already_written(seller
     assert not DataKey.objects.exists()
 
 
+def test_a_file_that_breaks_after_chunks_were_sent_leaves_nothing(seller, monkeypatch):
+    # The CSV reader fails on row 7 (a field above its size limit) while earlier chunks may
+    # still be on their way to the database: the writer waits for them, then all rolls back.
+    monkeypatch.setattr(importing, "CHUNK_ROWS", 2)
+    rows = [[f"F-{i}", f"Name {i}", f"f{i}@example.com"] for i in range(5)]
+    rows.append(["F-5", "x" * 200_000, "big@example.com"])
+    outcome = customer_import(
+        actor=None, organization=seller, data=csv_bytes(rows, ["reference", "full_name", "email"])
+    )
+    assert not outcome.applied
+    assert [p.row for p in outcome.problems] == [importing.FILE_LEVEL]
+    assert not Customer.objects.exists() and not DataKey.objects.exists()
+    assert not Customer.history.exists()
+
+
 def test_a_large_import_writes_every_row_in_chunks(seller, monkeypatch):
     monkeypatch.setattr(importing, "CHUNK_ROWS", 7)
     rows = [[f"L-{i:03d}", f"Name {i}", f"l{i}@example.com", f"1380013{i:04d}"] for i in range(40)]
