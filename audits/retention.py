@@ -469,7 +469,11 @@ def _shred_customers(
     )
     # GDPR art. 19 (guarantee 9): every recipient of a handed-over copy must delete theirs;
     # their tasks are created here, in the chunk's transaction, for purges and erasures alike.
-    counts["snapshots.followups"] = followups_for_erased_customers(customer_ids=ids, actor=actor)
+    counts["snapshots.followups"] = (
+        followups_for_erased_customers(customer_ids=ids, actor=actor)
+        if bulk.exists(HandoverItem, "customer_id")  # most chunks hold nobody handed over
+        else 0
+    )
     counts["snapshots.wiped"] = bulk.wipe_snapshots(HandoverItem)
     # 3. The rows themselves.
     hashes = {pk: reference_hash(pk) for pk in ids}
@@ -554,6 +558,20 @@ class _Bulk:
             f"DELETE FROM {table} WHERE {connection.ops.quote_name(column)} = ANY(%s::uuid[])",  # noqa: S608
             [self.array],
         )
+
+    def exists(self, model: type[models.Model], column: str) -> bool:
+        """Whether any row of ``model`` has one of the ids in ``column`` (one cheap probe)."""
+        if not self.postgres:
+            return model._default_manager.filter(**{f"{column}__in": self.ids}).exists()
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # Table and column names come from model metadata, never from input.
+                f"SELECT 1 FROM {table} WHERE {connection.ops.quote_name(column)} "  # noqa: S608
+                "= ANY(%s::uuid[]) LIMIT 1",
+                [self.array],
+            )
+            return cursor.fetchone() is not None
 
     def destroy_keys(self, key_ids: list[uuid.UUID], now: datetime) -> int:
         if not self.postgres:
