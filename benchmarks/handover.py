@@ -31,7 +31,12 @@ cannot grow further. The load average before and after each run is printed too.
 Goal (issue 4): ratio = engine items/s ÷ floor items/s ≥ 0.25 with one worker, and a near-linear
 speed-up with two. The last line is
 
-    RESULT items=N items_per_s=E floor_per_s=F ratio=E/F two_worker_speedup=E2/E
+    RESULT items=N items_per_s=E floor_per_s=F ratio=E/F two_worker_speedup=E2/E \
+        cpu_ratio=C load=L
+
+where C is the floor's CPU time per item over the one-worker engine's (Python and PostgreSQL
+together: what the ratio would be if both had the machine to themselves, a steadier figure
+on a shared machine than the wall-clock one) and L the 1-minute load average at the end.
 """
 
 from __future__ import annotations
@@ -210,8 +215,9 @@ def _load() -> str:
     return f"{one:.2f}/{five:.2f}"
 
 
-def engine_run(url: str, deal: Any, users: Any, workers: int, n: int) -> float:
-    """Approve an identified stage with ``workers`` live worker processes; items/s."""
+def engine_run(url: str, deal: Any, users: Any, workers: int, n: int) -> tuple[float, float | None]:
+    """Approve an identified stage with ``workers`` live worker processes; items/s and CPU
+    seconds (workers and PostgreSQL) per item."""
     from django.db import connection
 
     from customers.choices import Tier
@@ -259,7 +265,7 @@ def engine_run(url: str, deal: Any, users: Any, workers: int, n: int) -> float:
     print(f"engine, {workers} worker(s): {n} items in {elapsed:.1f} s = {rate:,.0f} items/s")
     _print_cpu(f"engine, {workers} worker(s)", worker_cpu, postgres_cpu, elapsed, n)
     print(f"  load average (1/5 min) before {load_before}, after {_load()}", flush=True)
-    return rate
+    return rate, None if postgres_cpu is None else (worker_cpu + postgres_cpu) / n
 
 
 def _print_cpu(what: str, python: float, postgres: float | None, elapsed: float, n: int) -> None:
@@ -274,7 +280,7 @@ def _print_cpu(what: str, python: float, postgres: float | None, elapsed: float,
     )
 
 
-def floor_run(url: str, deal: Any, n: int) -> float:
+def floor_run(url: str, deal: Any, n: int) -> tuple[float, float | None]:
     """Same rows, same crypto, same hashing, COPY: the least work for the same items."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -367,7 +373,7 @@ def floor_run(url: str, deal: Any, n: int) -> float:
     if backend_cpu is not None and backend_after is not None:
         postgres_cpu = backend_after - backend_cpu
     _print_cpu("floor", python_cpu, postgres_cpu, elapsed, n)
-    return rate
+    return rate, None if postgres_cpu is None else (python_cpu + postgres_cpu) / n
 
 
 def main() -> None:
@@ -382,15 +388,17 @@ def main() -> None:
     with scratch_database(base, "td_handover_bench") as url:
         django_setup(url, REDIS_URL=redis_url)
         deal, users = load(args.n)
-        floor = floor_run(url, deal, args.n)
-        one = engine_run(url, deal, users, 1, args.n)
-        two = one if args.one_worker_only else engine_run(url, deal, users, 2, args.n)
+        floor, floor_cpu = floor_run(url, deal, args.n)
+        one, one_cpu = engine_run(url, deal, users, 1, args.n)
+        two = one if args.one_worker_only else engine_run(url, deal, users, 2, args.n)[0]
         from django.db import connections
 
         connections.close_all()
     print(
         f"RESULT items={args.n} items_per_s={one:.0f} floor_per_s={floor:.0f} "
-        f"ratio={one / floor:.2f} two_worker_speedup={two / one:.2f}"
+        f"ratio={one / floor:.2f} two_worker_speedup={two / one:.2f} "
+        f"cpu_ratio={f'{floor_cpu / one_cpu:.2f}' if floor_cpu and one_cpu else 'n/a'} "
+        f"load={os.getloadavg()[0]:.2f}"
     )
 
 
