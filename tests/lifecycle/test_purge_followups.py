@@ -106,3 +106,16 @@ def test_asking_twice_for_the_same_customers_makes_no_second_task(cast, delivere
     assert followups_for_erased_customers(customer_ids=ids, actor=cast.compliance) == 4
     assert followups_for_erased_customers(customer_ids=ids, actor=cast.compliance) == 0
     assert FollowUpTask.objects.count() == 4
+
+
+def test_an_anonymising_purge_asks_the_recipients_to_delete_too(cast, delivered):
+    _deal, stage = delivered
+    item = stage.items.order_by("pk").first()
+    _due(Customer.objects.get(pk=item.customer_id))
+    policy = policy_save(
+        actor=cast.compliance, organization=cast.seller, category="customer_record",
+        event="contract_end", period_days=365, action="anonymise",
+    )  # fmt: skip
+    purge_policy(policy=policy_confirm(actor=cast.compliance, policy=policy))
+    task = FollowUpTask.objects.get()
+    assert (task.item_id, task.kind, task.reason) == (item.pk, "delete", "erasure")
