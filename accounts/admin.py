@@ -11,6 +11,6 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("is_active", "is_staff", "groups", "organization")
     list_select_related = ("organization",)
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("Organisation"), {"fields": ("organization",)}),
     )

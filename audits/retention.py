@@ -820,13 +820,13 @@ def _finish_run(run: PurgeRun, *, actor: Any, certificate: bool) -> None:
 def certificate_request(*, run: PurgeRun, actor: Any = None) -> Any:
     """Queue the certificate of a large run as a job with progress (idempotent: a run has one
     certificate job; asking again returns it)."""
-    from transferdesk.jobs import Job, JobStatus, job_create
+    from transferdesk.jobs import JobStatus, job_create
 
     from .tasks_lifecycle import certificate_for_run_task
 
     with transaction.atomic():
         locked = PurgeRun.objects.select_for_update().get(pk=run.pk)
-        previous = Job.objects.filter(pk=locked.certificate_job_id).first()
+        previous = locked.certificate_job
         if previous is not None and previous.status != JobStatus.FAILED:
             return previous
         job = job_create(

@@ -39,6 +39,19 @@ from transferdesk.crypto.fields import BlindIndexField, Ciphertext, EncryptedFie
 Row = tuple[Any, ...]
 
 
+def _column(field: models.Field[Any, Any]) -> str:
+    """A concrete field's column (the type allows None for fields without one)."""
+    assert field.column is not None
+    return field.column
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """The model's field of that name, which must be a column of its own table."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field
+
+
 class Table:
     """How to build the rows of one model (its local concrete fields, in order).
 
@@ -52,7 +65,7 @@ class Table:
         self.model = model
         self.db_table = model._meta.db_table
         self.fields: list[models.Field[Any, Any]] = list(model._meta.local_concrete_fields)
-        self.columns = [f.column for f in self.fields]
+        self.columns = [_column(f) for f in self.fields]
         self.attnames = frozenset(f.attname for f in self.fields)
         given = set(given)
         if given - self.attnames:
@@ -79,7 +92,7 @@ class Table:
             (i, f) for i, f in enumerate(self.fields) if isinstance(f, EncryptedField)
         ]
         self.indexes = [
-            (i, position[model._meta.get_field(f.source).attname], f.name)
+            (i, position[_concrete(model, f.source).attname], f.name)
             for i, f in enumerate(self.fields)
             if isinstance(f, BlindIndexField)
         ]
@@ -125,13 +138,13 @@ class HistoryTable:
         self.fields = [
             f for f in history._meta.local_concrete_fields if f.attname != history._meta.pk.attname
         ]
-        self.columns = [f.column for f in self.fields]
+        self.columns = [_column(f) for f in self.fields]
         self.picks: list[tuple[bool, Any]] = [
             (False, extra[f.attname]) if f.attname in extra else (True, live[f.attname])
             for f in self.fields
         ]
         # The same, for live rows already in COPY text (history reuses their encoding).
-        self.encoded_picks = [
+        self.encoded_picks: list[tuple[bool, Any]] = [
             (from_row, v if from_row else _encode(v)) for from_row, v in self.picks
         ]
 

@@ -9,9 +9,11 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 
 from accounts.choices import Role
+
+from .http import AuthenticatedHttpRequest
 
 View = Callable[..., HttpResponse]
 
@@ -22,9 +24,9 @@ def role_required(*roles: Role) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = request.user  # signed in: login_required ran first
-            if not any(user.has_role(role) for role in roles):  # type: ignore[union-attr]
+        def wrapper(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            # Signed in: login_required ran first.
+            if not any(request.user.has_role(role) for role in roles):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

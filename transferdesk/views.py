@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.choices import Role
 
+from .http import AuthenticatedHttpRequest
 from .jobs import Job
 
 LANDING = {
@@ -20,7 +21,7 @@ LANDING = {
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send each user to the page of their role; staff without a role go to the admin."""
     role = request.user.primary_role
     if role:
@@ -31,7 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def job_progress(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def job_progress(request: AuthenticatedHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The progress bar of a job, polled by htmx while it runs. Only the person who started the
     job, and compliance, may see it; anyone else gets the same 404 as a missing job."""
     jobs = Job.objects.all()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -40,8 +40,9 @@ class DealForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["seller"].queryset = Organization.objects.filter(kind=OrganizationKind.SELLER)
-        self.fields["buyer"].queryset = Organization.objects.filter(kind=OrganizationKind.BUYER)
+        for name, kind in (("seller", OrganizationKind.SELLER), ("buyer", OrganizationKind.BUYER)):
+            party = cast(forms.ModelChoiceField, self.fields[name])
+            party.queryset = Organization.objects.filter(kind=kind)
         if self.instance.pk:
             # Parties and reference are fixed once the deal exists (its key and grants follow).
             for name in ("reference", "seller", "buyer"):
@@ -56,7 +57,7 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         from django.db.models import Q
 
-        self.fields["user"].queryset = (
+        cast(forms.ModelChoiceField, self.fields["user"]).queryset = (
             User.objects.filter(is_active=True)
             .filter(
                 Q(groups__name__in=[Role.BROKER, Role.COMPLIANCE])
@@ -95,7 +96,8 @@ class StageForm(forms.Form):
         customers = deal_customers(deal)
         for name in ("segment", "country"):
             values = customers.order_by(name).values_list(name, flat=True).distinct()
-            self.fields[name].choices = [(v, v) for v in values if v]
+            field = cast(forms.MultipleChoiceField, self.fields[name])
+            field.choices = [(v, v) for v in values if v]
 
     def selection(self) -> dict[str, list[str]]:
         return {

@@ -123,7 +123,11 @@ def _context(link: NoticeLink) -> dict[str, Any]:
         "buyer": deal.buyer,
         "seller": deal.seller,
         "campaign": campaign,
-        "deadline_text": notices.deadline_text(campaign.objection_deadline) if campaign else "",
+        "deadline_text": (
+            notices.deadline_text(campaign.objection_deadline)
+            if campaign and campaign.objection_deadline
+            else ""
+        ),
         "categories": [
             notices.CATEGORY_LABELS[c] for c in (campaign.categories if campaign else [])
         ],

@@ -15,6 +15,7 @@ from django.db.models import Count, QuerySet
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer
 from customers.registry import fields_of
+from transferdesk.permissions import RestrictedQuerySet
 
 from .choices import ExclusionReason, StageStatus
 from .models import HandoverStage, TransferDeal
@@ -76,7 +77,7 @@ def stage_preview(stage: HandoverStage) -> dict[str, Any]:
     }
 
 
-def approval_queue() -> QuerySet[HandoverStage]:
+def approval_queue() -> RestrictedQuerySet:
     return HandoverStage.objects.filter(status=StageStatus.SUBMITTED).select_related(
         "deal", "deal__seller", "deal__buyer", "submitted_by"
     )

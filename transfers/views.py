@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from audits.models import AuditEvent
+from transferdesk.http import AuthenticatedHttpRequest
 from transferdesk.permissions import role_required
 
 from . import receipts, services
@@ -73,7 +74,7 @@ def _errors(request: HttpRequest, exc: ValidationError) -> None:
 
 
 @staff
-def deal_list(request: HttpRequest) -> HttpResponse:
+def deal_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Deals the user is assigned to (compliance: every deal), with their stage counts."""
     deals = (
         TransferDeal.objects.restrict(request.user, "view")

@@ -33,7 +33,7 @@ def control(field: BoundField) -> str:
     else:
         css = "form-control"
     classes = [widget.attrs.get("class", ""), css, "is-invalid" if field.errors else ""]
-    attrs = {"class": " ".join(c for c in classes if c)}
+    attrs: dict[str, str | bool] = {"class": " ".join(c for c in classes if c)}
     if field.help_text:
         attrs["aria-describedby"] = f"{field.auto_id}_help"
     return field.as_widget(attrs=attrs)
