@@ -28,10 +28,11 @@ run: $(VENV)/.runtime
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-## make test: lint, migrations check, the whole pytest suite
+## make test: lint, type check, migrations check, the whole pytest suite
 test: $(VENV)/.dev system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py compile_catalogues
 	$(BIN)/pytest $(PYTEST_ARGS)
