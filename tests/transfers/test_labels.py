@@ -30,6 +30,14 @@ def catalogues() -> None:
     trans_real._default = None
 
 
+@pytest.fixture(autouse=True)
+def _language_back_to_default(settings):
+    """A request in Chinese leaves Chinese active in this thread (LocaleMiddleware activates,
+    nothing deactivates): later tests must not inherit it."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def _cells(page: str) -> set[str]:
     return {cell.strip() for cell in re.findall(r"<td>([^<]*)</td>", page)}
 
