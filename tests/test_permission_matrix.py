@@ -4,6 +4,7 @@ scope is reachable, and a view added without a row in tests/permission_matrix.py
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -56,7 +57,11 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
     overrides = override_settings(
         CELERY_TASK_ALWAYS_EAGER=True,
         MEDIA_ROOT=str(tmp_path_factory.mktemp("matrix-media")),  # audits report files
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        # As tests/conftest.py's _fast_password_hashing, which is per test: too late here.
+        PASSWORD_HASHERS=[
+            "django.contrib.auth.hashers.MD5PasswordHasher",
+            *settings.PASSWORD_HASHERS,
+        ],
     )
     overrides.enable()
     eager = app.conf.task_always_eager
