@@ -64,7 +64,10 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
         ],
     )
     overrides.enable()
-    eager = app.conf.task_always_eager
+    # Put back afterwards by removing the override, not by setting the value read: a value set
+    # on app.conf would shadow the Django setting for the rest of the session.
+    changes = app.conf.changes
+    had_eager, eager = "task_always_eager" in changes, changes.get("task_always_eager")
     app.conf.task_always_eager = True
     with django_db_blocker.unblock():
         outer = transaction.atomic()
@@ -104,7 +107,10 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
         with django_db_blocker.unblock():
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
-        app.conf.task_always_eager = eager
+        if had_eager:
+            changes["task_always_eager"] = eager
+        else:
+            changes.pop("task_always_eager", None)
         overrides.disable()
 
 
