@@ -75,10 +75,16 @@ def eager_tasks() -> None:
     so overriding the Django setting alone would still send tasks to Redis under CI."""
     from transferdesk.celery import app
 
-    before = app.conf.task_always_eager
+    # Removed afterwards rather than set back to the value read: a value written to app.conf
+    # would shadow, for the rest of the session, the Django setting later tests change.
+    changes = app.conf.changes
+    had, before = "task_always_eager" in changes, changes.get("task_always_eager")
     app.conf.task_always_eager = True
     yield
-    app.conf.task_always_eager = before
+    if had:
+        changes["task_always_eager"] = before
+    else:
+        changes.pop("task_always_eager", None)
 
 
 @pytest.fixture
