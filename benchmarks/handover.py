@@ -210,6 +210,14 @@ class BackendCpu:
         return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
+def _machine_busy() -> tuple[float, float]:
+    """Busy and total CPU time of the whole machine so far (every process, /proc/stat)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def _load() -> str:
     one, five, _ = os.getloadavg()
     return f"{one:.2f}/{five:.2f}"
@@ -243,6 +251,7 @@ def engine_run(url: str, deal: Any, users: Any, workers: int, n: int) -> tuple[f
         worker_pids = [pid for w in processes for pid in _with_children(w.process.pid)]  # type: ignore[union-attr]
         worker_cpu = sum(_cpu_seconds(pid) or 0.0 for pid in worker_pids)
         backends.sample()
+        machine = _machine_busy()
         started = time.perf_counter()
         services.stage_approve(actor=users["compliance"], stage=stage, note="benchmark")
         while True:
@@ -255,6 +264,7 @@ def engine_run(url: str, deal: Any, users: Any, workers: int, n: int) -> tuple[f
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
         worker_cpu = sum(_cpu_seconds(pid) or 0.0 for pid in worker_pids) - worker_cpu
+        busy, total = (end - start for end, start in zip(_machine_busy(), machine, strict=True))
     finally:
         for worker in processes:
             worker.stop()
@@ -264,6 +274,11 @@ def engine_run(url: str, deal: Any, users: Any, workers: int, n: int) -> tuple[f
     rate = n / elapsed
     print(f"engine, {workers} worker(s): {n} items in {elapsed:.1f} s = {rate:,.0f} items/s")
     _print_cpu(f"engine, {workers} worker(s)", worker_cpu, postgres_cpu, elapsed, n)
+    cores = os.cpu_count() or 1
+    print(
+        f"  whole machine meanwhile: {cores * busy / total:.2f} of {cores} cores busy "
+        "(this run's processes and everyone else's)"
+    )
     print(f"  load average (1/5 min) before {load_before}, after {_load()}", flush=True)
     return rate, None if postgres_cpu is None else (worker_cpu + postgres_cpu) / n
 
