@@ -265,13 +265,23 @@ class Sink:
         self._error: BaseException | None = None
 
     def __enter__(self) -> Sink:
+        if self.copying:
+            # Foreign keys are checked as each COPY ends (in the pipeline) rather than all at
+            # the commit, where nothing else can run meanwhile. Same checks, same errors.
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
-        if exc_type is None:
-            self.wait()
-        else:  # already failing: wait, so the rollback runs on an idle connection
-            self._join()
+        if exc_type is not None:  # already failing: wait, so the rollback runs on an idle
+            self._join()  # connection
+            return
+        self.wait()
+        if self.copying:
+            # Back to how Django declares them (every deferrable constraint here is a foreign
+            # key, INITIALLY DEFERRED) for the rest of the caller's transaction.
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
     def write(self, batches: Sequence[Batch]) -> None:
         """Insert one chunk: each batch's rows, then their history rows."""

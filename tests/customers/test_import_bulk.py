@@ -261,6 +261,28 @@ def test_a_unique_violation_inside_a_copy_is_django_s_integrity_error_on_closing
         sink.write([(table, [row], None)])  # sent by the helper thread; its error comes here
 
 
+@pytest.mark.postgres
+def test_foreign_keys_are_still_enforced_when_checked_at_each_copy(seller):
+    table = bulk.Table(
+        Customer, given=("id", "organization_id", "data_key_id", "created_at", "updated_at")
+    )
+    now = timezone.now()
+    row = table.row(
+        bytes(32),
+        {
+            "id": uuid.uuid4(),
+            "organization_id": seller.pk,
+            "data_key_id": uuid.uuid4(),  # no such data key
+            "reference": "ORPHAN",
+            "full_name": "Nobody",
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    with pytest.raises(IntegrityError, match="data_key"), transaction.atomic(), bulk.Sink() as s:
+        s.write([(table, [row], None)])
+
+
 def test_a_row_with_a_value_but_no_blind_index_is_refused(seller):
     table = bulk.Table(
         Customer, given=("id", "organization_id", "data_key_id", "created_at", "updated_at")
