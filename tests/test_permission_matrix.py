@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.db import transaction
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -16,6 +15,7 @@ from tests.lifecycle.world import lifecycle_world
 from tests.notices.world import notices_world
 from tests.permission_matrix import ACTORS, EXCLUDED_NAMESPACES, MATRIX
 from tests.portal.world import portal_world
+from tests.support.world import shared_world, tasks_in_process
 
 
 def url_names(patterns=None, namespace: str = "") -> set[str]:
@@ -45,12 +45,11 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
 
     Building it (deals, a delivered stage, reports, campaigns, notices) costs far more than
     one request, and ~600 cases ask for it. It is built inside a transaction that stays open
-    for the module and is rolled back at its end; each case runs in a savepoint within it (the
-    ``db`` fixture's per-test atomic), so a POST that changes something is undone before the
-    next case, exactly as with a fresh world per case.
+    for the module and is rolled back at its end (tests/support/world.py); each case runs in a
+    savepoint within it, so a POST that changes something is undone before the next case,
+    exactly as with a fresh world per case. Cases use only primary keys and the users.
     """
     from customers.services import customer_create, import_upload_create, organization_grant
-    from transferdesk.celery import app
     from transferdesk.jobs import job_create
 
     # /readyz reads the setting (the broker is checked elsewhere); tasks run in-process.
@@ -63,55 +62,32 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
             *settings.PASSWORD_HASHERS,
         ],
     )
-    overrides.enable()
-    # Put back afterwards by removing the override, not by setting the value read: a value set
-    # on app.conf would shadow the Django setting for the rest of the session.
-    changes = app.conf.changes
-    had_eager, eager = "task_always_eager" in changes, changes.get("task_always_eager")
-    app.conf.task_always_eager = True
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        # Marked as Django's TestCase marks its class-level atomic, so that the services'
-        # durable=True blocks may run inside it (they do inside every test's transaction).
-        outer._from_testcase = True
-        outer.__enter__()
-    try:
-        with django_db_blocker.unblock():
-            cast = make_cast()
-            cast.job = job_create(kind="test", actor=cast.broker, total=10)
-            # The broker holds both organisation permissions on the seller; other_broker none.
-            for permission in ("manage_customers", "reveal_core"):
-                organization_grant(
-                    actor=cast.admin, user=cast.broker, organization=cast.seller,
-                    permission=permission,
-                )  # fmt: skip
-            cast.customer = customer_create(
-                actor=cast.broker,
-                organization=cast.seller,
-                values={"reference": "M-1", "full_name": "Matrix Customer", "national_id": "X1"},
+    with overrides, tasks_in_process(), shared_world(django_db_blocker):
+        cast = make_cast()
+        cast.job = job_create(kind="test", actor=cast.broker, total=10)
+        # The broker holds both organisation permissions on the seller; other_broker none.
+        for permission in ("manage_customers", "reveal_core"):
+            organization_grant(
+                actor=cast.admin, user=cast.broker, organization=cast.seller, permission=permission
             )
-            cast.upload = import_upload_create(
-                actor=cast.broker,
-                organization=cast.seller,
-                data=b"reference,full_name\nM-2,Second Customer\n",
-            )
-            _deal_world(cast)
-            portal_world(cast)
-            audits_world(cast)
-            lifecycle_world(cast)
-            notices_world(cast)
-            # What each case checks it starts from: an earlier case's writes must not leak.
-            cast.events_at_start = AuditEvent.objects.count()
+        cast.customer = customer_create(
+            actor=cast.broker,
+            organization=cast.seller,
+            values={"reference": "M-1", "full_name": "Matrix Customer", "national_id": "X1"},
+        )
+        cast.upload = import_upload_create(
+            actor=cast.broker,
+            organization=cast.seller,
+            data=b"reference,full_name\nM-2,Second Customer\n",
+        )
+        _deal_world(cast)
+        portal_world(cast)
+        audits_world(cast)
+        lifecycle_world(cast)
+        notices_world(cast)
+        # What each case checks it starts from: an earlier case's writes must not leak.
+        cast.events_at_start = AuditEvent.objects.count()
         yield cast
-    finally:
-        with django_db_blocker.unblock():
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-        if had_eager:
-            changes["task_always_eager"] = eager
-        else:
-            changes.pop("task_always_eager", None)
-        overrides.disable()
 
 
 def _deal_world(cast):

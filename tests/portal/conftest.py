@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.test import TestCase
 
+from audits.models import AuditEvent
 from customers.choices import Tier
 from customers.models import Customer
+from tests.factories import Cast, make_cast
+from tests.support.world import fast_password_hashing, fresh, shared_world, tasks_in_process
 from tests.transfers.conftest import make_customers, make_deal, open_notice_window
 from transferdesk.celery import app
 from transfers import services
@@ -74,8 +78,36 @@ class Delivered:
     customers: list[Any]
 
 
+@pytest.fixture(scope="module")
+def _portal_world(django_db_setup, django_db_blocker) -> tuple[Cast, Delivered, int]:
+    """The cast and their delivered deals, built once per test module in a transaction that is
+    rolled back when the module ends; each test runs in a savepoint inside it, so what one test
+    writes is gone before the next (tests/support/world.py)."""
+    with fast_password_hashing(), tasks_in_process(), shared_world(django_db_blocker):
+        cast = make_cast()
+        delivered = _deliver_deals(cast, capture=TestCase.captureOnCommitCallbacks)
+        yield cast, delivered, AuditEvent.objects.count()
+
+
 @pytest.fixture
-def delivered(cast, django_capture_on_commit_callbacks) -> Delivered:
+def cast(_portal_world, db) -> Cast:
+    """The named actors of the portal world, read afresh for each test."""
+    built, _delivered, events = _portal_world
+    assert AuditEvent.objects.count() == events, "an earlier test's writes leaked into this one"
+    return Cast(**{name: fresh(value) for name, value in vars(built).items()})
+
+
+@pytest.fixture
+def delivered(_portal_world, cast) -> Delivered:
+    """The delivered deals of the portal world, read afresh for each test."""
+    built = _portal_world[1]
+    return Delivered(
+        **{name: fresh(value) for name, value in vars(built).items() if name != "customers"},
+        customers=[fresh(customer) for customer in built.customers],
+    )
+
+
+def _deliver_deals(cast: Cast, *, capture: Any) -> Delivered:
     customers = make_customers(cast.seller, 12)
     # Values a spreadsheet would execute, in general fields every stage carries.
     for customer, field, value in FORMULAS:
@@ -86,7 +118,7 @@ def delivered(cast, django_capture_on_commit_callbacks) -> Delivered:
         buyer_user=cast.other_buyer,
     )  # fmt: skip
     open_notice_window(deal)
-    cap = django_capture_on_commit_callbacks
+    cap = capture
     pseudo = deliver(cast, deal, StageKind.PSEUDONYMISED, [Tier.GENERAL], name="Overview",
                      capture=cap)  # fmt: skip
     identified = deliver(cast, deal, StageKind.IDENTIFIED, [Tier.GENERAL, Tier.SENSITIVE],
