@@ -150,6 +150,7 @@ class Customer(EncryptedModel):
         verbose_name=_("seller organisation"),
         on_delete=models.PROTECT,
         related_name="customers",
+        db_index=False,  # led by every composite index and unique constraint of Meta
     )
     reference = models.CharField(_("reference"), max_length=64)
     data_key = models.OneToOneField(
@@ -174,8 +175,7 @@ class Customer(EncryptedModel):
         max_length=16,
         choices=CustomerStatus.choices,
         default=CustomerStatus.ACTIVE,
-        db_index=True,
-    )
+    )  # indexed with the organisation (Meta.indexes): every status filter is per book
     legal_basis = models.CharField(
         _("legal basis"), max_length=32, choices=LegalBasis.choices, blank=True
     )
@@ -234,7 +234,12 @@ class Customer(EncryptedModel):
         permissions = [
             ("view_core_fields", _("Can view the core-tier fields of customers")),
         ]
-        indexes = [models.Index(fields=["organization", "status"], name="customer_org_status")]
+        # Every lookup is per organisation: these and the unique constraints below (which index
+        # e-mail and national id per organisation) serve the list filters and the exact search.
+        indexes = [
+            models.Index(fields=["organization", "status"], name="customer_org_status"),
+            models.Index(fields=["organization", "phone_bidx"], name="customer_org_phone_bidx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "reference"],

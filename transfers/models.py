@@ -378,7 +378,9 @@ class HandoverItem(models.Model):
     id = models.BigAutoField(primary_key=True)
     # No index of its own: the unique (stage, customer) index serves every lookup by stage,
     # and a second one costs each insert of the engine's hot loop for nothing (and tempts the
-    # planner into scanning a whole stage to find one customer's range).
+    # planner into scanning a whole stage to find one customer's range). Lookups by customer
+    # alone (a correction, erasure or purge finding the copies to follow up) have their own
+    # index in Meta: without it each of them scans every item of every deal.
     stage = models.ForeignKey(
         HandoverStage, on_delete=models.CASCADE, related_name="items", db_index=False
     )
@@ -394,6 +396,7 @@ class HandoverItem(models.Model):
 
     class Meta:
         ordering = ["stage", "customer_id"]
+        indexes = [models.Index(fields=["customer_id"], name="item_customer")]
         verbose_name = _("handover item")
         verbose_name_plural = _("handover items")
         constraints = [

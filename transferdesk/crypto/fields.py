@@ -366,7 +366,9 @@ class BlindIndexField(models.CharField):
         kwargs.setdefault("max_length", 64)
         kwargs.setdefault("blank", True)
         kwargs.setdefault("default", "")
-        kwargs.setdefault("db_index", True)
+        # No index of its own: lookups are per organisation, so the model declares composite
+        # (organisation, index) indexes or unique constraints instead (a lone CharField index
+        # on PostgreSQL also brings an unused ``_like`` twin, each costing every insert).
         kwargs.setdefault("editable", False)
         super().__init__(*args, **kwargs)
 
@@ -378,7 +380,6 @@ class BlindIndexField(models.CharField):
         for key, default in (("max_length", 64), ("blank", True), ("default", "")):
             if kwargs.get(key) == default:
                 del kwargs[key]
-        kwargs.pop("db_index", None)
         kwargs.pop("editable", None)
         return name, path, args, kwargs
 
