@@ -64,6 +64,20 @@ def test_placeholders_of_every_message_survive_translation() -> None:
     assert not broken, "placeholders lost or changed:\n" + "\n".join(broken)
 
 
+# One Chinese term per concept, as the law's Chinese text has it (PIPL art. 47: 删除).
+GLOSSARY = {"擦除": "删除"}
+
+
+def test_the_catalogue_keeps_to_the_glossary() -> None:
+    strays = [
+        (entry.msgid, avoid)
+        for entry in _catalogue()
+        for avoid in GLOSSARY
+        if any(avoid in text for text in _translations(entry))
+    ]
+    assert not strays, [f"{msgid!r} says {bad}, write {GLOSSARY[bad]}" for msgid, bad in strays]
+
+
 @pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs GNU gettext (xgettext)")
 def test_catalogue_holds_every_translatable_string_of_the_sources(
     tmp_path: Path, settings: object, monkeypatch: pytest.MonkeyPatch
