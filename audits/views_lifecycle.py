@@ -38,8 +38,10 @@ from .models import (
 compliance_only = role_required(Role.COMPLIANCE)
 
 
-def _page(request: HttpRequest, queryset: Any) -> Any:
-    return Paginator(queryset, settings.TRANSFERDESK_PAGE_SIZE).get_page(request.GET.get("page"))
+def _page(request: HttpRequest, queryset: Any, param: str = "page") -> Any:
+    """One page of ``queryset``; ``param`` names the query parameter, so that the tables of one
+    page each page on their own."""
+    return Paginator(queryset, settings.TRANSFERDESK_PAGE_SIZE).get_page(request.GET.get(param))
 
 
 def _job(kind: str) -> Job | None:
@@ -58,13 +60,23 @@ def _retention_page(
         request, RetentionPolicy.objects.select_related("organization", "confirmed_by")
     )
     previews = [retention_services.policy_preview(policy) for policy in policies]
-    holds = LegalHold.objects.filter(released_at__isnull=True).select_related(
-        "customer", "deal", "placed_by"
-    )[:50]
-    runs = PurgeRun.objects.select_related(
-        "policy__organization", "certificate", "certificate_job"
-    )[:10]
-    destructions = DealDestruction.objects.select_related("deal", "certificate")[:10]
+    holds = _page(
+        request,
+        LegalHold.objects.filter(released_at__isnull=True).select_related(
+            "customer", "deal", "placed_by"
+        ),
+        "holds_page",
+    )
+    runs = _page(
+        request,
+        PurgeRun.objects.select_related("policy__organization", "certificate", "certificate_job"),
+        "runs_page",
+    )
+    destructions = _page(
+        request,
+        DealDestruction.objects.select_related("deal", "certificate"),
+        "destructions_page",
+    )
     cancelled = TransferDeal.objects.filter(status="cancelled", destruction__isnull=True)[:10]
     return render(
         request,
@@ -204,8 +216,9 @@ def backups(request: HttpRequest) -> HttpResponse:
         "lifecycle/backups.html",
         {
             "page_obj": _page(request, BackupRun.objects.all()),
-            # The latest drills; the backups above are the paginated history.
-            "drills": RestoreDrill.objects.select_related("started_by")[:25],
+            "drills": _page(
+                request, RestoreDrill.objects.select_related("started_by"), "drills_page"
+            ),
             "retention_days": settings.TRANSFERDESK_BACKUP_RETENTION_DAYS,
             "job": _job("restore_drill"),
             "section": "backups",

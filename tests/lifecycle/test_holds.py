@@ -112,3 +112,21 @@ def test_only_compliance_places_holds(cast, client, seller, make_customer):
     data = {"organization": seller.pk, "customer_reference": customer.reference, "reason": "A"}
     assert client.post(URL, data).status_code == 403
     assert not LegalHold.objects.exists()
+
+
+def test_the_hold_list_pages_on_its_own_parameter(cast, client, make_customer, settings):
+    """Each table of the retention page pages by its own parameter, keeping the others."""
+    from audits.retention import legal_hold_place
+
+    settings.TRANSFERDESK_PAGE_SIZE = 3
+    for n in range(7):
+        customer, _ = make_customer()
+        legal_hold_place(actor=cast.compliance, customer=customer, reason=f"Case {n:02d}")
+    client.force_login(cast.compliance)
+    url = reverse("lifecycle:retention")
+    first = client.get(url).content.decode()
+    assert "Case 06" in first and "Case 03" not in first  # newest first, three a page
+    assert "holds_page=2" in first and "1\u20133 of 7" in first
+    last = client.get(url, {"holds_page": 3, "runs_page": 1}).content.decode()
+    assert "Case 00" in last and "Case 01" not in last and "7\u20137 of 7" in last
+    assert "runs_page=1&amp;holds_page=2" in last  # the other table's page is kept
