@@ -64,8 +64,9 @@ def test_placeholders_of_every_message_survive_translation() -> None:
     assert not broken, "placeholders lost or changed:\n" + "\n".join(broken)
 
 
-# One Chinese term per concept, as the law's Chinese text has it (PIPL art. 47: 删除).
-GLOSSARY = {"擦除": "删除"}
+# One Chinese term per concept: erase as the law's Chinese text has it (PIPL art. 47: 删除),
+# legal hold as 法律保全 (冻结 reads as freezing an account).
+GLOSSARY = {"擦除": "删除", "冻结": "保全"}
 
 
 def test_the_catalogue_keeps_to_the_glossary() -> None:
