@@ -712,12 +712,22 @@ def _purge_records_chunk(
 
 
 def _open_run(*, policy: RetentionPolicy | None, actor: Any, job_id: Any, request_ref: str) -> Any:
-    """Resume the unfinished run of this policy, or open a new one."""
+    """Resume the unfinished run of this policy (one whose worker died, or that failed), or
+    open a new one: one run, one set of counts and one certificate, however many attempts."""
     if policy is not None:
-        existing = PurgeRun.objects.filter(policy=policy, status=PurgeStatus.RUNNING).first()
+        existing = (
+            PurgeRun.objects.filter(
+                policy=policy, status__in=[PurgeStatus.RUNNING, PurgeStatus.FAILED]
+            )
+            .order_by("-started_at")
+            .first()
+        )
         if existing is not None:
+            changes: dict[str, Any] = {"status": PurgeStatus.RUNNING, "error": ""}
             if job_id and not existing.job_id:
-                PurgeRun.objects.filter(pk=existing.pk).update(job_id=job_id)
+                changes["job_id"] = job_id
+            PurgeRun.objects.filter(pk=existing.pk).update(**changes)
+            existing.refresh_from_db()
             return existing
     return PurgeRun.objects.create(
         policy=policy, request_ref=request_ref, started_by=actor, job_id=job_id

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 
 from audits.choices import AuditAction
 from audits.models import AuditEvent, DestructionCertificate, DestructionTombstone, PurgeRun
@@ -101,6 +101,35 @@ def test_an_interrupted_run_is_resumed_by_the_next(cast, make_customer, contract
     outcome = purge_policy(policy=policy)
     assert outcome.run.pk == run.pk
     assert PurgeRun.objects.get(pk=run.pk).customers == 3
+
+
+def test_a_failed_run_is_resumed_by_the_next_not_split_in_two(
+    cast, make_customer, contract_policy, monkeypatch
+):
+    from audits import retention
+
+    customers = [make_customer(retention_until=LONG_AGO)[0] for _ in range(5)]
+    policy = contract_policy()
+    real, calls = retention._shred_customers, []
+
+    def dies_on_the_second_chunk(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(retention, "_shred_customers", dies_on_the_second_chunk)
+    with pytest.raises(OperationalError):
+        purge_policy(policy=policy, chunk_size=2)
+    failed = PurgeRun.objects.get()
+    assert (failed.status, failed.customers, failed.error) == ("failed", 2, "OperationalError")
+    monkeypatch.undo()
+    outcome = purge_policy(policy=policy, chunk_size=2)
+    run = PurgeRun.objects.get()  # the same run, finished: counts and certificate are whole
+    assert outcome.run.pk == run.pk == failed.pk
+    assert (run.status, run.customers, run.error) == ("succeeded", 5, "")
+    assert DestructionTombstone.objects.count() == 5
+    assert _everything_readable([c.pk for c in customers]) == []
 
 
 def test_anonymise_keeps_statistics_and_nothing_readable(cast, make_customer, contract_policy):
