@@ -56,3 +56,14 @@ def django_setup(url: str, **environ: str) -> None:
     import django
 
     django.setup()
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live local process, from /proc (None if it is gone, or
+    unseen: a PostgreSQL server on another machine)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -55,7 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _common import connect, django_setup, scratch_database  # noqa: E402
+from _common import connect, cpu_seconds, django_setup, scratch_database  # noqa: E402
 
 LOAD_BATCH = 2000
 
@@ -140,16 +140,6 @@ def load(n: int) -> Any:
     return deal, users
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a live process, from /proc (None if it is gone or unseen)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _with_children(pid: int) -> list[int]:
     """A worker's main process and its pool processes."""
     pids = [pid]
@@ -182,7 +172,7 @@ class BackendCpu:
         with self.conn.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             # The sampler's own backend is visible here only if the server runs on this host.
-            self.available = _cpu_seconds(cursor.fetchone()[0]) is not None
+            self.available = cpu_seconds(cursor.fetchone()[0]) is not None
         self.started = False
 
     def sample(self) -> None:
@@ -195,7 +185,7 @@ class BackendCpu:
             )
             pids = [pid for (pid,) in cursor.fetchall() if pid not in self.exclude]
         for pid in pids:
-            seconds = _cpu_seconds(pid)
+            seconds = cpu_seconds(pid)
             if seconds is None:
                 continue  # ended between the query and the read
             # Backends alive before the run count from their first sample, new ones from 0.
@@ -249,7 +239,7 @@ def engine_run(url: str, deal: Any, users: Any, workers: int, n: int) -> tuple[f
     load_before = _load()
     try:
         worker_pids = [pid for w in processes for pid in _with_children(w.process.pid)]  # type: ignore[union-attr]
-        worker_cpu = sum(_cpu_seconds(pid) or 0.0 for pid in worker_pids)
+        worker_cpu = sum(cpu_seconds(pid) or 0.0 for pid in worker_pids)
         backends.sample()
         machine = _machine_busy()
         started = time.perf_counter()
@@ -263,7 +253,7 @@ def engine_run(url: str, deal: Any, users: Any, workers: int, n: int) -> tuple[f
                 raise RuntimeError("the stage failed; see var/test-logs")
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
-        worker_cpu = sum(_cpu_seconds(pid) or 0.0 for pid in worker_pids) - worker_cpu
+        worker_cpu = sum(cpu_seconds(pid) or 0.0 for pid in worker_pids) - worker_cpu
         busy, total = (end - start for end, start in zip(_machine_busy(), machine, strict=True))
     finally:
         for worker in processes:
@@ -318,7 +308,7 @@ def floor_run(url: str, deal: Any, n: int) -> tuple[float, float | None]:
     with conn.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
-    backend_cpu = _cpu_seconds(backend)
+    backend_cpu = cpu_seconds(backend)
     python_cpu = time.process_time()
     started = time.perf_counter()
     columns = ", ".join([f"c.{name}" for name in general] + [f"c.{name}" for name in encrypted])
@@ -379,7 +369,7 @@ def floor_run(url: str, deal: Any, n: int) -> tuple[float, float | None]:
     conn.commit()
     elapsed = time.perf_counter() - started
     python_cpu = time.process_time() - python_cpu
-    backend_after = _cpu_seconds(backend)
+    backend_after = cpu_seconds(backend)
     conn.close()
     assert rows == n
     rate = n / elapsed

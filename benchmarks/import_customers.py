@@ -44,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, connect, django_setup, scratch_database
+from _common import ROOT, connect, cpu_seconds, django_setup, scratch_database
 
 FIELDS = ["full_name", "email", "phone", "postal_address", "national_id"]
 
@@ -120,16 +120,6 @@ def _django_backend_pid() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a live process, from /proc (None if unseen: remote server)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class CpuClock:
     """CPU seconds spent by this process (all threads) and by one PostgreSQL backend since
     it was made: what a run costs, whatever else the machine was doing meanwhile."""
@@ -137,7 +127,7 @@ class CpuClock:
     def __init__(self, backend_pid: int) -> None:
         self.backend_pid = backend_pid
         self.python = self._own()
-        self.postgres = _cpu_seconds(backend_pid)
+        self.postgres = cpu_seconds(backend_pid)
 
     @staticmethod
     def _own() -> float:
@@ -145,7 +135,7 @@ class CpuClock:
         return usage.ru_utime + usage.ru_stime
 
     def read(self) -> tuple[float, float | None]:
-        postgres = _cpu_seconds(self.backend_pid)
+        postgres = cpu_seconds(self.backend_pid)
         return (
             self._own() - self.python,
             None if postgres is None or self.postgres is None else postgres - self.postgres,
