@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -708,6 +708,23 @@ def _send_batch(
     links.update({link.customer_id: link for link in missing})
     renderer = NoticeRenderer(deal=deal, campaign=campaign)
     prefix = link_prefix()
+
+    def build(_notice_pk: int, customer: Customer) -> EmailMultiAlternatives:
+        return renderer.build(customer=customer, url=link_url(links[customer.pk], prefix=prefix))
+
+    return _deliver_batch(batch, customers, build)
+
+
+def _deliver_batch(
+    batch: list[tuple[int, Any]],
+    customers: dict[Any, Customer],
+    build: Callable[[int, Customer], EmailMultiAlternatives],
+) -> tuple[int, int]:
+    """Send a batch's notices over one mail connection and store the outcomes.
+
+    ``build(notice_pk, customer)`` makes each message (the campaign kind's renderer and its
+    per-notice arguments). A customer erased (or gone) since the notice was prepared is not
+    written to; any failure to build or send is recorded against that notice alone."""
     sent: list[int] = []
     failed: dict[str, list[int]] = {}
     connection = get_connection()
@@ -719,10 +736,7 @@ def _send_batch(
                 failed.setdefault(str(_("The customer was erased meanwhile")), []).append(notice_pk)
                 continue
             try:
-                message = renderer.build(
-                    customer=customer,
-                    url=link_url(links[customer_id], prefix=prefix),
-                )
+                message = build(notice_pk, customer)
                 message.connection = connection
                 message.send()
             except Exception as exc:  # noqa: BLE001 - every failure is recorded per notice
@@ -976,29 +990,13 @@ def _send_incident_batch(campaign: NoticeCampaign, batch: list[tuple[int, Any]])
     )
     urls = _incident_links(customers, {cid: deal_id for cid, _f, deal_id in rows.values()})
     renderer = IncidentNoticeRenderer(incident=campaign.incident)
-    sent: list[int] = []
-    failed: dict[str, list[int]] = {}
-    connection = get_connection()
-    try:
-        connection.open()
-        for notice_pk, customer_id in batch:
-            customer = customers.get(customer_id)
-            if customer is None or customer.status == CustomerStatus.ERASED:
-                failed.setdefault(str(_("The customer was erased meanwhile")), []).append(notice_pk)
-                continue
-            try:
-                message = renderer.build(
-                    customer=customer, fields=rows[notice_pk][1], url=urls.get(customer_id, "")
-                )
-                message.connection = connection
-                message.send()
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded per notice
-                failed.setdefault(failure_reason(exc)[:255], []).append(notice_pk)
-            else:
-                sent.append(notice_pk)
-    finally:
-        connection.close()
-    return _record_outcomes(sent, failed)
+
+    def build(notice_pk: int, customer: Customer) -> EmailMultiAlternatives:
+        return renderer.build(
+            customer=customer, fields=rows[notice_pk][1], url=urls.get(customer.pk, "")
+        )
+
+    return _deliver_batch(batch, customers, build)
 
 
 # --- consent -------------------------------------------------------------------------------
