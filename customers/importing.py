@@ -650,9 +650,8 @@ class RowValidator:
         if "phone" in values:
             phone_bidx = blind_index.digest(blind_index.PHONE, values["phone"])
         if "national_id" in values:
-            national_id_bidx = blind_index.digest(
-                blind_index.NATIONAL_ID, blind_index.normalise_national_id(values["national_id"])
-            )
+            # Already normalised and checked by ``_clean``, as the correction stores it.
+            national_id_bidx = blind_index.digest(blind_index.NATIONAL_ID, values["national_id"])
             self._unique(
                 fail,
                 "national_id",
@@ -739,6 +738,8 @@ class RowValidator:
             return text
         if kind == Kind.PHONE:
             return blind_index.normalise_phone(text, self.region)
+        if kind == Kind.NATIONAL_ID:
+            return blind_index.clean_national_id(text, self.region)
         if kind == Kind.AMOUNT:
             return parse_amount(text)
         if kind == Kind.COUNTRY:

@@ -172,17 +172,8 @@ class CoreCorrectionReason(models.TextChoices):
 
 CORE_FIELDS = tuple(fields_of(Customer, "core"))
 
-_ID_CHARACTERS = re.compile(r"[A-Z0-9-]+")
-_CN_RESIDENT_ID = re.compile(r"\d{17}[\dX]")
 _IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}")
 _ACCOUNT = re.compile(r"[A-Z0-9]{6,34}")
-
-
-def _cn_resident_id_ok(value: str) -> bool:
-    """The ISO 7064 MOD 11-2 check character of an 18-character Chinese resident id."""
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum(int(digit) * weight for digit, weight in zip(value[:17], weights, strict=True))
-    return "10X98765432"[total % 11] == value[17]
 
 
 def _iban_ok(value: str) -> bool:
@@ -198,19 +189,10 @@ def _normalise_core(organization: Organization, name: str, value: str) -> str:
     if not value:
         return ""
     if name == "national_id":
-        value = blind_index.normalise_national_id(value)
-        if not _ID_CHARACTERS.fullmatch(value):
-            raise ValidationError({name: _("An id number holds letters, digits and hyphens only.")})
-        resident_id = organization.country == "CN" and _CN_RESIDENT_ID.fullmatch(value)
-        if resident_id and not _cn_resident_id_ok(value):
-            raise ValidationError(
-                {
-                    name: _(
-                        "The check character of this resident id number does not match: "
-                        "a digit was probably mistyped."
-                    )
-                }
-            )
+        try:
+            value = blind_index.clean_national_id(value, organization.country)
+        except ValidationError as exc:
+            raise ValidationError({name: exc.error_list}) from None
     elif name == "bank_account":
         value = "".join(value.replace("-", " ").split()).upper()
         if not _ACCOUNT.fullmatch(value):

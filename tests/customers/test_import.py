@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 GOOD_CSV = (
     "reference,full_name,email,phone,national_id,city,customer_since,"
     "purchase_date,purchase_product,purchase_amount,purchase_currency\n"
-    "R-1,Li Wei,li.wei@example.com,138 0013 8000,110101199003077777,Shanghai,2020-01-05,"
+    "R-1,Li Wei,li.wei@example.com,138 0013 8000,110101199003077774,Shanghai,2020-01-05,"
     "2025-03-01,Washer,1999.00,CNY\n"
     "R-2,Anna Smith,anna@example.com,+44 20 7946 0958,,London,2021/06/30,,,,\n"
 )
@@ -36,7 +36,7 @@ def test_a_valid_csv_creates_every_customer_with_its_purchase_and_an_import_even
     assert (outcome.rows, outcome.customers, outcome.purchases) == (2, 2, 1)
     li = customer_find_by_email(organization=seller, email=" LI.WEI@example.com ")
     assert li is not None and li.full_name == "Li Wei" and li.phone == "+8613800138000"
-    assert customer_find_by_national_id(organization=seller, national_id="110101199003077777")
+    assert customer_find_by_national_id(organization=seller, national_id="110101199003077774")
     assert li.purchases.get().product == "Washer"
     assert Customer.history.get(id=li.pk).instance.full_name == "Li Wei"
     assert li.purchases.get().history.get().instance.product == "Washer"
@@ -78,6 +78,40 @@ def test_a_file_with_errors_in_several_rows_and_columns_applies_nothing_and_repo
     assert not AuditEvent.objects.filter(action=AuditAction.IMPORT).exists()
 
 
+def test_a_national_id_typed_in_lower_case_with_spaces_is_stored_normalised(seller):
+    data = rows_of(
+        "reference,full_name,national_id\nN-1,Wang,110105 1949 1231 002x\nN-2,Zhao,  ab-12 34 c \n"
+    )
+    outcome = customer_import(actor=None, organization=seller, data=data)
+    assert outcome.applied, outcome.problems
+    wang, zhao = Customer.objects.get(reference="N-1"), Customer.objects.get(reference="N-2")
+    # As the core-field correction stores it: upper-case, no spaces.
+    assert wang.national_id == "11010519491231002X"
+    assert Customer.history.get(id=wang.pk).instance.national_id == "11010519491231002X"
+    assert zhao.national_id == "AB-1234C"
+    found = customer_find_by_national_id(organization=seller, national_id="11010519491231002x")
+    assert found == wang
+
+
+def test_a_resident_id_with_a_wrong_check_character_is_reported_and_nothing_applied(seller):
+    before = Customer.objects.count()
+    data = rows_of(
+        "reference,full_name,national_id\n"
+        "C-1,Good,110101199003077774\n"
+        "C-2,Mistyped,110101199003077777\n"
+        "C-3,Bad characters,1101/0119\n"
+    )
+    outcome = customer_import(actor=None, organization=seller, data=data)
+    assert not outcome.applied
+    problems = {(p.row, p.column): p.message for p in outcome.problems}
+    assert set(problems) == {(3, "national_id"), (4, "national_id")}
+    assert "check character" in problems[(3, "national_id")]
+    assert "letters, digits and hyphens" in problems[(4, "national_id")]
+    assert all("1101" not in message for message in problems.values())
+    assert Customer.objects.count() == before
+    assert not AuditEvent.objects.filter(action=AuditAction.IMPORT).exists()
+
+
 def test_problem_messages_never_repeat_the_offending_value(seller):
     outcome = customer_import(
         actor=None,
@@ -93,7 +127,7 @@ def test_files_with_chinese_headers_in_gbk_or_utf8_with_bom_import_correctly(sel
     text = (
         "客户编号,姓名,手机,邮箱,地址,身份证号,城市,客户类型\n"
         "M-1,王小明,13800138000,wang@example.cn,上海市浦东新区世纪大道1号,"
-        "110101199003077777,上海,零售\n"
+        "110101199003077774,上海,零售\n"
         "M-2,李娜,13912345678,lina@example.cn,北京市朝阳区,,北京,企业\n"
     )
     outcome = customer_import(actor=None, organization=seller, data=text.encode(encoding))
@@ -189,7 +223,7 @@ def test_import_logs_hold_counts_but_no_personal_data(seller, caplog):
     caplog.set_level(logging.DEBUG)
     customer_import(actor=None, organization=seller, data=rows_of(GOOD_CSV))
     assert "customer import" in caplog.text
-    for value in ("Li Wei", "li.wei", "110101199003077777", "13800138000", "Anna"):
+    for value in ("Li Wei", "li.wei", "110101199003077774", "13800138000", "Anna"):
         assert value not in caplog.text
 
 
