@@ -42,6 +42,7 @@ class AuditAction(models.TextChoices):
     HANDOVER_INTERRUPTED = "handover_interrupted", _("Handover interrupted")
     HANDOVER_COMPLETED = "handover_completed", _("Handover completed")
     ACKNOWLEDGED = "acknowledged", _("Receipt acknowledged")
+    ACKNOWLEDGE_REFUSED = "acknowledge_refused", _("Receipt acknowledgement refused")
     # Data subjects
     NOTICE_SENT = "notice_sent", _("Transfer notice sent")
     OBJECTION = "objection", _("Objection received")

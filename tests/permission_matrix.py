@@ -133,6 +133,8 @@ MATRIX: dict[str, Row] = {
             ("export", 200, "post", lambda w: {"pk": w.delivered_stage.pk, "fmt": "csv"}),
             # An empty attestation is refused with a message and a redirect to the tasks.
             ("task_attest", 302, "post", lambda world: {"pk": world.task.pk}),
+            # An empty reply is shown again on the thread with its error.
+            ("question_follow_up", 200, "post", lambda world: {"pk": world.question.pk}),
         )
     },
     "portal:question": Row(

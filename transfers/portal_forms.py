@@ -53,6 +53,14 @@ class AnswerForm(forms.Form):
     )
 
 
+class FollowUpForm(forms.Form):
+    """A buyer's further message in a question's thread (same limit as the thread's rows)."""
+
+    body = forms.CharField(
+        label=_("Your reply"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
 class AttestForm(forms.Form):
     attestation = forms.CharField(
         label=_("What was done"),

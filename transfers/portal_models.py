@@ -122,6 +122,10 @@ class Answer(models.Model):
     answered_at = models.DateTimeField(_("answered"), default=timezone.now)
     #: When the asker saw it on screen; until then the portal shows it as new.
     seen_at = models.DateTimeField(_("seen by the buyer"), null=True, blank=True)
+    #: A buyer's follow-up rather than a broker's answer: it reopens the thread for the
+    #: brokers and is shown as the buyer's message. Kept on the row (not derived from the
+    #: author's roles, which change) so the thread reads the same years later.
+    from_buyer = models.BooleanField(_("follow-up from the buyer"), default=False)
 
     objects = RestrictedQuerySet.as_manager()
 

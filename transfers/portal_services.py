@@ -256,14 +256,50 @@ def normalise_root(value: str) -> str:
     return value.removeprefix("sha256:")
 
 
-@transaction.atomic(durable=True)
+class RootMismatch(ValidationError):
+    """The typed root is not the signed manifest's: raised by ``stage_acknowledge`` after the
+    refusal has been recorded in the audit trail."""
+
+
+#: How much of a refused root the trail keeps: enough to tell which receipt was verified
+#: instead (a root is a hash of the manifest, not personal data), not a whole value to copy.
+REFUSED_ROOT_PREFIX = 16
+
+
 def stage_acknowledge(*, stage: Any, actor: Any, merkle_root: str) -> StageAcknowledgement:
     """The buyer confirms receipt of exactly the stage whose manifest root they verified.
 
     A root that differs from the signed manifest's is refused (they verified something else,
-    or nothing); the transition is a conditional update, so two buyers acknowledging at once
-    produce one acknowledgement and one clear refusal.
+    or nothing) and the refusal is audited: someone confirming a receipt they did not verify
+    is security-relevant. The refusal's event is written in a transaction of its own, after
+    the acknowledgement's has rolled back, so it survives the error the caller receives (an
+    ``on_commit`` hook would be dropped with the rolled-back transaction).
     """
+    try:
+        return _stage_acknowledge(stage=stage, actor=actor, merkle_root=merkle_root)
+    except RootMismatch:
+        _record_refused_acknowledgement(stage=stage, actor=actor, merkle_root=merkle_root)
+        raise
+
+
+@transaction.atomic(durable=True)
+def _record_refused_acknowledgement(*, stage: Any, actor: Any, merkle_root: str) -> None:
+    record_event(
+        action=AuditAction.ACKNOWLEDGE_REFUSED,
+        actor=actor,
+        obj=stage,
+        deal=stage.deal_id,
+        details={
+            "stage": str(stage.pk),
+            "root_prefix": normalise_root(merkle_root)[:REFUSED_ROOT_PREFIX],
+        },
+    )
+
+
+@transaction.atomic(durable=True)
+def _stage_acknowledge(*, stage: Any, actor: Any, merkle_root: str) -> StageAcknowledgement:
+    """The acknowledgement itself; the transition is a conditional update, so two buyers
+    acknowledging at once produce one acknowledgement and one clear refusal."""
     import hmac
 
     from .models import HandoverStage
@@ -276,7 +312,7 @@ def stage_acknowledge(*, stage: Any, actor: Any, merkle_root: str) -> StageAckno
     if manifest is None:
         raise TransitionRefused(_("This stage has no signed manifest to acknowledge."))
     if not hmac.compare_digest(confirmed.encode(), manifest.merkle_root.encode()):
-        raise ValidationError(
+        raise RootMismatch(
             {
                 "merkle_root": _(
                     "This root does not match the stage's signed manifest. Check that you "
@@ -343,6 +379,8 @@ def _notify_asker(question_id: int) -> None:
     from django.urls import reverse
     from django.utils import translation
 
+    from .notices import public_url
+
     question = Question.objects.select_related("asked_by", "deal").get(pk=question_id)
     user = question.asked_by
     if not user.email:
@@ -352,9 +390,12 @@ def _notify_asker(question_id: int) -> None:
             reference=question.deal.reference
         )
         body = _(
-            "A broker answered your question \u201c{subject}\u201d. Sign in to the data room to "
-            "read the answer: {path}"
-        ).format(subject=question.subject, path=reverse("portal:question", args=[question.pk]))
+            "A broker answered your question “{subject}”. Sign in to the data room to "
+            "read the answer: {url}"
+        ).format(
+            subject=question.subject,
+            url=public_url(reverse("portal:question", args=[question.pk])),
+        )
         send_mail(str(subject), str(body), None, [user.email], fail_silently=True)
 
 
@@ -380,6 +421,38 @@ def question_answer(*, actor: Any, question: Question, body: str) -> Answer:
     question_id = question.pk
     transaction.on_commit(lambda: _notify_asker(question_id))
     return answer
+
+
+@transaction.atomic(durable=True)
+def question_follow_up(*, actor: Any, question: Question, body: str) -> Answer:
+    """A buyer user of the deal adds a message to a thread (a detail, a further question).
+
+    The thread goes back to "awaiting answer", so the brokers' queue shows it again; the
+    asker's own message is not "new" to them. The status update takes the question's row
+    lock, so a broker's answer and a follow-up posted at once leave the status of whichever
+    committed last. The event names the thread, never the text.
+    """
+    _require_portal(actor, question.deal_id)
+    now = timezone.now()
+    message = Answer(
+        question=question,
+        author=actor,
+        body=body.strip(),
+        answered_at=now,
+        from_buyer=True,
+        seen_at=now if question.asked_by_id == actor.pk else None,
+    )
+    message.full_clean()
+    message.save(force_insert=True)
+    Question.objects.filter(pk=question.pk).update(status=Question.Status.OPEN)
+    record_event(
+        action=AuditAction.CREATE,
+        actor=actor,
+        obj=message,
+        deal=question.deal_id,
+        details={"question": question.pk, "from_buyer": True},
+    )
+    return message
 
 
 def answers_mark_seen(*, actor: Any, question: Question) -> int:

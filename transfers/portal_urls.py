@@ -20,6 +20,7 @@ urlpatterns = [
     path("stages/<uuid:pk>/export.<str:fmt>", views.export, name="export"),
     path("questions/", views.question_queue, name="question_queue"),
     path("questions/<int:pk>/", views.question, name="question"),
+    path("questions/<int:pk>/follow-up/", views.question_follow_up, name="question_follow_up"),
     path("follow-ups/<int:pk>/attest/", views.task_attest, name="task_attest"),
     path("follow-ups/overdue/", views.overdue, name="overdue"),
 ]

@@ -39,6 +39,7 @@ from .portal_forms import (
     AcknowledgeForm,
     AnswerForm,
     AttestForm,
+    FollowUpForm,
     ItemFilterForm,
     NdaAcceptForm,
     QuestionForm,
@@ -530,6 +531,10 @@ def question(request: HttpRequest, pk: int) -> HttpResponse:
             svc.question_answer(actor=user, question=question, body=form.cleaned_data["body"])
             messages.success(request, _("Answer sent. The buyer is notified."))
             return redirect("portal:question", pk=question.pk)
+    return _thread(request, question, form=form, follow_up=FollowUpForm() if is_buyer else None)
+
+
+def _thread(request: HttpRequest, question: Question, *, form: Any, follow_up: Any) -> HttpResponse:
     return render(
         request,
         "portal/question.html",
@@ -538,9 +543,34 @@ def question(request: HttpRequest, pk: int) -> HttpResponse:
             "deal": question.deal,
             "answers": question.answers.select_related("author"),
             "form": form,
-            "is_buyer": is_buyer,
+            "follow_up": follow_up,
+            "is_buyer": follow_up is not None,
         },
     )
+
+
+@portal_page
+@require_POST
+def question_follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+    """A buyer of the deal adds a message to a thread; it goes back to the brokers' queue."""
+    question = (
+        Question.objects.restrict(request.user, "portal")
+        .select_related("deal", "deal__data_key", "stage", "asked_by", "item")
+        .filter(pk=pk)
+        .first()
+    )
+    if question is None:
+        _revoked_or_404(
+            request, Question.objects.filter(pk=pk).values_list("deal_id", flat=True).first()
+        )
+    _check_deal(request, question.deal)
+    form = FollowUpForm(request.POST)
+    if form.is_valid():
+        body = form.cleaned_data["body"]
+        svc.question_follow_up(actor=request.user, question=question, body=body)
+        messages.success(request, _("Reply sent. The thread is back in the brokers' queue."))
+        return redirect("portal:question", pk=question.pk)
+    return _thread(request, question, form=None, follow_up=form)
 
 
 @role_required(Role.BROKER, Role.COMPLIANCE)

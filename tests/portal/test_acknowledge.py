@@ -69,3 +69,45 @@ def test_the_receipt_downloads_are_the_signed_ones(buyer, delivered):
 
     assert bundle["manifest"]["merkle_root"] == stage.manifest.merkle_root
     assert verify_bundle(bundle) is not None
+
+
+def test_a_wrong_root_is_audited_as_refused_and_changes_nothing_else(buyer, cast, delivered):
+    """The refusal survives the rolled-back acknowledgement: its event is written on its own."""
+    stage = delivered.pseudo
+    wrong = delivered.identified.manifest.merkle_root
+    before = AuditEvent.objects.count()
+    response = buyer.post(
+        reverse("portal:acknowledge", args=[stage.pk]), {"merkle_root": f"sha256:{wrong.upper()}"}
+    )
+    assert response.status_code == 200 and "does not match the stage" in response.content.decode()
+    refused = AuditEvent.objects.filter(action=AuditAction.ACKNOWLEDGE_REFUSED)
+    assert AuditEvent.objects.count() == before + 1 and refused.count() == 1
+    event = refused.get()
+    assert event.actor_id == cast.buyer.pk
+    assert (event.object_type, event.object_id) == ("transfers.handoverstage", str(stage.pk))
+    assert event.deal_ref == str(stage.deal_id)
+    # A prefix to tell which receipt was verified instead, never the whole typed value.
+    assert event.details == {"stage": str(stage.pk), "root_prefix": wrong[:16]}
+    stage.refresh_from_db()
+    assert stage.status == StageStatus.DELIVERED
+    assert not StageAcknowledgement.objects.exists()
+    # The right root still acknowledges, once; a second try is no refusal of the root.
+    url = reverse("portal:acknowledge", args=[stage.pk])
+    root = stage.manifest.merkle_root
+    assert buyer.post(url, {"merkle_root": root}).status_code == 302
+    assert buyer.post(url, {"merkle_root": root}).status_code == 302
+    assert StageAcknowledgement.objects.count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.ACKNOWLEDGED).count() == 1
+    assert refused.count() == 1
+
+
+def test_a_refused_root_is_recorded_even_when_the_service_raises(cast, delivered):
+    from django.core.exceptions import ValidationError
+
+    from transfers.portal_services import stage_acknowledge
+
+    stage = delivered.aggregate
+    with pytest.raises(ValidationError):
+        stage_acknowledge(stage=stage, actor=cast.buyer, merkle_root="0" * 64)
+    event = AuditEvent.objects.get(action="acknowledge_refused")
+    assert event.details["root_prefix"] == "0" * 16 and event.actor_id == cast.buyer.pk

@@ -90,3 +90,96 @@ def test_a_question_cannot_point_at_another_deals_stage(client, cast, delivered)
         {"stage": delivered.other_stage.pk, "subject": "x", "body": "y"},
     )
     assert response.status_code == 200 and not Question.objects.exists()
+
+
+def test_the_answer_email_links_to_the_thread_with_the_public_address(
+    client, cast, asked, settings, django_capture_on_commit_callbacks
+):
+    settings.PUBLIC_BASE_URL = "https://desk.example.org/"
+    client.force_login(cast.broker)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("portal:question", args=[asked.pk]), {"body": "Turnover above 1m."})
+    url = "https://desk.example.org" + reverse("portal:question", args=[asked.pk])
+    assert url in mail.outbox[0].body
+
+
+def _follow_up(client, question, body):
+    return client.post(reverse("portal:question_follow_up", args=[question.pk]), {"body": body})
+
+
+def test_the_buyer_replies_in_the_thread_and_it_awaits_an_answer_again(
+    client, cast, asked, django_capture_on_commit_callbacks
+):
+    from audits.models import AuditEvent
+
+    client.force_login(cast.broker)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("portal:question", args=[asked.pk]), {"body": "Turnover above 1m."})
+    client.force_login(cast.buyer)
+    response = _follow_up(client, asked, "  Is that gross or net turnover?  ")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:question", args=[asked.pk])
+    asked.refresh_from_db()
+    assert asked.status == Question.Status.OPEN
+    reply = Answer.objects.get(from_buyer=True)
+    assert (reply.author, reply.body) == (cast.buyer, "Is that gross or net turnover?")
+    assert reply.seen_at is not None  # the asker's own message is never "new" to them
+    event = AuditEvent.objects.filter(object_type="transfers.answer").latest("seq")
+    assert (event.action, event.actor_id) == ("create", cast.buyer.pk)
+    assert event.object_id == str(reply.pk)
+    assert event.details == {"question": asked.pk, "from_buyer": True}
+    assert event.deal_ref == str(asked.deal_id)
+    page = client.get(reverse("portal:question", args=[asked.pk])).content.decode()
+    assert "Is that gross or net turnover?" in page and "Waiting for the brokers" in page
+    # The brokers' queue lists the thread as awaiting an answer again.
+    client.force_login(cast.broker)
+    queue = client.get(reverse("portal:question_queue") + "?status=open").content.decode()
+    assert "Segment definitions" in queue
+    answered = client.get(reverse("portal:question_queue") + "?status=answered").content.decode()
+    assert "Segment definitions" not in answered
+
+
+def test_an_empty_or_too_long_reply_is_refused_on_the_thread(client, cast, asked):
+    client.force_login(cast.buyer)
+    for body in ("   ", "x" * 4001):
+        response = _follow_up(client, asked, body)
+        assert response.status_code == 200
+        assert 'class="invalid-feedback' in response.content.decode()
+    assert not Answer.objects.exists()
+
+
+def test_a_buyer_of_another_deal_cannot_reply_and_brokers_answer_instead(client, cast, asked):
+    client.force_login(cast.other_buyer)
+    assert _follow_up(client, asked, "Let me in").status_code == 404
+    client.force_login(cast.broker)
+    assert _follow_up(client, asked, "Wrong door").status_code == 403
+    assert not Answer.objects.exists()
+    asked.refresh_from_db()
+    assert asked.status == Question.Status.OPEN
+
+
+def test_the_answer_email_is_translated_with_its_quotes_and_link(
+    client, cast, asked, settings, django_capture_on_commit_callbacks
+):
+    """The message's curly quotes are real characters in the source: written as escapes,
+    they never matched the catalogue and every deployment mailed English."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import translation
+    from django.utils.translation import trans_real
+
+    call_command("compile_catalogues", stdout=StringIO())
+    trans_real._translations = {}
+    trans_real._default = None
+    settings.LANGUAGE_CODE = "zh-hans"
+    settings.PUBLIC_BASE_URL = "https://desk.example.org"
+    client.force_login(cast.broker)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse("portal:question", args=[asked.pk]), {"body": "Turnover."})
+    finally:
+        translation.activate("en")
+    body = mail.outbox[0].body
+    assert "经纪人已答复您的问题“Segment definitions”" in body
+    assert "https://desk.example.org" + reverse("portal:question", args=[asked.pk]) in body
