@@ -166,6 +166,12 @@ def test_screenshots_of_the_buyer_portal(
     _shoot(page, console, "questions", lang)
     page.goto(f"/portal/questions/{world['question'].pk}/")
     _shoot(page, console, "question", lang)
+    # The buyer replies in the thread: it awaits the brokers' answer again.
+    page.fill("#id_body", "Thank you. Does a sole trader with a commercial contract count?")
+    with page.expect_navigation():
+        page.click("form[action$='/follow-up/'] button[type=submit]")
+    expect(page.locator(".td-msg-buyer")).to_have_count(2)
+    _shoot(page, console, "question-replied", lang)
     page.goto(f"/portal/deals/{deal.pk}/follow-ups/")
     _shoot(page, console, "tasks", lang)
     # The XLSX export, downloaded and opened.
@@ -182,7 +188,8 @@ def test_screenshots_of_the_buyer_portal(
     sign_out(page)
 
     sign_in(page, "broker", DEMO_PASSWORD)
-    page.goto("/portal/questions/?status=answered")
+    page.goto("/portal/questions/?status=open")  # the thread the buyer replied to is back
+    expect(page.locator("body")).to_contain_text("segment 'business'")
     _shoot(page, console, "question-queue", lang)
     sign_out(page)
     sign_in(page, "compliance", DEMO_PASSWORD)
