@@ -183,3 +183,30 @@ def test_the_answer_email_is_translated_with_its_quotes_and_link(
     body = mail.outbox[0].body
     assert "经纪人已答复您的问题“Segment definitions”" in body
     assert "https://desk.example.org" + reverse("portal:question", args=[asked.pk]) in body
+
+
+def test_a_colleague_on_the_same_deal_replies_and_the_asker_sees_it_as_new(
+    client, cast, asked, delivered
+):
+    from accounts.choices import Role
+    from tests.factories import UserFactory
+    from transfers import services
+    from transfers.choices import AssignmentRole
+
+    colleague = UserFactory(
+        username="buyer-colleague", organization=cast.buyer_org, roles=[Role.BUYER]
+    )
+    services.deal_assign(
+        actor=cast.broker, deal=delivered.deal, user=colleague, role=AssignmentRole.BUYER
+    )
+    nda = services.current_nda(delivered.deal)
+    services.nda_accept(actor=colleague, nda=nda, ip="10.0.0.2", user_agent="pytest")
+    client.force_login(colleague)
+    assert _follow_up(client, asked, "We also need the 2024 definition.").status_code == 302
+    reply = Answer.objects.get()
+    assert reply.from_buyer and reply.author == colleague and reply.seen_at is None
+    client.force_login(cast.buyer)
+    page = client.get(reverse("portal:question", args=[asked.pk])).content.decode()
+    assert "We also need the 2024 definition." in page
+    reply.refresh_from_db()
+    assert reply.seen_at is not None
