@@ -34,15 +34,53 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
-class IncidentForm(forms.Form):
-    detected_at = forms.DateTimeField(label=_("Detected at"), widget=DateTimeInput())
-    severity = forms.ChoiceField(label=_("Severity"), choices=IncidentSeverity.choices)
+class IncidentTextsForm(forms.Form):
+    """The free texts the people affected read, in English and in Simplified Chinese: each
+    customer's notice uses their language's version."""
+
     description = forms.CharField(
-        label=_("What happened"),
+        label=_("What happened (English)"),
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=4000,
         help_text=_("Describe the event, not the people: the affected customers are computed."),
     )
+    description_zh = forms.CharField(
+        label=_("What happened (Simplified Chinese)"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=4000,
+        required=False,
+        help_text=_("Required before notices go to customers who read Chinese."),
+    )
+    measures = forms.CharField(
+        label=_("Measures taken (English)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        required=False,
+    )
+    measures_zh = forms.CharField(
+        label=_("Measures taken (Simplified Chinese)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        required=False,
+    )
+    contact = forms.CharField(
+        label=_("Contact for the people affected (English)"), max_length=255, required=False
+    )
+    contact_zh = forms.CharField(
+        label=_("Contact for the people affected (Simplified Chinese)"),
+        max_length=255,
+        required=False,
+    )
+
+
+class IncidentForm(IncidentTextsForm):
+    field_order = [
+        "detected_at", "severity", "description", "description_zh", "window_start",
+        "window_end", "suspect_users", "measures", "measures_zh", "contact", "contact_zh",
+    ]  # fmt: skip
+
+    detected_at = forms.DateTimeField(label=_("Detected at"), widget=DateTimeInput())
+    severity = forms.ChoiceField(label=_("Severity"), choices=IncidentSeverity.choices)
     window_start = forms.DateTimeField(label=_("Access window from"), widget=DateTimeInput())
     window_end = forms.DateTimeField(label=_("Access window until"), widget=DateTimeInput())
     suspect_users = forms.ModelMultipleChoiceField(
@@ -51,10 +89,6 @@ class IncidentForm(forms.Form):
         required=False,
         help_text=_("Leave empty to count every access in the window."),
     )
-    measures = forms.CharField(
-        label=_("Measures taken"), widget=forms.Textarea(attrs={"rows": 3}), required=False
-    )
-    contact = forms.CharField(label=_("Contact for the people affected"), required=False)
 
     def __init__(self, *args: Any, deals: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

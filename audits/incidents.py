@@ -29,7 +29,7 @@ from customers.models import Customer
 
 from .choices import AuditAction
 from .models import AuditEvent, Incident
-from .models.incidents import IncidentStatus
+from .models.incidents import INCIDENT_TEXTS, NOTICE_LANGUAGES, IncidentStatus
 from .selectors import chain_head
 from .services import record_event
 
@@ -70,8 +70,12 @@ def incident_create(
     suspect_users: Iterable[Any] = (),
     measures: str = "",
     contact: str = "",
+    description_zh: str = "",
+    measures_zh: str = "",
+    contact_zh: str = "",
 ) -> Incident:
-    """Register an incident; the deadline clock starts at ``detected_at``."""
+    """Register an incident; the deadline clock starts at ``detected_at``. The free texts
+    come in English and, for Chinese-speaking customers, in Simplified Chinese (``*_zh``)."""
     _require_compliance(actor)
     incident = Incident(
         reference=_next_reference(detected_at),
@@ -83,6 +87,9 @@ def incident_create(
         window_end=window_end,
         measures=measures.strip(),
         contact=contact.strip(),
+        description_zh=description_zh.strip(),
+        measures_zh=measures_zh.strip(),
+        contact_zh=contact_zh.strip(),
     )
     incident.full_clean()
     incident.save(force_insert=True)
@@ -124,6 +131,73 @@ def incident_set_status(
         details={"step": "status", "status": str(status)},
     )
     return incident
+
+
+@transaction.atomic(durable=True)
+def incident_set_texts(*, actor: Any, incident: Incident, texts: dict[str, str]) -> Incident:
+    """Correct or complete the free texts the people affected read, in each language
+    (``texts`` maps ``description``, ``measures_zh`` … to the new text). The event names
+    which texts changed, not what they say."""
+    _require_compliance(actor)
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    names = [f"{n}{s}" for n in INCIDENT_TEXTS for s in ("", "_zh")]
+    changed = []
+    for name in names:
+        if name in texts and getattr(incident, name) != texts[name].strip():
+            setattr(incident, name, texts[name].strip())
+            changed.append(name)
+    if not changed:
+        return incident
+    incident.full_clean()
+    incident.save(update_fields=changed)
+    record_event(
+        action=AuditAction.INCIDENT,
+        actor=actor,
+        obj=incident,
+        details={"step": "texts", "fields": changed},
+    )
+    return incident
+
+
+def language_name(language: str) -> str:
+    return _("Simplified Chinese") if language.startswith("zh") else _("English")
+
+
+def missing_texts(incident: Incident, languages: Iterable[str]) -> dict[str, list[str]]:
+    """The free texts a notice in each of ``languages`` would lack: what happened always;
+    the measures and the contact when given in any language (a reader of another language
+    must not get the generic wording instead). Language -> text names, only when some lack."""
+    missing: dict[str, list[str]] = {}
+    for language in sorted(set(languages)):
+        lacking = [
+            name
+            for name in INCIDENT_TEXTS
+            if not incident.text(name, language)
+            and (name == "description" or any(incident.text(name, o) for o in NOTICE_LANGUAGES))
+        ]
+        if lacking:
+            missing[language] = lacking
+    return missing
+
+
+def _refuse_missing_texts(incident: Incident, languages: dict[str, int]) -> None:
+    """Refuse, naming the language, when people affected read a language the incident's
+    texts are not written in."""
+    labels = {"description": _("What happened"), "measures": _("What we have done"),
+              "contact": _("Contact")}  # fmt: skip
+    errors = [
+        _(
+            "{count} of the people affected read {language}, but the incident has no "
+            "{language} text for: {texts}. Add it, then prepare the notices."
+        ).format(
+            count=languages[language],
+            language=language_name(language),
+            texts=", ".join(str(labels[name]) for name in names),
+        )
+        for language, names in missing_texts(incident, languages).items()
+    ]
+    if errors:
+        raise ValidationError(errors)
 
 
 # --- who is affected ----------------------------------------------------------------------------
@@ -346,14 +420,16 @@ def incident_notices_prepare(*, actor: Any, incident: Incident) -> Any:
     if incident.notice_campaigns.exists():
         raise ValidationError(_("This incident already has its notices."))
     found = affected(incident)
-    organizations = {
-        str(pk): organization_id
-        for pk, organization_id in Customer.objects.filter(
-            pk__in=list(found.customers)
-        ).values_list("pk", "organization_id")
-    }
+    organizations: dict[str, Any] = {}
+    languages: dict[str, int] = defaultdict(int)
+    for pk, organization_id, language in Customer.objects.filter(
+        pk__in=list(found.customers)
+    ).values_list("pk", "organization_id", "preferred_language"):
+        organizations[str(pk)] = organization_id
+        languages[notices.language_of_code(language)] += 1
     if not organizations:
         raise ValidationError(_("Nobody to notify: the access log shows no customer on record."))
+    _refuse_missing_texts(incident, languages)
     link_deals = _link_deals(found, organizations)
     recipients = [
         notices.IncidentRecipient(
@@ -468,6 +544,11 @@ def incident_report_pdf(*, actor: Any, incident: Incident) -> bytes:
 
     _require_compliance(actor)
     found = affected(incident)
+    # The free texts in the report's language; English when no Chinese version was written.
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    texts = {
+        name: incident.text(name, language) or incident.text(name, "en") for name in INCIDENT_TEXTS
+    }
     head = chain_head()
     title = _("Personal data breach report {reference}").format(reference=incident.reference)
     meta = ReportMeta(
@@ -490,15 +571,15 @@ def incident_report_pdf(*, actor: Any, incident: Incident) -> bytes:
         (_("Categories of data"), ", ".join(field_labels(found.fields)) or "-"),
         (_("Access events examined"), found.events),
         (_("Notices to the people affected"), _notices_fact(incident)),
-        (_("Contact"), incident.contact or "-"),
+        (_("Contact"), texts["contact"] or "-"),
     ]
 
     def flowables() -> Iterator[Any]:
         yield from title_page(title, _("Notification to the supervisory authority"), facts)
         yield para(_("What happened"), "h2", bold=True)
-        yield para(incident.description)
+        yield para(texts["description"])
         yield para(_("Measures taken or proposed"), "h2", bold=True)
-        yield para(incident.measures or "-")
+        yield para(texts["measures"] or "-")
         yield para(_("Deadlines"), "h2", bold=True)
         yield from table_chunks(
             [_("Duty"), _("Due"), _("Done")],
@@ -537,6 +618,9 @@ __all__ = [
     "incident_notices_update",
     "incident_report_pdf",
     "incident_set_status",
+    "incident_set_texts",
+    "language_name",
+    "missing_texts",
     "notice_counts",
     "notice_preview",
 ]

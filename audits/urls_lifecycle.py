@@ -35,6 +35,7 @@ urlpatterns = [
         views.incident_notice_preview,
         name="incident_notice_preview",
     ),
+    path("incidents/<uuid:pk>/texts/", views.incident_texts, name="incident_texts"),
     path("incidents/<uuid:pk>/status/", views.incident_status, name="incident_status"),
     path("incidents/<uuid:pk>/report.pdf", views.incident_report, name="incident_report"),
 ]

@@ -23,7 +23,13 @@ from transferdesk.permissions import role_required
 
 from . import incidents as incident_services
 from . import retention as retention_services
-from .forms_lifecycle import IncidentForm, IncidentStatusForm, LegalHoldForm, PolicyForm
+from .forms_lifecycle import (
+    IncidentForm,
+    IncidentStatusForm,
+    IncidentTextsForm,
+    LegalHoldForm,
+    PolicyForm,
+)
 from .models import (
     BackupRun,
     DealDestruction,
@@ -34,6 +40,7 @@ from .models import (
     RestoreDrill,
     RetentionPolicy,
 )
+from .models.incidents import NOTICE_LANGUAGES
 
 compliance_only = role_required(Role.COMPLIANCE)
 
@@ -300,6 +307,9 @@ def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "field_labels": incident_services.field_labels(found.fields),
             "page_obj": affected_page,
             "status_form": IncidentStatusForm(initial={"status": incident.status}),
+            "texts_form": IncidentTextsForm(
+                initial={name: getattr(incident, name) for name in IncidentTextsForm.base_fields}
+            ),
             "section": "incidents",
             **_incident_campaign(incident),
         },
@@ -369,6 +379,15 @@ def incident_notices(request: HttpRequest, pk: Any) -> HttpResponse:
                 request.GET.get("manual")
             ),
             "approval_refusal": notices.approval_refusal(actor=request.user, campaign=campaign),
+            "texts": [
+                # (the HTML ``lang`` of the text, the language's name, the texts)
+                (
+                    "zh-Hans" if code.startswith("zh") else code,
+                    incident_services.language_name(code),
+                    incident.texts(code),
+                )
+                for code in NOTICE_LANGUAGES
+            ],
             "section": "incidents",
         },
     )
@@ -398,6 +417,29 @@ def incident_status(request: HttpRequest, pk: Any) -> HttpResponse:
             actor=request.user, incident=incident, status=form.cleaned_data["status"]
         )
         messages.success(request, _("Status updated."))
+    return redirect("lifecycle:incident_detail", pk=incident.pk)
+
+
+@compliance_only
+@require_POST
+def incident_texts(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Correct or complete the texts of the notice, in English and in Simplified Chinese."""
+    incident = get_object_or_404(Incident, pk=pk)
+    form = IncidentTextsForm(request.POST)
+    if form.is_valid():
+        try:
+            incident_services.incident_set_texts(
+                actor=request.user, incident=incident, texts=form.cleaned_data
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Texts saved."))
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                messages.error(request, message)
     return redirect("lifecycle:incident_detail", pk=incident.pk)
 
 

@@ -116,7 +116,8 @@ def run(n: int) -> None:
     incident = incident_create(
         actor=cast.compliance, detected_at=timezone.now(), description="Benchmark incident.",
         severity="high", window_start=window_start, window_end=timezone.now(),
-        contact="dpo@bench.example",
+        contact="dpo@bench.example", description_zh="基准测试事件。",
+        contact_zh="dpo@bench.example",
     )  # fmt: skip
 
     t0 = time.perf_counter()

@@ -279,6 +279,10 @@ MATRIX: dict[str, Row] = {
     "lifecycle:incident_notice_preview": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.notified_incident.pk}
     ),
+    # Saving the notice's texts (EN/ZH): an empty form is refused with a message (302).
+    "lifecycle:incident_texts": Row(
+        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
+    ),
     "lifecycle:incident_status": Row(
         only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.incident.pk}
     ),

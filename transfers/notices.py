@@ -893,6 +893,9 @@ def incident_notice_context(
 
     return {
         "incident": incident,
+        # The free texts in the notice's language (``incident_notices_prepare`` refuses to
+        # prepare notices for a language the incident has no text in).
+        "texts": incident.texts(translation.get_language() or "en"),
         "fields": field_labels(fields),
         "detected_text": deadline_text(incident.detected_at),
         "organization": organization,

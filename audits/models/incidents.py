@@ -25,6 +25,12 @@ class IncidentStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+#: The languages notices are written in (``transfers.notices.language_of``).
+NOTICE_LANGUAGES = ("en", "zh-hans")
+#: The free texts compliance writes for the people affected, once per notice language.
+INCIDENT_TEXTS = ("description", "measures", "contact")
+
+
 class Incident(models.Model):
     """A personal-data incident. The affected customers are computed from the access log over
     ``window_start`` to ``window_end`` (``audits.incidents.affected``), never typed by hand, so
@@ -39,7 +45,12 @@ class Incident(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    description = models.TextField(_("description"), max_length=4000)
+    # The free texts the people affected read exist in each language a notice is written in
+    # (``NOTICE_LANGUAGES``): English in the plain fields, Simplified Chinese in ``*_zh``.
+    description = models.TextField(_("description (English)"), max_length=4000)
+    description_zh = models.TextField(
+        _("description (Simplified Chinese)"), max_length=4000, blank=True
+    )
     severity = models.CharField(_("severity"), max_length=16, choices=IncidentSeverity.choices)
     status = models.CharField(
         _("status"), max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.OPEN
@@ -56,8 +67,16 @@ class Incident(models.Model):
         related_name="+",
         help_text=_("Leave empty to count every access in the window."),
     )
-    measures = models.TextField(_("measures taken"), max_length=4000, blank=True)
-    contact = models.CharField(_("contact for the people affected"), max_length=255, blank=True)
+    measures = models.TextField(_("measures taken (English)"), max_length=4000, blank=True)
+    measures_zh = models.TextField(
+        _("measures taken (Simplified Chinese)"), max_length=4000, blank=True
+    )
+    contact = models.CharField(
+        _("contact for the people affected (English)"), max_length=255, blank=True
+    )
+    contact_zh = models.CharField(
+        _("contact for the people affected (Simplified Chinese)"), max_length=255, blank=True
+    )
     authority_notified_at = models.DateTimeField(_("authority notified"), null=True, blank=True)
     customers_notified_at = models.DateTimeField(_("customers notified"), null=True, blank=True)
     notices_sent = models.PositiveIntegerField(_("notices sent"), default=0)
@@ -77,3 +96,15 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def text(self, name: str, language: str) -> str:
+        """One free text (``description``, ``measures``, ``contact``) in a language
+        (``en`` or ``zh-hans``, as notices name them); empty when not given."""
+        if name not in INCIDENT_TEXTS:
+            raise ValueError(name)
+        suffix = "_zh" if (language or "").lower().startswith("zh") else ""
+        return getattr(self, name + suffix)
+
+    def texts(self, language: str) -> dict[str, str]:
+        """Every free text in one language, for a notice or a report written in it."""
+        return {name: self.text(name, language) for name in INCIDENT_TEXTS}

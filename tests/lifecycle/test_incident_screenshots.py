@@ -73,6 +73,9 @@ def _seed(cast, settings):
         window_start=start, window_end=timezone.now(), suspect_users=[cast.broker],
         measures="Session revoked, password reset, laptop wiped remotely.",
         contact="Data-protection officer, dpo@example.test, +86 21 5555 0100",
+        description_zh="一名经纪人的笔记本电脑在会话未退出时被盗。",
+        measures_zh="已撤销会话并重置密码。笔记本电脑已被远程擦除。",
+        contact_zh="数据保护官 dpo@example.test +86 21 5555 0100",
     )  # fmt: skip
     campaign = incident_notices_prepare(actor=cast.compliance, incident=incident)
     second = UserFactory(

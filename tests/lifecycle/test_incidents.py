@@ -124,7 +124,9 @@ def _notice_incident(cast, deal):
     incident = incident_create(
         actor=cast.compliance, detected_at=timezone.now(), description="Misdirected export.",
         severity="medium", window_start=start, window_end=timezone.now(),
-        measures="Export link revoked.", contact="dpo@example.test",
+        measures="Export link revoked.", contact="Data-protection officer, dpo@example.test",
+        description_zh="误发的导出文件。", measures_zh="导出链接已撤销。",
+        contact_zh="数据保护官 dpo@example.test",
     )  # fmt: skip
     return incident, chinese, refused, no_address, outside
 
@@ -184,9 +186,11 @@ def test_incident_notices_go_through_the_notice_machinery_step_by_step(
             translation.gettext("What you can do"),
             *field_labels(["email", "full_name"]),
         ]
-    for body in (message.body, message.alternatives[0][0]):
-        assert "Misdirected export." in body and "Export link revoked." in body
-        assert "dpo@example.test" in body
+    for body in (message.body, message.alternatives[0][0]):  # the Chinese texts, only them
+        assert "误发的导出文件。" in body and "导出链接已撤销。" in body
+        assert "数据保护官 dpo@example.test" in body
+        for english in ("Misdirected export.", "Export link revoked.", "Data-protection officer"):
+            assert english not in body
         for phrase in phrases:
             assert phrase in body, phrase
     assert client.get(link_path(message.body)).status_code == 200  # the customer's page
@@ -254,7 +258,10 @@ def test_the_report_names_the_deadlines_the_people_and_the_notices(cast, setting
     for phrase in expected:
         assert "".join(phrase.split()) in flat, phrase
     assert "发生了什么" in flat  # the report is in Chinese, not only its values
-    assert "Misdirected export." in text and "dpo@example.test" in text
+    # ... and so are the texts compliance wrote, in their Chinese version.
+    for chinese in ("误发的导出文件。", "导出链接已撤销。", "数据保护官 dpo@example.test"):
+        assert "".join(chinese.split()) in flat, chinese
+    assert "Misdirected export." not in text and "Export link revoked." not in text
     assert reader.pages and b"/FontFile2" in pdf  # the CJK font is embedded
     assert AuditEvent.objects.filter(
         action=AuditAction.REPORT_GENERATED, object_id=str(incident.pk)
@@ -390,3 +397,76 @@ def test_the_notices_are_prepared_approved_and_sent_from_the_incident_pages(
     assert page in html and str(CampaignStatus.SENT.label) in html
     preview = client.get(reverse("lifecycle:incident_notice_preview", args=[incident.pk]))
     assert "Misdirected export." in preview.content.decode()
+
+
+def test_each_customer_reads_the_incident_texts_in_their_own_language(cast):
+    deal = make_deal(cast)
+    incident, chinese, _refused, _none, _outside = _notice_incident(cast, deal)
+    english = CustomerFactory(organization=cast.seller, email="ann.lee@example.test")
+    renderer = notices.IncidentNoticeRenderer(incident=incident)
+    fields = ["email"]
+    zh = renderer.build(customer=chinese, fields=fields, url="https://td.example/n/x/")
+    en = renderer.build(customer=english, fields=fields, url="https://td.example/n/y/")
+    chinese_texts = ("误发的导出文件。", "导出链接已撤销。", "数据保护官")
+    english_texts = ("Misdirected export.", "Export link revoked.", "Data-protection officer")
+    for body in (zh.body, zh.alternatives[0][0]):
+        assert all(t in body for t in chinese_texts)
+        assert not any(t in body for t in english_texts)
+    for body in (en.body, en.alternatives[0][0]):
+        assert all(t in body for t in english_texts)
+        assert not any(t in body for t in chinese_texts)
+
+
+@pytest.mark.usefixtures("compiled_catalogues")
+def test_notices_are_refused_while_a_language_of_the_people_affected_has_no_text(cast, client):
+    from audits.incidents import incident_set_texts
+
+    deal = make_deal(cast)
+    incident, *_ = _notice_incident(cast, deal)
+    incident_set_texts(
+        actor=cast.compliance, incident=incident, texts={"description_zh": "", "contact_zh": ""}
+    )
+    with pytest.raises(ValidationError) as refused:
+        incident_notices_prepare(actor=cast.compliance, incident=incident)
+    (message,) = refused.value.messages
+    assert "1 of the people affected read Simplified Chinese" in message
+    assert "What happened" in message and "Contact" in message
+    assert "What we have done" not in message  # the Chinese measures are there
+    assert not incident.notice_campaigns.exists()
+
+    # From the page, in Chinese: the message names the language, and nothing is prepared.
+    client.force_login(cast.compliance)
+    client.cookies["django_language"] = "zh-hans"
+    response = client.post(
+        reverse("lifecycle:incident_notices_prepare", args=[incident.pk]), follow=True
+    )
+    with translation.override("zh-hans"):
+        assert translation.gettext("Simplified Chinese") in response.content.decode()
+    assert not incident.notice_campaigns.exists()
+
+    # Written in Chinese on the incident page: the notices are prepared.
+    data = {"description": incident.description, "description_zh": "误发的导出文件。",
+            "measures": incident.measures, "measures_zh": incident.measures_zh,
+            "contact": incident.contact, "contact_zh": "数据保护官"}  # fmt: skip
+    response = client.post(reverse("lifecycle:incident_texts", args=[incident.pk]), data)
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.description_zh == "误发的导出文件。" and incident.contact_zh == "数据保护官"
+    assert AuditEvent.objects.filter(object_id=str(incident.pk), details__step="texts").exists()
+    assert incident_notices_prepare(actor=cast.compliance, incident=incident)
+    page = client.get(reverse("lifecycle:incident_notices", args=[incident.pk])).content.decode()
+    assert "误发的导出文件。" in page and "Misdirected export." in page  # both versions
+
+
+def test_the_notice_emails_name_chinese_system_fonts_before_the_generic_family():
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    folder = Path(django_settings.BASE_DIR) / "templates" / "notice" / "email"
+    for name in ("incident.html", "notice.html"):
+        html = (folder / name).read_text()
+        stack = html.split("font-family:", 1)[1].split(";", 1)[0]
+        fonts = [f.strip().strip("'") for f in stack.split(",")]
+        for cjk in ("PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC"):
+            assert fonts.index(cjk) < fonts.index("sans-serif"), (name, cjk)
