@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +26,16 @@ class User(AbstractUser):
         related_name="users",
         null=True,
         blank=True,
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_(
+            "Used for e-mails and documents made for this user outside a page (reports, "
+            "certificates, reminders). Blank: the site's default language."
+        ),
     )
 
     class Meta(AbstractUser.Meta):

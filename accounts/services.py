@@ -1,4 +1,4 @@
-"""Account use cases: creating users and giving them roles."""
+"""Account use cases: creating users, giving them roles, remembering their language."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.db import transaction
 from customers.models import Organization
 
 from .choices import Role
+from .languages import supported
 from .models import User
 
 
@@ -36,3 +37,14 @@ def user_upsert(
     user.save()
     user.groups.set(Group.objects.filter(name__in=[str(r) for r in roles]))
     return user, created
+
+
+def user_set_language(*, user: User, language: str) -> bool:
+    """Remember the language ``user`` chose in the switcher; returns whether it changed.
+
+    A preference, not data about anybody: no audit event. An unsupported code is ignored
+    (the switcher itself ignores it too).
+    """
+    if not supported(language) or user.language == language:
+        return False
+    return User.objects.filter(pk=user.pk).update(language=language) == 1

@@ -1,4 +1,5 @@
-"""Sign-in plumbing (cross-cutting): sign-in events are wired to the audit trail here.
+"""Sign-in plumbing (cross-cutting): sign-in events are wired to the audit trail here, and a
+sign-in switches to the language the user last chose.
 
 Django and django-axes announce sign-ins, sign-outs, failures and lockouts as signals; these
 receivers turn each into an audit event. Failed attempts record the username that was typed
@@ -13,9 +14,12 @@ from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
+from django.utils import translation
 
 from audits.choices import AuditAction
 from audits.services import record_event
+
+from .middleware import SIGN_IN_LANGUAGE
 
 USERNAME_LIMIT = 150
 
@@ -31,6 +35,18 @@ def _account(username: str | None) -> Any:
 @receiver(user_logged_in, dispatch_uid="audits_sign_in")
 def record_sign_in(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
     record_event(action=AuditAction.SIGN_IN, actor=user, obj=user)
+
+
+@receiver(user_logged_in, dispatch_uid="accounts_sign_in_language")
+def apply_language_on_sign_in(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
+    """Switch this response to the user's stored language; ``SignInLanguageMiddleware`` sets
+    the cookie so the following pages stay in it. No stored choice: nothing changes."""
+    language = getattr(user, "language", "")
+    if request is None or not language:
+        return
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+    setattr(request, SIGN_IN_LANGUAGE, language)
 
 
 @receiver(user_logged_out, dispatch_uid="audits_sign_out")

@@ -12,9 +12,11 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from guardian.models import UserObjectPermissionBase
+
+from accounts.languages import user_language
 
 from .choices import AuditAction
 from .models import (
@@ -245,18 +247,19 @@ def campaign_send_reminders(*, now: datetime | None = None) -> int:
                     sent_at=now,
                 )
                 # Inside the transaction: if the mail backend fails, the row goes too and
-                # tomorrow's (or the retried) run sends it.
-                send_mail(
-                    _("Access review “{name}” is due {deadline}").format(
-                        name=campaign.name, deadline=f"{campaign.deadline:%Y-%m-%d %H:%M}"
-                    ),
-                    _(
-                        "{pending} grants are still waiting for your decision. Grants not kept "
-                        "by the deadline are revoked automatically."
-                    ).format(pending=pending),
-                    None,
-                    [campaign.reviewer.email],
-                )
+                # tomorrow's (or the retried) run sends it. In the reviewer's language.
+                with translation.override(user_language(campaign.reviewer)):
+                    send_mail(
+                        _("Access review “{name}” is due {deadline}").format(
+                            name=campaign.name, deadline=f"{campaign.deadline:%Y-%m-%d %H:%M}"
+                        ),
+                        _(
+                            "{pending} grants are still waiting for your decision. Grants not "
+                            "kept by the deadline are revoked automatically."
+                        ).format(pending=pending),
+                        None,
+                        [campaign.reviewer.email],
+                    )
         except IntegrityError:
             continue  # already reminded today
         sent += 1

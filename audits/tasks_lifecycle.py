@@ -11,6 +11,9 @@ from typing import Any
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
+from django.utils import translation
+
+from accounts.languages import user_language
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +33,10 @@ def purge_expired_task(job_id: str | None = None, user_id: int | None = None) ->
 
     if job_id is None:  # the daily beat run gets its job row too, so its progress shows
         job_id = str(job_create(kind="purge").pk)
-    outcomes = purge_expired(actor=_user(user_id), job_id=job_id)
+    actor = _user(user_id)
+    # Small runs' certificates are built inline: in the language of whoever pressed the button.
+    with translation.override(user_language(actor)):
+        outcomes = purge_expired(actor=actor, job_id=job_id)
     customers = sum(o.customers for o in outcomes)
     logger.info("purge_expired: %s policies, %s customers", len(outcomes), customers)
     return f"{len(outcomes)} {customers}"
@@ -43,7 +49,9 @@ def purge_policy_task(policy_id: str, job_id: str | None = None, user_id: int | 
     from .retention import purge_policy
 
     policy = RetentionPolicy.objects.get(pk=policy_id)
-    outcome = purge_policy(policy=policy, actor=_user(user_id), job_id=job_id)
+    actor = _user(user_id)
+    with translation.override(user_language(actor)):
+        outcome = purge_policy(policy=policy, actor=actor, job_id=job_id)
     return f"{outcome.customers} {outcome.rows}"
 
 
@@ -81,12 +89,10 @@ def restore_drill_task(user_id: int | None = None, job_id: str | None = None) ->
 )
 def certificate_for_run_task(run_id: str, job_id: str, user_id: int | None = None) -> str:
     """Build the destruction certificate of a large purge run, with progress in its job row,
-    in the site's language (as the purge worker renders small runs' certificates: only ids
-    travel in the message). Idempotent: a redelivered task finds the certificate made and
-    only closes the job."""
-    from django.conf import settings
+    in the language of the user who asked (read from their row: only ids travel in the
+    message), the site's default for the beat's runs. Idempotent: a redelivered task finds
+    the certificate made and only closes the job."""
     from django.urls import reverse
-    from django.utils import translation
     from django.utils.translation import gettext as _
 
     from transferdesk.jobs import job_fail, job_progress, job_start, job_succeed
@@ -98,7 +104,7 @@ def certificate_for_run_task(run_id: str, job_id: str, user_id: int | None = Non
     actor = _user(user_id)
     job_start(job_id=job_id)
     try:
-        with translation.override(settings.LANGUAGE_CODE):
+        with translation.override(user_language(actor)):
             certificate = certificate_for_run(run=run, actor=actor, job_id=job_id)
     except Exception as exc:
         job_fail(

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.i18n import set_language
 
+from accounts.views import set_language
 from transfers.register_urls import campaign_urlpatterns
 
 from . import health, views

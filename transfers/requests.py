@@ -459,6 +459,7 @@ def requests_remind() -> int:
     due within the reminder lead time, once per request. Ids and due dates only."""
     from django.core.mail import send_mail
 
+    from accounts.languages import user_language
     from accounts.models import User
 
     now = timezone.now()
@@ -471,14 +472,19 @@ def requests_remind() -> int:
     )
     if not due:
         return 0
-    officers = [
-        u.email
-        for u in User.objects.filter(groups__name=Role.COMPLIANCE, is_active=True).exclude(email="")
-    ]
+    # Each recipient reads the reminder in their own language: one e-mail per language.
+    officers: dict[str, list[str]] = {}
+    for officer in User.objects.filter(groups__name=Role.COMPLIANCE, is_active=True).exclude(
+        email=""
+    ):
+        officers.setdefault(user_language(officer), []).append(officer.email)
     for dsr in due:
-        to = [dsr.assignee.email] if dsr.assignee and dsr.assignee.email else officers
-        if to:
-            with translation.override(settings.LANGUAGE_CODE):
+        if dsr.assignee and dsr.assignee.email:
+            recipients = {user_language(dsr.assignee): [dsr.assignee.email]}
+        else:
+            recipients = officers
+        for language, to in sorted(recipients.items()):
+            with translation.override(language):
                 send_mail(
                     str(_("Data-subject request {id} is due {due}")).format(
                         id=dsr.pk, due=dsr.due_at.date().isoformat()

@@ -3,6 +3,7 @@ for the ``audit_report`` command. Each generated report writes REPORT_GENERATED.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
 from pathlib import Path
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.languages import user_language
 from transferdesk.jobs import job_create, job_fail, job_progress, job_start, job_succeed
 
 from ..choices import AuditAction
@@ -36,6 +38,15 @@ def _generated_by(actor: Any) -> str:
         return "system"
     name = actor.get_full_name()
     return f"{name} ({actor.get_username()})" if name else actor.get_username()
+
+
+def _report_language(run: ReportRun) -> str:
+    """The language of the person who asked, read from their row now (they may have switched
+    since); someone who never chose one gets the page language they asked from, then the
+    site's default."""
+    if run.requested_by is not None and run.requested_by.language:
+        return user_language(run.requested_by)
+    return run.params.get("language") or settings.LANGUAGE_CODE
 
 
 def _record(*, actor: Any, kind: str, params: ReportParams, rendered: Rendered, run: Any) -> None:
@@ -100,7 +111,7 @@ def report_generate(*, run_id: uuid.UUID | str) -> ReportRun:
     final = directory / f"{run.pk}.pdf"
     partial = directory / f"{run.pk}.pdf.part"
     try:
-        with translation.override(run.params.get("language") or settings.LANGUAGE_CODE):
+        with translation.override(_report_language(run)):
             rendered = render_report(
                 kind=run.kind,
                 params=params,
@@ -148,9 +159,12 @@ def report_write(
     *, actor: Any, kind: str, params: ReportParams, target: str | IO[bytes]
 ) -> Rendered:
     """Render a report straight to ``target`` (the command) and record that it was generated."""
-    rendered = render_report(
-        kind=kind, params=params, target=target, generated_by=_generated_by(actor)
-    )
+    # The command's actor: in their language if they chose one, else as the command runs.
+    chosen = getattr(actor, "language", "")
+    with translation.override(user_language(actor)) if chosen else contextlib.nullcontext():
+        rendered = render_report(
+            kind=kind, params=params, target=target, generated_by=_generated_by(actor)
+        )
     with transaction.atomic():
         _record(actor=actor, kind=kind, params=params, rendered=rendered, run=None)
     return rendered
