@@ -102,6 +102,9 @@ def test_screenshots_of_an_incident_its_clock_and_its_notices(
     screenshot(page, "incident-clock")
     page.goto(f"{base}/notices/")
     expect(page.locator("table").first).to_be_visible()
+    # Both versions of the texts, whatever the page's language.
+    expect(page.get_by_text("A broker's laptop was stolen with an open session.")).to_be_visible()
+    expect(page.get_by_text("一名经纪人的笔记本电脑在会话未退出时被盗。")).to_be_visible()
     screenshot(page, "incident-notices")
     assert console.take() == []
     page.goto(f"{base}/notices/preview/" + ("?lang=zh-hans" if lang != "en" else ""))
