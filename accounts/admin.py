@@ -13,4 +13,5 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         (_("Organisation"), {"fields": ("organization",)}),
+        (_("Language"), {"fields": ("language",)}),
     )
