@@ -103,17 +103,18 @@ def certificate_for_run_task(run_id: str, job_id: str, user_id: int | None = Non
     run = PurgeRun.objects.get(pk=run_id)
     actor = _user(user_id)
     job_start(job_id=job_id)
-    try:
-        with translation.override(user_language(actor)):
+    # The failure reason too is for that user (the job page shows it as stored).
+    with translation.override(user_language(actor)):
+        try:
             certificate = certificate_for_run(run=run, actor=actor, job_id=job_id)
-    except Exception as exc:
-        job_fail(
-            job_id=job_id,
-            error=_("The certificate could not be built ({kind}); ask for it again.").format(
-                kind=type(exc).__name__
-            ),
-        )
-        raise
+        except Exception as exc:
+            job_fail(
+                job_id=job_id,
+                error=_("The certificate could not be built ({kind}); ask for it again.").format(
+                    kind=type(exc).__name__
+                ),
+            )
+            raise
     job_progress(job_id=job_id, done=certificate.key_count)
     job_succeed(
         job_id=job_id,

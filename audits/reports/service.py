@@ -110,8 +110,9 @@ def report_generate(*, run_id: uuid.UUID | str) -> ReportRun:
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{run.pk}.pdf"
     partial = directory / f"{run.pk}.pdf.part"
-    try:
-        with translation.override(_report_language(run)):
+    # The failure reasons too are for that user (the job page shows them as stored).
+    with translation.override(_report_language(run)):
+        try:
             rendered = render_report(
                 kind=run.kind,
                 params=params,
@@ -119,16 +120,16 @@ def report_generate(*, run_id: uuid.UUID | str) -> ReportRun:
                 generated_by=_generated_by(run.requested_by),
                 progress=(lambda done: job_progress(job_id=job_id, done=done)) if job_id else None,
             )
-    except ValidationError as error:
-        partial.unlink(missing_ok=True)
-        if job_id:
-            job_fail(job_id=job_id, error=" ".join(error.messages))
-        raise
-    except Exception:
-        partial.unlink(missing_ok=True)
-        if job_id:
-            job_fail(job_id=job_id, error="The report could not be generated; see the logs.")
-        raise
+        except ValidationError as error:
+            partial.unlink(missing_ok=True)
+            if job_id:
+                job_fail(job_id=job_id, error=" ".join(error.messages))
+            raise
+        except Exception:
+            partial.unlink(missing_ok=True)
+            if job_id:
+                job_fail(job_id=job_id, error=_("The report could not be generated; see the logs."))
+            raise
     partial.replace(final)
     data = final.read_bytes()
     with transaction.atomic():
