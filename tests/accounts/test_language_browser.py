@@ -13,6 +13,7 @@ from tests.e2e.browser import screenshot, sign_in
 from tests.e2e.conftest import (  # noqa: F401 - the browser fixtures, shared
     VIEWPORT,
     browser,
+    cast,
     compiled_catalogues,
     console,
     page,
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_chosen_language_comes_back_on_the_next_sign_in_elsewhere(
-    cast: Cast,
+    cast: Cast,  # noqa: F811 - committed, with the role groups back (live server)
     page: Page,  # noqa: F811
     browser: Browser,  # noqa: F811
     live_server: LiveServer,
