@@ -7,11 +7,21 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.languages import user_language, user_language_by_id
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _site_language_afterwards():
+    """Signing in a user with a stored language, or a request in Chinese, activates it in this
+    thread; later tests expect the site's default."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
 
 LOGIN = "/accounts/login/"
 

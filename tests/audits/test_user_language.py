@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audits.models import ReportRun
 from audits.reviews import campaign_send_reminders, campaign_start
@@ -18,6 +19,14 @@ from transfers import requests
 from transfers.notice_models import DataSubjectRequest, RequestKind, RequestSource
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _site_language_afterwards():
+    """Signing in a user with a stored language, or a request in Chinese, activates it in this
+    thread; later tests expect the site's default."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def speaks(user, language: str) -> None:
