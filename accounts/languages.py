@@ -6,13 +6,14 @@ Work done outside the user's request (report and certificate jobs, reminder e-ma
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
 
-def supported(language: str | None) -> bool:
+def supported(language: str | None) -> TypeGuard[str]:
+    """Whether ``language`` is one of the site's languages (blank is not)."""
     return bool(language) and language in dict(settings.LANGUAGES)
 
 
