@@ -438,8 +438,8 @@ def incident_texts(request: HttpRequest, pk: Any) -> HttpResponse:
             messages.success(request, _("Texts saved."))
     else:
         for errors in form.errors.values():
-            for message in errors:
-                messages.error(request, message)
+            for error in errors:
+                messages.error(request, str(error))
     return redirect("lifecycle:incident_detail", pk=incident.pk)
 
 
