@@ -302,7 +302,9 @@ def _verify_in_processes(
     ranges = list(zip([None, *cuts], [*cuts, hi], strict=True))
     connections.close_all()  # children must not share this process's connection
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_forget_inherited_connections
+    ) as pool:
         futures = [
             pool.submit(_first_bad_mac, after=after, upto=upto, chunk_size=chunk_size, using=using)
             for after, upto in ranges
@@ -317,6 +319,16 @@ def _verify_in_processes(
     )
     # Only the first bad MAC matters: the walk stops there at the latest.
     return _walk(((s, p, m, s != first_bad) for s, p, m in light), anchors=anchors)
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child: drop every database connection object inherited from the parent,
+    without closing it (closing would end the parent's session on the shared socket). The
+    parent closes its own before forking, but that reaches only the connections of its current
+    context: after a browser test had driven Playwright (greenlets, each with its own context)
+    the children still inherited an open one and broke each other's cursors."""
+    for alias in connections:
+        connections[alias].connection = None
 
 
 def _first_bad_mac(*, after: int | None, upto: int, chunk_size: int, using: str) -> int | None:
