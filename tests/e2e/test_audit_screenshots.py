@@ -7,8 +7,6 @@ run in-process, accesses, an export, a review) with event times spread over the 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import timedelta
 
 import pytest
@@ -26,6 +24,7 @@ from tests.audits.reporting import make_customer, make_deal
 from tests.e2e.browser import SCREENSHOT_DIR, screenshot, sign_in, use_language
 from tests.e2e.conftest import ConsoleWatch
 from tests.factories import PASSWORD, CustomerFactory
+from tests.support.pdf_pages import render_pages
 from transfers import services
 from transfers.choices import StageKind
 
@@ -124,7 +123,6 @@ def test_screenshots_of_the_compliance_pages(
     assert console.take() == []
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs pdftoppm (poppler-utils)")
 @pytest.mark.parametrize("lang", ["en", "zh-hans"])
 @pytest.mark.parametrize(
     "kind, params",
@@ -148,20 +146,5 @@ def test_page_two_of_each_report_pdf(trail, compiled_catalogues, kind, params, l
             generated_by="王芳 (compliance)",
         )
     prefix = SCREENSHOT_DIR / f"report-{kind}-{lang}"
-    subprocess.run(
-        [
-            "pdftoppm",
-            "-r",
-            "60",
-            "-png",
-            "-f",
-            "2",
-            "-l",
-            "2",
-            "-singlefile",
-            str(pdf),
-            str(prefix),
-        ],
-        check=True,
-    )
+    render_pages(pdf, prefix, first=2, last=2, single=True)
     assert prefix.with_suffix(".png").stat().st_size > 5_000

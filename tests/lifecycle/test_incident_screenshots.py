@@ -7,8 +7,6 @@ page is also checked for its language, its clock or its figures, and a clean con
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import subprocess
 
 import pytest
 from django.utils import timezone, translation
@@ -24,6 +22,7 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures reused from the e2e su
     page,
 )
 from tests.factories import PASSWORD
+from tests.support.pdf_pages import render_pages
 
 pytestmark = [pytest.mark.browser]
 
@@ -124,8 +123,6 @@ def test_screenshots_of_an_incident_its_clock_and_its_notices(
 def test_a_rendered_page_of_the_regulator_report(cast, settings, lang, compiled_catalogues):
     from audits.incidents import incident_report_pdf
 
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is needed to render the PDF")
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     from transferdesk.celery import app
 
@@ -139,9 +136,5 @@ def test_a_rendered_page_of_the_regulator_report(cast, settings, lang, compiled_
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     source = SCREENSHOT_DIR / f"incident-report-{lang}.pdf"
     source.write_bytes(pdf)
-    subprocess.run(
-        [shutil.which("pdftoppm"), "-png", "-r", "60", "-f", "1", "-l", "1", str(source),
-         str(SCREENSHOT_DIR / f"incident-report-{lang}")],
-        check=True,
-    )  # fmt: skip
+    render_pages(source, SCREENSHOT_DIR / f"incident-report-{lang}")
     assert list(SCREENSHOT_DIR.glob(f"incident-report-{lang}-*.png"))

@@ -8,8 +8,6 @@ for its heading, the language shown and a clean console (a CSP violation is a co
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import subprocess
 
 import pytest
 from django.utils import timezone
@@ -25,6 +23,7 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures reused from the e2e su
     page,
 )
 from tests.factories import PASSWORD
+from tests.support.pdf_pages import render_pages
 
 pytestmark = [pytest.mark.browser]
 
@@ -110,17 +109,11 @@ def test_a_rendered_page_of_the_destruction_certificate(cast, tmp_path, settings
     from audits.models import DestructionCertificate
 
     _seed(cast, tmp_path, settings)
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is needed to render the PDF")
     certificate = DestructionCertificate.objects.get()
     pdf = tmp_path / "certificate.pdf"
     pdf.write_bytes(bytes(certificate.pdf))
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [shutil.which("pdftoppm"), "-png", "-r", "80", "-f", "1", "-l", "2", str(pdf),
-         str(SCREENSHOT_DIR / "lifecycle-certificate")],
-        check=True,
-    )  # fmt: skip
+    render_pages(pdf, SCREENSHOT_DIR / "lifecycle-certificate", last=2, dpi=80)
     assert list(SCREENSHOT_DIR.glob("lifecycle-certificate-*.png"))
 
 

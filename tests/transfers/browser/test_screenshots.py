@@ -7,8 +7,6 @@ handover receipt PDF. Each page is also checked for console errors (CSP violatio
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import timedelta
 
 import pytest
@@ -16,6 +14,7 @@ from django.utils import timezone, translation
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import SCREENSHOT_DIR, screenshot, sign_in, sign_out, use_language
+from tests.support.pdf_pages import render_pages
 from transferdesk.management.commands.seed_demo import DEMO_PASSWORD
 from transfers import services
 from transfers.choices import StageKind, StageStatus
@@ -80,8 +79,6 @@ def test_screenshots_of_the_deal_pages(demo_users, page, live_server, console, l
 def test_a_rendered_receipt_page(demo_users, compiled_catalogues, lang):
     from transfers.receipts import receipt_pdf
 
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
     deal = TransferDeal.objects.get(reference="MER-NW-2026")
     stage = deal.stages.get(kind=StageKind.AGGREGATE)
     with translation.override(lang):
@@ -90,8 +87,5 @@ def test_a_rendered_receipt_page(demo_users, compiled_catalogues, lang):
     target = SCREENSHOT_DIR / f"receipt-{lang}.pdf"
     target.write_bytes(pdf)
     prefix = SCREENSHOT_DIR / f"receipt-{lang}"
-    subprocess.run(
-        ["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "2", str(target), str(prefix)],
-        check=True,
-    )
+    render_pages(target, prefix, last=2)
     assert prefix.with_name(f"receipt-{lang}-1.png").exists()
