@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "accounts.middleware.SignInLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "transferdesk.public_url.PublicBaseUrlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -381,8 +382,14 @@ LOGGING = {
 
 # --- TransferDesk ----------------------------------------------------------------------------
 TRANSFERDESK_PAGE_SIZE = 25
-#: Absolute address of the site, for the personal links in customer notices.
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000")
+#: Absolute address of the site, on which links in e-mails and letters are built. Mandatory in
+#: production; in development, unset means "the address of the latest request"
+#: (transferdesk/public_url.py).
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").strip()
+if PRODUCTION and not PUBLIC_BASE_URL:
+    raise ImproperlyConfigured(
+        "PUBLIC_BASE_URL must be set in production: the address people open (e-mail links)."
+    )
 #: Answer deadlines of data-subject requests per jurisdiction: days and/or calendar months
 #: (15 days is PIPL practice; GDPR art. 12(3) allows one month).
 NOTICE_REQUEST_POLICIES = {

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core import signing
@@ -40,6 +39,7 @@ from audits.services import record_event
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer
 from transferdesk import jobs
+from transferdesk.public_url import public_url
 
 from .choices import DealStatus, StageKind, StageStatus
 from .models import HandoverStage, TransferDeal
@@ -98,10 +98,6 @@ def batch_size() -> int:
 def language_of(customer: Customer) -> str:
     """The language of everything a customer reads: Chinese for ``zh*``, otherwise English."""
     return "zh-hans" if (customer.preferred_language or "").lower().startswith("zh") else "en"
-
-
-def public_url(path: str) -> str:
-    return urljoin(getattr(settings, "PUBLIC_BASE_URL", "http://localhost:8000"), path)
 
 
 # --- links ---------------------------------------------------------------------------------

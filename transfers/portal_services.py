@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audits.choices import AuditAction
 from audits.services import record_event
+from transferdesk.public_url import public_url
 
 from .choices import DealStatus, StageStatus
 from .models import HandoverItem
@@ -378,8 +379,6 @@ def _notify_asker(question_id: int) -> None:
     from django.core.mail import send_mail
     from django.urls import reverse
     from django.utils import translation
-
-    from .notices import public_url
 
     question = Question.objects.select_related("asked_by", "deal").get(pk=question_id)
     user = question.asked_by

@@ -210,3 +210,23 @@ def test_a_colleague_on_the_same_deal_replies_and_the_asker_sees_it_as_new(
     assert "We also need the 2024 definition." in page
     reply.refresh_from_db()
     assert reply.seen_at is not None
+
+
+def test_without_a_public_address_the_answer_email_links_to_the_address_the_broker_used(
+    client, cast, asked, settings, django_capture_on_commit_callbacks
+):
+    """Development with PUBLIC_BASE_URL unset: the links open where the app is served, not on
+    a fixed localhost:8000."""
+    settings.PUBLIC_BASE_URL = ""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "desk.test"]
+    client.force_login(cast.broker)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("portal:question", args=[asked.pk]),
+            {"body": "Turnover above 1m."},
+            HTTP_HOST="desk.test:8123",
+        )
+    assert "http://desk.test:8123" + reverse("portal:question", args=[asked.pk]) in (
+        mail.outbox[0].body
+    )
+    assert "localhost:8000" not in mail.outbox[0].body

@@ -35,6 +35,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "TRANSFERDESK_SIGNING_KEY": _random_ed25519(),
         "TRANSFERDESK_BACKUP_KEY": f"b1:{_key()}",
         "ALLOWED_HOSTS": "transferdesk.example.com",
+        "PUBLIC_BASE_URL": "https://transferdesk.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
     }
     env.update(overrides)
@@ -84,6 +85,15 @@ def test_production_without_allowed_hosts_refuses_to_start(tmp_path):
     result = manage(env, "check")
     assert result.returncode != 0
     assert "ALLOWED_HOSTS must be set in production" in result.stderr
+
+
+def test_production_without_a_public_address_refuses_to_start(tmp_path):
+    """E-mail links must never be built from a request's Host header in production."""
+    env = production_env(tmp_path)
+    del env["PUBLIC_BASE_URL"]
+    result = manage(env, "check")
+    assert result.returncode != 0
+    assert "PUBLIC_BASE_URL must be set in production" in result.stderr
 
 
 def test_a_misspelt_boolean_is_an_error_not_false(tmp_path):
