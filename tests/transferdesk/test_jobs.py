@@ -60,3 +60,23 @@ def test_a_failed_job_says_why_and_that_nothing_changed(client, cast, job):
 def test_someone_elses_job_is_a_404(client, cast, job):
     client.force_login(cast.other_broker)
     assert client.get(reverse("job_progress", args=[job.pk])).status_code == 404
+
+
+def test_a_job_of_unknown_size_says_how_many_it_processed_never_of_zero(cast):
+    """A job that learns its size only as it goes used to read "33 of 0 (100%)"."""
+    from django.template.loader import render_to_string
+
+    job = job_create(kind="customer_import", actor=cast.broker, obj=cast.seller)
+    job_start(job_id=job.pk)
+    job_progress(job_id=job.pk, done=33)
+    job_succeed(job_id=job.pk)
+    html = render_to_string("partials/job_progress.html", {"job": Job.objects.get(pk=job.pk)})
+    assert "33 processed" in html
+    assert "of 0" not in html
+
+
+def test_the_progress_bar_without_a_total_says_how_many_it_processed():
+    from django.template.loader import render_to_string
+
+    html = render_to_string("partials/progress.html", {"done": 9, "total": 0, "label": "x"})
+    assert "9 processed" in html and "of 0" not in html
