@@ -209,9 +209,16 @@ def nda(request: HttpRequest, deal_pk: Any) -> HttpResponse:
             return redirect(request.get_full_path())
         messages.success(request, _("Agreement accepted. The data room of this deal is open."))
         return redirect(_safe_next(request, reverse("portal:home")))
+    # The "agreement changed" notice is for someone who accepted an earlier version, not for
+    # a buyer opening the deal for the first time after a second version was published.
     previous = None
-    if current is not None and not accepted and current.version > 1:
-        previous = current.version - 1
+    if current is not None and not accepted:
+        previous = (
+            NdaAcceptance.objects.filter(nda__deal=deal, user=request.user)
+            .order_by("-nda__version")
+            .values_list("nda__version", flat=True)
+            .first()
+        )
     return render(
         request,
         "portal/nda.html",

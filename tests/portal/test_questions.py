@@ -137,6 +137,10 @@ def test_the_buyer_replies_in_the_thread_and_it_awaits_an_answer_again(
     assert "Segment definitions" in queue
     answered = client.get(reverse("portal:question_queue") + "?status=answered").content.decode()
     assert "Segment definitions" not in answered
+    # The broker is not told to wait for the brokers: the page says the buyer is waiting.
+    thread = client.get(reverse("portal:question", args=[asked.pk])).content.decode()
+    assert "Waiting for the brokers" not in thread
+    assert "The buyer is waiting for an answer" in thread
 
 
 def test_an_empty_or_too_long_reply_is_refused_on_the_thread(client, cast, asked):

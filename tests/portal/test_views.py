@@ -112,6 +112,16 @@ def test_the_identified_item_page_shows_sensitive_fields_but_never_core(buyer, d
 # --- NDA gate --------------------------------------------------------------------------------
 
 
+def test_a_buyer_who_accepted_no_version_is_not_told_the_agreement_changed(buyer, cast, delivered):
+    """A second version published before this buyer ever accepted one is simply the
+    agreement: "replaces the one you accepted" would be untrue."""
+    NdaAcceptance.objects.filter(user=cast.buyer, nda__deal=delivered.deal).delete()
+    services.nda_publish(actor=cast.broker, deal=delivered.deal, text="Version two.")
+    page = buyer.get(reverse("portal:nda", args=[delivered.deal.pk])).content.decode()
+    assert "Version two." in page
+    assert "replaces the one you accepted" not in page
+
+
 def test_every_portal_url_of_the_deal_redirects_to_the_nda_until_accepted(buyer, cast, delivered):
     services.nda_publish(actor=cast.broker, deal=delivered.deal, text="Version two.")
     nda_url = reverse("portal:nda", args=[delivered.deal.pk])
