@@ -28,15 +28,20 @@ def log_access(
     obj: Model,
     deal: Any = None,
     fields: Iterable[str] = (),
+    reason: str = "",
 ) -> AuditEvent:
-    """Record that ``request.user`` read ``obj`` (and which fields, by name, never values)."""
+    """Record that ``request.user`` read ``obj`` (and which fields, by name, never values),
+    with the reason code the reader gave, where the page asks for one."""
     names = sorted(set(fields))
+    details: dict[str, Any] = {"fields": names} if names else {}
+    if reason:
+        details["reason"] = reason
     return record_event(
         action=action,
         actor=request.user,
         obj=obj,
         deal=deal,
-        details={"fields": names} if names else None,
+        details=details or None,
     )
 
 

@@ -49,3 +49,14 @@ class InteractionChannel(models.TextChoices):
     CHAT = "chat", _("Chat")
     LETTER = "letter", _("Letter")
     OTHER = "other", _("Other")
+
+
+class RevealReason(models.TextChoices):
+    """Why a broker reveals a record's core fields. A closed list, as for corrections: the
+    reason goes into the audit event, which must never hold personal data."""
+
+    SUBJECT_REQUEST = "subject_request", _("Answering the customer's own request")
+    IDENTITY_CHECK = "identity_check", _("Checking the customer's identity")
+    CORRECTION = "correction", _("Checking a record before correcting it")
+    HANDOVER_CHECK = "handover_check", _("Checking the record before a handover")
+    LEGAL = "legal", _("A legal or regulatory request")

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from . import importing
-from .choices import CustomerStatus
+from .choices import CustomerStatus, RevealReason
 from .models import Customer
 from .registry import fields_of
 from .services import CORE_FIELDS, CoreCorrectionReason
@@ -187,3 +187,12 @@ class ImportMappingForm(forms.Form):
             for k, v in self.cleaned_data.items()
             if k.startswith("col_") and v
         }
+
+
+class RevealForm(forms.Form):
+    """The reason a broker gives before core fields are shown (recorded with the reveal)."""
+
+    reason = forms.ChoiceField(
+        label=_("Reason for revealing"),
+        choices=[("", _("Choose a reason…")), *RevealReason.choices],
+    )

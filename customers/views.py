@@ -44,6 +44,7 @@ from .forms import (
     CustomerFilterForm,
     ImportMappingForm,
     ImportUploadForm,
+    RevealForm,
 )
 from .models import Customer, ImportStatus, ImportUpload, Organization
 from .registry import fields_of
@@ -207,7 +208,12 @@ def _fields(customer: Customer, tier: str) -> list[tuple[Any, Any]]:
 
 
 def _detail(
-    request: HttpRequest, customer: Customer, *, revealed: bool = False, status: int = 200
+    request: HttpRequest,
+    customer: Customer,
+    *,
+    revealed: bool = False,
+    status: int = 200,
+    reveal_form: RevealForm | None = None,
 ) -> HttpResponse:
     organization = customer.organization
     actions = _actions(request, organization)
@@ -226,6 +232,7 @@ def _detail(
         "can_reveal": "reveal" in actions and not erased,
         "erased": erased,
         "revealed": revealed,
+        "reveal_form": reveal_form or RevealForm(),
         "purchases": customer.purchases.all(),
         "interactions": customer.interactions.all(),
         "show_sensitive": show_sensitive,
@@ -266,9 +273,13 @@ def customer_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if not user.has_role(Role.BROKER):
         raise PermissionDenied
     _require(request, customer.organization, "reveal")
+    form = RevealForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, customer, status=400, reveal_form=form)
     core = fields_of(Customer, Tier.CORE)
-    log_access(request, action=AuditAction.REVEAL, obj=customer, fields=core)
-    log_access(request, action=AuditAction.VIEW_CORE, obj=customer, fields=core)
+    reason = form.cleaned_data["reason"]
+    log_access(request, action=AuditAction.REVEAL, obj=customer, fields=core, reason=reason)
+    log_access(request, action=AuditAction.VIEW_CORE, obj=customer, fields=core, reason=reason)
     return _detail(request, customer, revealed=True)
 
 
@@ -388,7 +399,10 @@ def customer_history_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse
     events naming the core fields shown; for holders of ``reveal_core``."""
     customer = _customer(request, pk)
     _require(request, customer.organization, "reveal")
-    return _history(request, customer, revealed=True)
+    form = RevealForm(request.POST)
+    if not form.is_valid():
+        return _history(request, customer, reveal_form=form, status=400)
+    return _history(request, customer, revealed=True, reason=form.cleaned_data["reason"])
 
 
 def _reason_label(code: str) -> str:
@@ -399,7 +413,15 @@ def _reason_label(code: str) -> str:
     return ""
 
 
-def _history(request: HttpRequest, customer: Customer, *, revealed: bool = False) -> HttpResponse:
+def _history(
+    request: HttpRequest,
+    customer: Customer,
+    *,
+    revealed: bool = False,
+    reason: str = "",
+    reveal_form: RevealForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     actions = _actions(request, customer.organization)
     tiers = selectors.visible_tiers(actions)
     erased = customer.data_key.is_destroyed
@@ -435,9 +457,11 @@ def _history(request: HttpRequest, customer: Customer, *, revealed: bool = False
     if sensitive:
         log_access(request, action=AuditAction.VIEW_SENSITIVE, obj=customer, fields=sensitive)
     if revealed:
-        log_access(request, action=AuditAction.REVEAL, obj=customer, fields=core)
+        log_access(request, action=AuditAction.REVEAL, obj=customer, fields=core, reason=reason)
         if core:
-            log_access(request, action=AuditAction.VIEW_CORE, obj=customer, fields=core)
+            log_access(
+                request, action=AuditAction.VIEW_CORE, obj=customer, fields=core, reason=reason
+            )
     has_core_changes = any(c.tier == Tier.CORE for e in entries for c in e.changes)
     return render(
         request,
@@ -451,7 +475,9 @@ def _history(request: HttpRequest, customer: Customer, *, revealed: bool = False
             "can_edit": "change" in actions,
             "can_reveal": "reveal" in actions and not erased and has_core_changes,
             "revealed": revealed,
+            "reveal_form": reveal_form or RevealForm(),
         },
+        status=status,
     )
 
 

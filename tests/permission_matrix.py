@@ -22,6 +22,8 @@ class Row:
     expected: dict[str, int]
     method: str = "get"
     kwargs: Callable[[Any], dict[str, Any]] = field(default=lambda world: {})
+    #: What a POST sends, where an empty form would only be refused as invalid.
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -194,6 +196,7 @@ MATRIX: dict[str, Row] = {
         only({"broker": 200, "other_broker": 404}),
         method="post",
         kwargs=lambda world: {"pk": world.customer.pk},
+        data={"reason": "identity_check"},
     ),
     "customers:customer_edit": Row(
         only({"broker": 200, "other_broker": 404}),
@@ -214,6 +217,7 @@ MATRIX: dict[str, Row] = {
         only({"broker": 200, "other_broker": 404}),
         method="post",
         kwargs=lambda world: {"pk": world.customer.pk},
+        data={"reason": "identity_check"},
     ),
     "customers:import_upload": Row(
         only({"broker": 200, "other_broker": 404}),

@@ -146,7 +146,7 @@ def test_each_actor_gets_the_expected_status(world, db, client, name, actor):
     if user is not None:
         client.force_login(user)
     url = reverse(name, kwargs=row.kwargs(world))
-    response = getattr(client, row.method)(url)
+    response = getattr(client, row.method)(url, row.data)
     expected = row.expected[actor]
     assert response.status_code == expected, (
         f"{actor} {row.method.upper()} {url}: {response.status_code}, expected {expected}"

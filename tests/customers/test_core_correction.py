@@ -280,12 +280,13 @@ def test_the_history_names_corrected_core_fields_and_shows_values_only_after_a_r
     assert not AuditEvent.objects.filter(action=AuditAction.VIEW_CORE).exists()
 
     client.force_login(book.broker)
-    page = client.post(reveal)
+    page = client.post(reveal, {"reason": "correction"})
     assert page.status_code == 200
     assert "AB 123456 C" in page.text and "AB654321D" in page.text  # old → new
     for action in (AuditAction.REVEAL, AuditAction.VIEW_CORE):
         event = AuditEvent.objects.get(action=action, object_id=str(book.customer.pk))
-        assert event.actor_id == book.broker.pk and event.details == {"fields": ["national_id"]}
+        assert event.actor_id == book.broker.pk
+        assert event.details == {"fields": ["national_id"], "reason": "correction"}
     assert "AB654321D" not in client.get(history).text  # masked again
 
 

@@ -81,7 +81,9 @@ def test_the_masked_record_decrypts_the_sensitive_tier_and_no_core_field(book, c
 
 def test_the_revealed_record_decrypts_the_core_tier_once(book, client, decrypted):
     client.force_login(book.broker)
-    page = client.post(reverse("customers:customer_reveal", args=[book.customer.pk]))
+    page = client.post(
+        reverse("customers:customer_reveal", args=[book.customer.pk]), {"reason": "identity_check"}
+    )
     assert page.status_code == 200
     assert {name: decrypted[name] for name in CORE} == dict.fromkeys(CORE, 1)
 
@@ -134,6 +136,9 @@ def test_the_history_decrypts_core_values_only_when_revealed(book, client, decry
     client.force_login(book.broker)
     client.get(reverse("customers:customer_history", args=[book.customer.pk]))
     assert not CORE & set(decrypted)
-    client.post(reverse("customers:customer_history_reveal", args=[book.customer.pk]))
+    client.post(
+        reverse("customers:customer_history_reveal", args=[book.customer.pk]),
+        {"reason": "identity_check"},
+    )
     assert decrypted["bank_account"] == 2  # the old and the new value of the one change
     assert not {"national_id", "special_category_notes"} & set(decrypted)

@@ -75,6 +75,7 @@ def test_screenshots_of_the_customer_pages(
         page.locator("table tbody tr a").first.click()
     expect(page.locator("dd", has_text="••••••••").first).to_be_visible()
     _shoot(page, console, "customer-detail-masked", lang)
+    page.select_option("#id_reason", "identity_check")
     with page.expect_navigation():
         page.click("form[action$='/reveal/'] button")
     expect(page.locator("dd", has_text="••••••••")).to_have_count(0)
@@ -104,6 +105,7 @@ def test_screenshots_of_the_customer_pages(
     expect(page.locator(".alert-success, .alert-info").first).to_be_visible()
     with page.expect_navigation():
         page.click(".nav-tabs a[href$='/history/']")
+    page.select_option("#id_reason", "correction")
     with page.expect_navigation():
         page.click("form[action$='/history/reveal/'] button")
     expect(page.locator("td", has_text="GB82WEST12345698765432")).to_have_count(1)

@@ -91,7 +91,9 @@ def test_the_detail_masks_core_fields_and_logs_the_sensitive_view(book, client):
 
 def test_reveal_shows_core_fields_and_writes_reveal_and_view_core_events(book, client):
     client.force_login(book.broker)
-    page = client.post(reverse("customers:customer_reveal", args=[book.customer.pk]))
+    page = client.post(
+        reverse("customers:customer_reveal", args=[book.customer.pk]), {"reason": "identity_check"}
+    )
     assert page.status_code == 200
     assert "AB 123456 C" in page.text and "GB29NWBK60161331926819" in page.text
     for action in (AuditAction.REVEAL, AuditAction.VIEW_CORE):
@@ -105,7 +107,9 @@ def test_reveal_shows_core_fields_and_writes_reveal_and_view_core_events(book, c
 
 def test_a_broker_without_reveal_core_gets_403_on_reveal_and_no_event(book, client):
     client.force_login(book.other_broker)
-    page = client.post(reverse("customers:customer_reveal", args=[book.customer.pk]))
+    page = client.post(
+        reverse("customers:customer_reveal", args=[book.customer.pk]), {"reason": "identity_check"}
+    )
     assert page.status_code == 403
     assert not events(AuditAction.REVEAL).exists()
     assert not events(AuditAction.VIEW_CORE).exists()
@@ -392,3 +396,18 @@ def test_an_erased_customer_shows_in_the_list_and_record_without_personal_data(b
     assert history.status_code == 200
     edit = client.get(reverse("customers:customer_edit", args=[book.customer.pk]))
     assert edit.status_code == 403
+
+
+def test_reveal_without_a_reason_shows_nothing_and_records_nothing(book, client):
+    """The reveal asks why; without a reason (or with one not on the list) nothing is shown."""
+    client.force_login(book.broker)
+    url = reverse("customers:customer_reveal", args=[book.customer.pk])
+    for data in ({}, {"reason": "curiosity"}, {"reason": "<script>x</script>"}):
+        page = client.post(url, data)
+        assert page.status_code == 400
+        assert "GB29NWBK60161331926819" not in page.text
+        assert "Reason for revealing" in page.text
+    assert not events(AuditAction.REVEAL).exists()
+    assert not events(AuditAction.VIEW_CORE).exists()
+    client.post(url, {"reason": "subject_request"})
+    assert events(AuditAction.REVEAL).get().details["reason"] == "subject_request"
