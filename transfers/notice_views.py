@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.languages import supported
 from audits.choices import AuditAction
 from audits.services import record_event
 from customers.choices import CustomerStatus, Tier
@@ -74,6 +75,17 @@ def _limited(request: HttpRequest, link_key: str) -> bool:
             count = 1
         over = over or count > limit
     return over
+
+
+def _language(request: HttpRequest, customer: Customer) -> str:
+    """The page's language: the one chosen with the page's switch (Django's language cookie),
+    else the customer's stored preference, else the browser's (``Accept-Language``)."""
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if supported(chosen):
+        return chosen
+    if customer.preferred_language:
+        return notices.language_of(customer)
+    return translation.get_language_from_request(request)
 
 
 def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
@@ -154,7 +166,7 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
         deal=link.deal_id,
         details={"via": "customer_link", "link": link.pk},
     )
-    with translation.override(notices.language_of(link.customer)):
+    with translation.override(_language(request, link.customer)):
         response = render(
             request, "notice/page.html", {**_context(link), "token": token, "error": None}
         )
@@ -169,7 +181,7 @@ def act(request: HttpRequest, token: str) -> HttpResponse:
     if isinstance(link, HttpResponse):
         return link
     action = request.POST.get("action", "")
-    with translation.override(notices.language_of(link.customer)):
+    with translation.override(_language(request, link.customer)):
         try:
             if action == "consent":
                 notices.consent_record(
@@ -207,7 +219,7 @@ def done(request: HttpRequest, token: str, what: str) -> HttpResponse:
         return link
     if what not in DONE:
         return _refuse(request, "tampered")
-    with translation.override(notices.language_of(link.customer)):
+    with translation.override(_language(request, link.customer)):
         return render(
             request,
             "notice/done.html",

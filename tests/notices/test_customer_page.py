@@ -8,10 +8,12 @@ import json
 import pytest
 from django.core import mail
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from audits.choices import AuditAction
 from audits.models import AuditEvent
+from customers.models import Customer
 from transfers import notices
 from transfers.notice_models import NoticeLink
 
@@ -139,3 +141,32 @@ def test_a_correction_without_a_value_is_refused_on_the_page(deal, pair, client)
     response = client.post(f"{path}act/", {"action": "correct", "field_name": "full_name"})
     assert response.status_code == 400
     assert "Give the correct value." in response.content.decode()
+
+
+def test_without_a_stored_language_the_page_follows_the_browsers(deal, pair, client):
+    first, _ = pair
+    Customer.objects.filter(pk=first.pk).update(preferred_language="")
+    link = notices.link_issue(actor=None, deal=deal, customer=first)
+    page = client.get(_path(link), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
+    assert '<html lang="zh-hans"' in page and "您好" in page
+
+
+def test_a_stored_language_comes_before_the_browsers(deal, pair, client):
+    first, _ = pair
+    Customer.objects.filter(pk=first.pk).update(preferred_language="en")
+    link = notices.link_issue(actor=None, deal=deal, customer=first)
+    page = client.get(_path(link), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
+    assert '<html lang="en"' in page and "Hello" in page
+
+
+def test_the_customer_switches_the_pages_language(deal, pair, client):
+    first, _ = pair
+    Customer.objects.filter(pk=first.pk).update(preferred_language="en")
+    link = notices.link_issue(actor=None, deal=deal, customer=first)
+    page = client.get(_path(link)).content.decode()
+    assert 'name="language" value="zh-hans"' in page  # the switch is on the page
+    response = client.post(
+        reverse("set_language"), {"language": "zh-hans", "next": _path(link)}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == _path(link)
+    assert '<html lang="zh-hans"' in response.content.decode()

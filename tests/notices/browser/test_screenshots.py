@@ -142,6 +142,15 @@ def test_screenshots_of_the_notice_pages(
         page.click("form:has(#requested_value) button[type=submit]")
     _shoot(page, console, "notice-confirmation", lang)
 
+    # The customer reads the page in the other language with the page's own switch.
+    other = "zh-hans" if lang == "en" else "en"
+    page.goto(link_path(message.body))
+    with page.expect_navigation():
+        page.locator(f"button[name=language][value={other}]").click()
+    expect(page.locator("html")).to_have_attribute("lang", other)
+    expect(page.get_by_text(customer.full_name).first).to_be_visible()
+    _shoot(page, console, "notice-customer-page-switched", other)
+
     # A tampered link: no customer is known, so the page follows the browser's language.
     use_language(page, live_server.url, lang)
     console.allow("status of 403")
