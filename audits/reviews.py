@@ -156,6 +156,11 @@ def review_item_decide(
     reason = reason.strip()
     if not reason:
         raise ValidationError(_("Give a reason for the decision."))
+    if item.user_id == getattr(actor, "pk", None):
+        # Four eyes, as for stages: nobody confirms their own access.
+        raise ValidationError(
+            _("You cannot review your own permission: another compliance officer decides it.")
+        )
     now = timezone.now()
     changed = AccessReviewItem.objects.filter(
         pk=item.pk, decision=ReviewDecision.PENDING, campaign__status=CampaignStatus.OPEN

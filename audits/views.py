@@ -24,6 +24,7 @@ from transferdesk.permissions import role_required
 from . import dashboard as charts
 from .choices import AuditAction
 from .forms import CampaignForm, DecisionForm, EventFilterForm, ReportForm
+from .labels import detail_pairs, object_type_label
 from .models import AccessReviewCampaign, AccessReviewItem, AuditEvent, ReportRun, ReviewDecision
 from .reports.common import ReportParams
 from .reports.service import report_path, report_request
@@ -74,11 +75,8 @@ def _events_page(queryset: Any, number: str | None) -> Any:
     details key such as "items" would shadow the dict method in template lookups)."""
     page = Paginator(queryset, PAGE_SIZE).get_page(number)
     for event in page.object_list:
-        details = event.details if isinstance(event.details, dict) else {"": event.details}
-        event.detail_pairs = [
-            (key, ", ".join(map(str, value)) if isinstance(value, list) else value)
-            for key, value in details.items()
-        ]
+        event.detail_pairs = detail_pairs(event.details)
+        event.object_type_label = object_type_label(event.object_type)
     return page
 
 

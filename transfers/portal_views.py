@@ -10,7 +10,7 @@ accepted the current NDA is sent to it. Views stay thin: a selector reads, a ser
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -214,7 +214,7 @@ def nda(request: HttpRequest, deal_pk: Any) -> HttpResponse:
     previous = None
     if current is not None and not accepted:
         previous = (
-            NdaAcceptance.objects.filter(nda__deal=deal, user=request.user)
+            NdaAcceptance.objects.filter(nda__deal=deal, user=cast(Any, request.user))
             .order_by("-nda__version")
             .values_list("nda__version", flat=True)
             .first()

@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from audits.labels import object_type_label, permission_label
+
 
 class CampaignStatus(models.TextChoices):
     OPEN = "open", _("Open")
@@ -120,6 +122,15 @@ class AccessReviewItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.permission} {self.object_label}"
+
+    @property
+    def permission_label(self) -> str:
+        """The permission in words (the reviewer decides on what it allows, not its code)."""
+        return permission_label(self.permission, self.object_type)
+
+    @property
+    def object_type_label(self) -> str:
+        return object_type_label(self.object_type)
 
 
 class AccessReviewReminder(models.Model):

@@ -15,6 +15,7 @@ from reportlab.platypus import Flowable
 from transferdesk.pdf import para, title_page
 
 from ..choices import AuditAction
+from ..labels import object_type_label
 from ..models import AuditEvent
 from .common import (
     CHUNK,
@@ -127,7 +128,9 @@ def _rows(
         ids = {oid for _t, _a, _x, otype, oid, _d in batch if otype == CUSTOMER}
         customers = _customers(ids)
         for when, actor, action, otype, oid, details in batch:
-            reference, organisation = customers.get(oid, (f"{otype} {oid}".strip(), ""))
+            reference, organisation = customers.get(
+                oid, (f"{object_type_label(otype)} {oid}".strip(), "")
+            )
             fields = (
                 ", ".join((details or {}).get("fields", [])) if isinstance(details, dict) else ""
             )

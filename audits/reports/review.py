@@ -14,6 +14,7 @@ from reportlab.platypus import Flowable
 from transferdesk.pdf import title_page
 
 from ..choices import AuditAction
+from ..labels import permission_label
 from ..models import AccessReviewCampaign, AccessReviewItem, AuditEvent, ReviewDecision
 from .common import CHUNK, BuildContext, ReportParams, event_table, local, page_break, section
 
@@ -68,7 +69,7 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
             [
                 i.user.get_username(),
                 i.object_label,
-                i.permission,
+                permission_label(i.permission, i.object_type),
                 i.get_decision_display(),
                 i.reason,
                 f"{i.decided_by.get_username() if i.decided_by else _('system')} "

@@ -203,3 +203,21 @@ def test_the_dashboard_names_a_failed_verification(officer, cast):
 def test_a_broker_cannot_open_the_compliance_pages(client, cast, name):
     client.force_login(cast.broker)
     assert client.get(reverse(name)).status_code == 403
+
+
+def test_the_explorer_shows_object_types_permissions_and_details_in_words(officer, cast):
+    """Stored codes stay codes; the page shows words: the model's name, the permission's
+    label, nested details as text rather than Python reprs."""
+    deal = make_deal(cast)
+    record_event(
+        action=AuditAction.GRANT,
+        actor=cast.admin,
+        obj=deal,
+        deal=deal,
+        details={"permission": "access_portal", "user": cast.buyer.pk, "flags": {"a": True}},
+    )
+    page = officer.get(reverse("audits:events")).content.decode()
+    assert "Transfer deal" in page and ">transfers.transferdeal<" not in page
+    assert "Can open the deal in the buyer portal" in page
+    assert "flags</span> a: yes" in page
+    assert "{&#x27;a&#x27;" not in page and "{'a'" not in page

@@ -240,7 +240,9 @@ def test_the_reviewer_revokes_from_the_campaign_page(grants, client):
     campaign = AccessReviewItem.objects.first().campaign
     assert response["Location"] == reverse("audits:review_detail", args=[campaign.pk])
     page = client.get(response["Location"]).content.decode()
-    assert "D-1" in page and "access_portal" in page
+    # The permission and the object type in words, not as codes.
+    assert "D-1" in page and "Can open the deal in the buyer portal" in page
+    assert ">access_portal<" not in page and ">transfers.transferdeal<" not in page
     item = item_for(campaign, grants.buyer, "access_portal")
 
     decided = client.post(
@@ -251,3 +253,35 @@ def test_the_reviewer_revokes_from_the_campaign_page(grants, client):
 
     assert "Revoked: the permission was removed." in decided.content.decode()
     assert "access_portal" not in get_user_perms(grants.buyer, grants.deal)
+
+
+def test_nobody_reviews_their_own_permission(grants, client):
+    """Four eyes: the broker's own grant is decided by another compliance officer."""
+    from accounts.choices import Role
+    from tests.factories import UserFactory
+
+    officer = UserFactory(username="officer-with-grant", roles=[Role.COMPLIANCE])
+    organization_grant(
+        actor=grants.admin, user=officer, organization=grants.seller,
+        permission="manage_customers",
+    )  # fmt: skip
+    campaign = start(grants)
+    own = item_for(campaign, officer, "manage_customers")
+    with pytest.raises(ValidationError, match="your own permission"):
+        review_item_decide(actor=officer, item=own, decision="keep", reason="I need it")
+    client.force_login(officer)
+    page = client.get(reverse("audits:review_detail", args=[campaign.pk])).content.decode()
+    assert "another compliance officer decides it" in page
+    assert reverse("audits:review_decide", args=[campaign.pk, own.pk]) not in page
+    refused = client.post(
+        reverse("audits:review_decide", args=[campaign.pk, own.pk]),
+        {"decision": "keep", "reason": "I need it"},
+        follow=True,
+    )
+    assert "your own permission" in refused.content.decode()
+    own.refresh_from_db()
+    assert own.decision == ReviewDecision.PENDING
+    # Another officer decides it.
+    review_item_decide(actor=grants.compliance, item=own, decision="keep", reason="Needed")
+    own.refresh_from_db()
+    assert own.decision == ReviewDecision.KEEP
