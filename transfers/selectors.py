@@ -77,6 +77,16 @@ def stage_preview(stage: HandoverStage) -> dict[str, Any]:
     }
 
 
+def campaign_approval_queue() -> RestrictedQuerySet:
+    """Notice campaigns (a deal's transfer notices, an incident's notices) prepared and
+    waiting for a second compliance officer."""
+    from .notice_models import CampaignStatus, NoticeCampaign
+
+    return NoticeCampaign.objects.filter(status=CampaignStatus.DRAFT).select_related(
+        "deal", "incident", "prepared_by"
+    )
+
+
 def approval_queue() -> RestrictedQuerySet:
     return HandoverStage.objects.filter(status=StageStatus.SUBMITTED).select_related(
         "deal", "deal__seller", "deal__buyer", "submitted_by"

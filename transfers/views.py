@@ -29,7 +29,7 @@ from .choices import StageStatus
 from .forms import ApproveForm, AssignForm, DealForm, NdaForm, RejectForm, StageForm, VerifyForm
 from .models import DealAssignment, HandoverStage, TransferDeal
 from .selectors import approval_queue as approval_queue_qs
-from .selectors import stage_preview
+from .selectors import campaign_approval_queue, stage_preview
 
 staff = role_required(Role.BROKER, Role.COMPLIANCE)
 #: What a timeline event was about, in words (events store the model label).
@@ -351,13 +351,23 @@ def stage_reject(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @role_required(Role.COMPLIANCE)
 def approval_queue(request: HttpRequest) -> HttpResponse:
-    """Submitted stages across every deal, oldest first, for the four-eyes decision."""
+    """Everything waiting for a four-eyes decision, oldest first: submitted stages, and the
+    notice campaigns (of deals and of incidents) prepared by someone else."""
     stages = approval_queue_qs().restrict(request.user, "approve").order_by("submitted_at")
     page = Paginator(stages, PAGE_SIZE).get_page(request.GET.get("page"))
+    campaigns = (
+        campaign_approval_queue().restrict(request.user, "view").order_by("prepared_at", "pk")
+    )
+    campaign_page = Paginator(campaigns, PAGE_SIZE).get_page(request.GET.get("notices_page"))
     return render(
         request,
         "transfers/approval_queue.html",
-        {"stages": list(page.object_list), "page_obj": page},
+        {
+            "stages": list(page.object_list),
+            "page_obj": page,
+            "campaigns": list(campaign_page.object_list),
+            "campaign_page": campaign_page,
+        },
     )
 
 

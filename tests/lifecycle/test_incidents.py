@@ -152,6 +152,13 @@ def test_incident_notices_go_through_the_notice_machinery_step_by_step(
     with pytest.raises(ValidationError):
         incident_notices_prepare(actor=cast.compliance, incident=incident)
 
+    # Another officer finds it in the approvals queue, linked to the incident's notices page.
+    second = UserFactory(username="second-officer", roles=[Role.COMPLIANCE])
+    client.force_login(second)
+    queue = client.get(reverse("transfers:approval_queue")).content.decode()
+    assert reverse("lifecycle:incident_notices", args=[incident.pk]) in queue
+    assert "Incident notice" in queue
+
     # Four eyes: not the preparer, not a broker (who cannot even see the campaign).
     with pytest.raises(PermissionDenied):
         notices.campaign_approve(actor=cast.compliance, campaign=campaign)

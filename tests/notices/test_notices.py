@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from audits.choices import AuditAction
@@ -14,7 +15,7 @@ from audits.models import AuditEvent
 from tests.factories import CustomerFactory
 from transfers import notices, services
 from transfers.choices import DealStatus, StageKind
-from transfers.notice_models import CampaignStatus, NoticeStatus
+from transfers.notice_models import CampaignStatus, NoticeCampaign, NoticeStatus
 
 from .conftest import buyer_contact, customers_of, link_path, send_campaign
 
@@ -173,3 +174,23 @@ def test_an_identified_stage_waits_for_customers_not_yet_told(
     manual = campaign.notices.get(customer=unreachable)
     notices.notice_mark_manual_done(actor=cast.broker, notice=manual, channel="letter")
     assert services.approval_refusal(actor=cast.compliance, stage=stage) is None
+
+
+def test_prepared_notices_wait_in_the_approvals_queue_for_another_officer(cast, deal, client):
+    """Campaign approvals used to be reachable only from the deal: the queue listed stages."""
+    campaign = notices.campaign_prepare(
+        actor=cast.broker, deal=deal, objection_deadline=timezone.now() + timedelta(days=30)
+    )
+    client.force_login(cast.compliance)
+    queue = client.get(reverse("transfers:approval_queue")).content.decode()
+    assert reverse("notices:campaign_detail", args=[campaign.pk]) in queue
+    assert deal.reference in queue and "Transfer notice" in queue
+    # Prepared by this officer: listed, but for another officer to decide.
+    NoticeCampaign.objects.filter(pk=campaign.pk).update(prepared_by=cast.compliance)
+    queue = client.get(reverse("transfers:approval_queue")).content.decode()
+    assert reverse("notices:campaign_detail", args=[campaign.pk]) not in queue
+    assert "Yours: another officer decides" in queue
+    # Approved: it leaves the queue.
+    NoticeCampaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.APPROVED)
+    queue = client.get(reverse("transfers:approval_queue")).content.decode()
+    assert "No notices waiting for approval" in queue
