@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -448,6 +449,35 @@ def approval_refusal(*, actor: Any, stage: HandoverStage) -> str | None:
         from .notices import identified_stage_refusal
 
         return identified_stage_refusal(stage)
+    return None
+
+
+def identified_stage_wait(stage: HandoverStage) -> str | None:
+    """What an identified stage still waits for before anyone can approve it (the notices,
+    their objection window), in words for its planner; None when only the approval is
+    missing. The planner may submit before, but is told, with the date where it is known."""
+    if stage.kind != StageKind.IDENTIFIED or stage.status not in (
+        StageStatus.DRAFT,
+        StageStatus.SUBMITTED,
+        StageStatus.REJECTED,
+    ):
+        return None
+    deal = stage.deal
+    if deal.needs_cross_border_assessment:
+        return str(_("It cannot be approved until the cross-border transfer assessment is done."))
+    if not deal.notices_sent_at or not deal.objection_window_closes_at:
+        return str(
+            _(
+                "It cannot be approved yet: the transfer notices have not been sent, and their "
+                "objection window must close first."
+            )
+        )
+    if deal.objection_window_closes_at > timezone.now():
+        return str(
+            _("It can be approved from {date}, when the customers' objection window closes.")
+        ).format(
+            date=date_format(timezone.localtime(deal.objection_window_closes_at), "DATETIME_FORMAT")
+        )
     return None
 
 

@@ -263,6 +263,7 @@ def stage_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "preview": preview,
             "can_plan": can_plan,
             "refusal": services.approval_refusal(actor=user, stage=stage),
+            "wait": services.identified_stage_wait(stage),
             "manifest": getattr(stage, "manifest", None) if hasattr(stage, "manifest") else None,
         },
     )
@@ -285,6 +286,9 @@ def stage_submit(request: HttpRequest, pk: Any) -> HttpResponse:
         _errors(request, exc)
     else:
         messages.success(request, _("Submitted for approval by a compliance officer."))
+        wait = services.identified_stage_wait(stage)
+        if wait:
+            messages.warning(request, wait)
     return redirect("transfers:stage_detail", pk=stage.pk)
 
 

@@ -157,3 +157,33 @@ def test_a_deal_goes_into_handover_with_its_first_stage_and_completes_when_all_a
     deal.refresh_from_db()
     assert deal.status == DealStatus.IN_HANDOVER
     assert services.deal_complete(actor=cast.broker, deal=deal).status == DealStatus.COMPLETED
+
+
+def test_submitting_an_identified_stage_says_when_it_can_be_approved(cast, deal, client):
+    """Submission is allowed before the notices' window closes, but never without a word."""
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    make_customers(cast.seller, 3)
+    stage = services.stage_create(
+        actor=cast.broker, deal=deal, name="Contacts", kind=StageKind.IDENTIFIED,
+        tier_scope=[Tier.GENERAL, Tier.SENSITIVE],
+    )  # fmt: skip
+    client.force_login(cast.broker)
+    page = client.post(reverse("transfers:stage_submit", args=[stage.pk]), follow=True)
+    assert "Submitted for approval" in page.text
+    assert "the transfer notices have not been sent" in page.text
+
+    closes = timezone.now() + timedelta(days=7)
+    TransferDeal.objects.filter(pk=deal.pk).update(
+        notices_sent_at=timezone.now(), objection_window_closes_at=closes
+    )
+    page = client.get(reverse("transfers:stage_detail", args=[stage.pk]))
+    assert "It can be approved from" in page.text
+    assert str(timezone.localtime(closes).year) in page.text
+
+    open_notice_window(deal)
+    page = client.get(reverse("transfers:stage_detail", args=[stage.pk]))
+    assert "It can be approved from" not in page.text and "cannot be approved" not in page.text
