@@ -98,6 +98,9 @@ MATRIX: dict[str, Row] = {
     "transfers:stage_detail": Row(
         only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_submitted
     ),
+    "transfers:stage_edit": Row(
+        only({"broker": 200, "other_broker": 404, "compliance": 403}), kwargs=_draft
+    ),
     "transfers:stage_progress": Row(
         only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_submitted
     ),

@@ -21,6 +21,7 @@ urlpatterns = [
     path("<uuid:pk>/nda/", views.nda_publish, name="nda_publish"),
     path("<uuid:pk>/stages/new/", views.stage_create, name="stage_create"),
     path("stages/<uuid:pk>/", views.stage_detail, name="stage_detail"),
+    path("stages/<uuid:pk>/edit/", views.stage_edit, name="stage_edit"),
     path("stages/<uuid:pk>/progress/", views.stage_progress, name="stage_progress"),
     path("stages/<uuid:pk>/submit/", views.stage_submit, name="stage_submit"),
     path("stages/<uuid:pk>/cancel/", views.stage_cancel, name="stage_cancel"),

@@ -217,8 +217,27 @@ def nda_publish(request: HttpRequest, pk: Any) -> HttpResponse:
 @staff
 def stage_create(request: HttpRequest, pk: Any) -> HttpResponse:
     """The planner: choose kind, tiers and selection, preview the counts, then save a draft."""
-    deal = _deal(request, pk, "plan")
-    form = StageForm(request.POST or None, deal=deal)
+    return _planner(request, _deal(request, pk, "plan"))
+
+
+@staff
+def stage_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The planner on a draft or rejected stage: change it, preview, save (a rejected stage
+    returns to draft, to be submitted again)."""
+    stage = _stage(request, pk, "plan")
+    if stage.status not in (StageStatus.DRAFT, StageStatus.REJECTED):
+        messages.error(request, _("Only a draft or rejected stage can be changed."))
+        return redirect("transfers:stage_detail", pk=stage.pk)
+    return _planner(request, stage.deal, stage)
+
+
+def _planner(request: HttpRequest, deal: TransferDeal, stage: HandoverStage | None = None) -> Any:
+    initial = (
+        {"name": stage.name, "kind": stage.kind, "tier_scope": stage.tier_scope, **stage.selection}
+        if stage is not None
+        else None
+    )
+    form = StageForm(request.POST or None, deal=deal, initial=initial)
     preview = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -227,22 +246,26 @@ def stage_create(request: HttpRequest, pk: Any) -> HttpResponse:
         )
         preview = stage_preview(draft)
         if "save" in request.POST:
+            values = {
+                "name": data["name"],
+                "kind": data["kind"],
+                "tier_scope": data["tier_scope"],
+                "selection": form.selection(),
+            }
             try:
-                stage = services.stage_create(
-                    actor=request.user,
-                    deal=deal,
-                    name=data["name"],
-                    kind=data["kind"],
-                    tier_scope=data["tier_scope"],
-                    selection=form.selection(),
-                )
+                if stage is None:
+                    stage = services.stage_create(actor=request.user, deal=deal, **values)
+                else:
+                    stage = services.stage_update(actor=request.user, stage=stage, values=values)
             except ValidationError as exc:
                 _errors(request, exc)
             else:
                 messages.success(request, _("Stage saved as a draft. Submit it for approval."))
                 return redirect("transfers:stage_detail", pk=stage.pk)
     return render(
-        request, "transfers/stage_planner.html", {"deal": deal, "form": form, "preview": preview}
+        request,
+        "transfers/stage_planner.html",
+        {"deal": deal, "form": form, "preview": preview, "stage": stage},
     )
 
 

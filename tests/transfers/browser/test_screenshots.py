@@ -89,3 +89,54 @@ def test_a_rendered_receipt_page(demo_users, compiled_catalogues, lang):
     prefix = SCREENSHOT_DIR / f"receipt-{lang}"
     render_pages(target, prefix, last=2)
     assert prefix.with_name(f"receipt-{lang}-1.png").exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hans"])
+def test_a_rejected_stage_is_changed_and_submitted_again(
+    demo_users, page, live_server, console, lang
+):
+    """Compliance rejects a stage with a reason; the broker reads it, changes the stage in the
+    planner and submits it again: no shell, no admin."""
+    from customers.choices import Tier
+
+    deal = TransferDeal.objects.get(reference="MER-NW-2026")
+    broker = deal.created_by
+    stage = services.stage_create(
+        actor=broker, deal=deal, name="Too wide", kind=StageKind.PSEUDONYMISED,
+        tier_scope=[Tier.GENERAL],
+    )  # fmt: skip
+    services.stage_submit(actor=broker, stage=stage)
+    use_language(page, live_server.url, lang)
+
+    sign_in(page, "compliance", DEMO_PASSWORD)
+    page.goto(f"/deals/stages/{stage.pk}/reject/")
+    page.fill("#id_reason", "Only the retail segment, please.")
+    with page.expect_navigation():
+        page.locator("form.td-form-card button[type=submit]").click()
+    stage.refresh_from_db()
+    assert stage.status == StageStatus.REJECTED
+    sign_out(page)
+
+    sign_in(page, "broker", DEMO_PASSWORD)
+    page.goto(f"/deals/stages/{stage.pk}/")
+    expect(page.get_by_text("Only the retail segment, please.").first).to_be_visible()
+    _shoot(page, console, "stage-rejected")
+    with page.expect_navigation():
+        page.click(f"a[href='/deals/stages/{stage.pk}/edit/']")
+    expect(page.locator("#id_name")).to_have_value("Too wide")
+    page.fill("#id_name", "Retail overview")
+    segment = page.locator("#id_segment option").first.get_attribute("value")
+    page.select_option("#id_segment", [segment])
+    with page.expect_navigation():
+        page.click("button[name=preview]")
+    _shoot(page, console, "stage-edit-preview")
+    with page.expect_navigation():
+        page.click("button[name=save]")
+    stage.refresh_from_db()
+    assert (stage.name, stage.status) == ("Retail overview", StageStatus.DRAFT)
+    assert stage.selection == {"segment": [segment]}
+    with page.expect_navigation():
+        page.click(f"form[action='/deals/stages/{stage.pk}/submit/'] button")
+    stage.refresh_from_db()
+    assert stage.status == StageStatus.SUBMITTED
+    _shoot(page, console, "stage-submitted-again")
