@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_ARGS ?=
-# Packages from Debian the tests need (browser tests, PDF rendering, catalogue extraction).
-SYSTEM_TOOLS := chromium:chromium pdftoppm:poppler-utils xgettext:gettext
+# Packages from Debian the tests need (browser tests, PDF rendering, catalogue extraction,
+# reading the QR codes printed on letters as a phone camera would).
+SYSTEM_TOOLS := chromium:chromium pdftoppm:poppler-utils xgettext:gettext zbarimg:zbar-tools
 
 .PHONY: run test lint format system-deps messages clean
 

@@ -334,6 +334,12 @@ MATRIX: dict[str, Row] = {
         method="post",
         kwargs=lambda world: {"pk": world.notice_campaign.pk},
     ),
+    # Letters: a draft campaign is refused with a message (approved notices only).
+    "notices:campaign_letters": Row(
+        only({"broker": 302, "other_broker": 404, "compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.notice_campaign.pk},
+    ),
     "notices:notice_manual_done": Row(
         only({"broker": 302, "other_broker": 404, "compliance": 302}),
         method="post",

@@ -22,6 +22,7 @@ campaign_urlpatterns = [
     path("<uuid:pk>/preview/", views.campaign_preview, name="campaign_preview"),
     path("<uuid:pk>/approve/", views.campaign_approve, name="campaign_approve"),
     path("<uuid:pk>/send/", views.campaign_send, name="campaign_send"),
+    path("<uuid:pk>/letters.pdf", views.campaign_letters, name="campaign_letters"),
     path("<uuid:pk>/resend/", views.campaign_resend, name="campaign_resend"),
     path("manual/<int:pk>/", views.notice_manual_done, name="notice_manual_done"),
 ]

@@ -20,7 +20,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -34,9 +34,10 @@ from audits.services import record_event
 from customers.models import Customer
 from transferdesk.permissions import role_required
 
-from . import notices, requests
+from . import letters, notices, requests
 from .models import TransferDeal
 from .notice_models import (
+    CampaignStatus,
     DataSubjectRequest,
     IdentityCheck,
     Notice,
@@ -220,6 +221,35 @@ def notice_manual_done(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Recorded."))
     return redirect("notices:campaign_detail", pk=notice.campaign_id)
+
+
+@require_POST
+@staff
+def campaign_letters(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The letters (PDF) for the customers the e-mail cannot reach, all outstanding ones or
+    the one chosen; for the deal's planners and compliance, like recording them."""
+    campaign = _campaign(request, pk)
+    user: Any = request.user
+    if campaign.deal_id is None:  # an incident's notices have their own page
+        raise Http404
+    if not (
+        user.has_role(Role.COMPLIANCE)
+        or TransferDeal.objects.restrict(user, "plan").filter(pk=campaign.deal_id).exists()
+    ):
+        raise PermissionDenied
+    if campaign.status == CampaignStatus.DRAFT:
+        messages.error(request, _("Letters are printed once the notices are approved."))
+        return redirect("notices:campaign_detail", pk=campaign.pk)
+    chosen = request.POST.get("notice", "")
+    notice_ids = [int(chosen)] if chosen.isdigit() else None
+    pdf, count = letters.campaign_letters(actor=user, campaign=campaign, notice_ids=notice_ids)
+    if not count:
+        messages.info(request, _("No letter is outstanding."))
+        return redirect("notices:campaign_detail", pk=campaign.pk)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = f"letters-{campaign.deal.reference if campaign.deal else campaign.pk}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 # E-mail HTML carries inline styles (mail clients ignore style sheets): this page alone allows
