@@ -27,7 +27,9 @@ run: $(VENV)/.runtime
 	$(PY) manage.py compile_catalogues
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@# The periodic jobs (sweeper, verification, backup, purge…) run beside the web server.
+	$(PY) manage.py scheduler & scheduler=$$!; trap 'kill $$scheduler' EXIT INT TERM; \
+	  $(PY) manage.py runserver 127.0.0.1:8000
 
 ## make test: lint, type check, migrations check, the whole pytest suite
 test: $(VENV)/.dev system-deps

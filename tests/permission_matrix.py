@@ -66,6 +66,8 @@ MATRIX: dict[str, Row] = {
     "transfers:deal_list": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
     "transfers:deal_create": Row(only({"broker": 200, "other_broker": 200})),
     "transfers:approval_queue": Row(only({"compliance": 200})),
+    # Compliance officers (and the Django admin's staff: tests/transferdesk/test_periodic.py).
+    "periodic_jobs": Row(only({"compliance": 200})),
     "transfers:verify_receipt": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
     "transfers:deal_detail": Row(
         only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_deal

@@ -297,7 +297,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "audits-verify-chain": {
         "task": "audits.tasks.verify_audit_chain",
-        "schedule": timedelta(days=1),
+        "schedule": timedelta(seconds=env_int("VERIFY_CHAIN_INTERVAL", 24 * 3600)),
         "options": {"queue": "maintenance"},
     },
     # The stage row is the truth: re-enqueue handovers whose worker vanished (DESIGN.md 7).
@@ -331,12 +331,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Retention and backups (DESIGN.md guarantee 2): nightly backup, daily purge, weekly drill.
     "audits-backup": {
         "task": "audits.tasks_lifecycle.backup",
-        "schedule": timedelta(days=1),
+        "schedule": timedelta(seconds=env_int("BACKUP_INTERVAL", 24 * 3600)),
         "options": {"queue": "maintenance"},
     },
     "audits-purge-expired": {
         "task": "audits.tasks_lifecycle.purge_expired",
-        "schedule": timedelta(days=1),
+        "schedule": timedelta(seconds=env_int("PURGE_INTERVAL", 24 * 3600)),
         "options": {"queue": "maintenance"},
     },
     "audits-restore-drill": {

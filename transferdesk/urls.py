@@ -12,6 +12,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("jobs/<uuid:pk>/progress", views.job_progress, name="job_progress"),
+    path("jobs/periodic/", views.periodic_jobs, name="periodic_jobs"),
     path("accounts/", include("accounts.urls")),
     path("customers/", include("customers.urls")),
     path("deals/", include("transfers.urls")),
