@@ -733,9 +733,11 @@ def reapply_ledger(alias: str) -> tuple[int, int]:
                     .filter(pk=pk, destroyed_at__isnull=True)
                     .update(wrapped_key=None, destroyed_at=destroyed_at)
                 )
-        customer_keys = [pk for pk, _d, purpose in batch if purpose == "customer"]
-        for start in range(0, len(customer_keys), 1000):
-            removed += _remove_shredded_customers(alias, customer_keys[start : start + 1000])
+        # Every customer key of the batch, not only those destroyed just now: a customer row
+        # left beside an already destroyed key (however it came about) goes too.
+        removed += _remove_shredded_customers(
+            alias, [pk for pk, _d, purpose in batch if purpose == "customer"]
+        )
     return keys, removed
 
 
