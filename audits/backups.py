@@ -550,7 +550,8 @@ def authenticate_manifest(
                 "cannot be checked. Nothing was restored."
             ).format(key_id=key_id)
         )
-    if not hmac.compare_digest(manifest_mac(manifest, keys[key_id]), str(manifest["mac"])):
+    expected, given = manifest_mac(manifest, keys[key_id]), str(manifest["mac"])
+    if not hmac.compare_digest(expected.encode(), given.encode()):  # bytes: any text compares
         raise BackupError(
             _(
                 "The backup's manifest failed its MAC check: the manifest was altered (its "
