@@ -18,13 +18,18 @@ random nonce prefix never has to be unique across files.
 
 Next to each file a JSON manifest (not secret: counts and checksums, no data) records the
 time, size, SHA-256, key id, database version, and per-table row counts and checksums, taken
-in the same snapshot as the dump, which the restore drill compares against.
+in the same snapshot as the dump, which the restore drill compares against. The manifest is
+authenticated: ``mac`` is HMAC-SHA256 over its canonical JSON (every other field, sorted keys,
+no whitespace) under a key derived with HKDF from the backup key it names (info
+``transferdesk/backup/manifest/v1``), so whoever can write to the backup directory but does
+not hold the backup key cannot change a figure or a time without restore refusing the file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -107,6 +112,21 @@ def _file_key(key: bytes, salt: bytes) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=salt, info=b"transferdesk/backup/v1"
     ).derive(key)
+
+
+def _manifest_key(key: bytes) -> bytes:
+    """The manifest's MAC key: its own derivation of the backup key (domain separation from
+    the file keys, which use a per-file salt)."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"transferdesk/backup/manifest/v1"
+    ).derive(key)
+
+
+def manifest_mac(manifest: dict[str, Any], key: bytes) -> str:
+    """HMAC-SHA256 of the manifest's canonical JSON (every field but ``mac``)."""
+    body = {name: value for name, value in manifest.items() if name != "mac"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hmac.new(_manifest_key(key), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def _nonce(prefix: bytes, index: int, final: bool) -> bytes:
@@ -420,6 +440,7 @@ def backup_run(*, actor: Any = None) -> BackupRun:
             "database_version": result.engine,
             "tables": result.tables,
         }
+        manifest["mac"] = manifest_mac(manifest, keys[key_id])
         (directory / f"{name}.manifest.json").write_text(json.dumps(manifest, indent=1))
     except Exception as exc:
         partial.unlink(missing_ok=True)
@@ -436,7 +457,7 @@ def backup_run(*, actor: Any = None) -> BackupRun:
         size=size,
         sha256=digest,
         engine=result.engine[:100],
-        manifest={k: v for k, v in manifest.items() if k != "tables"}
+        manifest={k: v for k, v in manifest.items() if k not in ("tables", "mac")}
         | {"tables": len(result.tables), "rows": sum(t["rows"] for t in result.tables.values())},
     )
     run.refresh_from_db()
@@ -473,10 +494,72 @@ def backup_prune(*, now: dt.datetime | None = None) -> int:
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest beside ``path`` as written, NOT authenticated (see
+    ``authenticate_manifest``); ``None`` when there is none."""
     manifest_path = path.with_name(path.name + ".manifest.json")
     if not manifest_path.exists():
         return None
-    return json.loads(manifest_path.read_text())
+    try:
+        loaded = json.loads(manifest_path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        loaded = None
+    if not isinstance(loaded, dict):
+        raise BackupError(_("The backup's manifest is not a JSON object; nothing was restored."))
+    return loaded
+
+
+def authenticate_manifest(
+    manifest: dict[str, Any] | None, *, allow_unauthenticated: bool = False
+) -> dict[str, Any] | None:
+    """The manifest if its MAC verifies under the backup key it names; ``BackupError`` otherwise.
+
+    A manifest whose MAC fails is always refused: it was edited (its ``taken_at``, a checksum, a
+    row count) or belongs to another backup. A manifest without a MAC (written before manifests
+    were authenticated, or stripped of it), and a missing manifest, are refused too unless the
+    operator says ``allow_unauthenticated``; the restore then trusts only the encrypted stream,
+    whose every segment is authenticated, and returns ``None`` so that nothing of the manifest
+    is used but its checksum. Nothing the restore does to erased customers depends on the
+    manifest either way (``reapply_ledger`` replays the whole ledger).
+    """
+    if manifest is None:
+        if allow_unauthenticated:
+            return None
+        raise BackupError(
+            _(
+                "The backup's manifest is missing, so nothing vouches for its figures. Nothing "
+                "was restored; to restore from the encrypted file alone, pass "
+                "--allow-unauthenticated-manifest."
+            )
+        )
+    if not manifest.get("mac"):
+        if allow_unauthenticated:
+            return None
+        raise BackupError(
+            _(
+                "The backup's manifest carries no MAC (it was written before manifests were "
+                "authenticated, or its MAC was removed). Nothing was restored; to restore it "
+                "anyway, trusting only the encrypted file, pass --allow-unauthenticated-manifest."
+            )
+        )
+    _active, keys = backup_keys()
+    key_id = str(manifest.get("key_id", ""))
+    if key_id not in keys:
+        raise BackupError(
+            _(
+                "The backup's manifest names key {key_id!r}, which is not configured; its MAC "
+                "cannot be checked. Nothing was restored."
+            ).format(key_id=key_id)
+        )
+    expected, given = manifest_mac(manifest, keys[key_id]), str(manifest["mac"])
+    if not hmac.compare_digest(expected.encode(), given.encode()):  # bytes: any text compares
+        raise BackupError(
+            _(
+                "The backup's manifest failed its MAC check: the manifest was altered (its "
+                "taken_at, a checksum or a count) or belongs to another backup. Nothing was "
+                "restored."
+            )
+        )
+    return manifest
 
 
 def verify_file(path: Path, manifest: dict[str, Any] | None) -> None:
@@ -597,76 +680,106 @@ def _load_sqlite(path: Path, url: str) -> None:
     partial.rename(target)
 
 
-def _taken_at(manifest: dict[str, Any] | None, path: Path) -> dt.datetime | None:
+def _taken_at(manifest: dict[str, Any] | None) -> dt.datetime | None:
+    """When the snapshot was taken, from an AUTHENTICATED manifest; shown, never relied on."""
     if manifest and manifest.get("taken_at"):
         return dt.datetime.fromisoformat(manifest["taken_at"])
-    run = BackupRun.objects.filter(file_name=path.name).first()
-    return run.taken_at if run else None
+    return None
 
 
-def reapply_ledger(alias: str, *, since: dt.datetime | None) -> tuple[int, int]:
-    """Destroy again, in the restored database, every key the LIVE ledger destroyed after the
-    backup was taken (all destroyed keys if the time is unknown), then remove what the purge
-    removed for those customers. Returns (keys destroyed again, customers removed)."""
-    from customers.models import Customer, Interaction, PurchaseRecord
+#: Ledger entries read from the live database per round trip.
+LEDGER_BATCH = 5000
+
+
+def reapply_ledger(alias: str) -> tuple[int, int]:
+    """Destroy again, in the restored database, every key the LIVE ledger holds as destroyed,
+    then remove what the purge removed for those customers. Returns (keys destroyed again,
+    customers removed).
+
+    The WHOLE ledger, not the part after the backup's time. A cut-off time would have to come
+    from the manifest, which anyone who can write to the backup directory can edit (moving
+    ``taken_at`` two hours forward once skipped every key destroyed in those hours), or from
+    a clock: the snapshot time is the database server's clock, ``destroyed_at`` the
+    application server's, and the two can be skewed. Missing one key means an erased customer
+    readable again, while replaying an entry that the dump already holds changes nothing: a
+    key destroyed before the backup is destroyed in the dump (``destroyed_at IS NULL`` finds
+    nothing) and a customer purged before it is not in the dump. So the replay needs no time
+    at all and is idempotent: a restore run twice, or a restore of a very old backup, ends the
+    same. Each batch first asks the target which of its keys are still live, so the cost is
+    one query per ``LEDGER_BATCH`` ledger entries plus the work actually needed.
+    """
     from transferdesk.models import DataKey
+
+    keys = removed = 0
+    last = None
+    while True:
+        page = DataKey.objects.using("default").filter(destroyed_at__isnull=False)
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        batch = list(
+            page.order_by("pk").values_list("pk", "destroyed_at", "purpose")[:LEDGER_BATCH]
+        )
+        if not batch:
+            break
+        last = batch[-1][0]
+        live = set(
+            DataKey.objects.using(alias)
+            .filter(pk__in=[pk for pk, _d, _p in batch], destroyed_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        for pk, destroyed_at, _purpose in batch:
+            if pk in live:
+                keys += (
+                    DataKey.objects.using(alias)
+                    .filter(pk=pk, destroyed_at__isnull=True)
+                    .update(wrapped_key=None, destroyed_at=destroyed_at)
+                )
+        # Every customer key of the batch, not only those destroyed just now: a customer row
+        # left beside an already destroyed key (however it came about) goes too.
+        removed += _remove_shredded_customers(
+            alias, [pk for pk, _d, purpose in batch if purpose == "customer"]
+        )
+    return keys, removed
+
+
+def _remove_shredded_customers(alias: str, key_batch: list[Any]) -> int:
+    """Remove (or anonymise, as their tombstone says) the customers of ``alias`` whose data key
+    is in ``key_batch``, with their history and snapshots; returns how many were found."""
+    from customers.models import Customer, Interaction, PurchaseRecord
     from transfers.models import HandoverItem
 
     from .models import DestructionTombstone, LegalHold
     from .models.retention import RetentionAction
     from .retention import _raw_delete, reference_hash
 
-    ledger = DataKey.objects.using("default").filter(destroyed_at__isnull=False)
-    if since is not None:
-        # A margin for clocks: destroying an already destroyed key again changes nothing.
-        ledger = ledger.filter(destroyed_at__gte=since - dt.timedelta(hours=1))
-    rows = list(ledger.values_list("pk", "destroyed_at", "purpose"))
-    keys = 0
-    for start in range(0, len(rows), 5000):
-        batch = rows[start : start + 5000]
-        for pk, destroyed_at, _purpose in batch:
-            keys += (
-                DataKey.objects.using(alias)
-                .filter(pk=pk, destroyed_at__isnull=True)
-                .update(wrapped_key=None, destroyed_at=destroyed_at)
-            )
-    customer_keys = [pk for pk, _d, purpose in rows if purpose == "customer"]
-    actions = (
-        dict(
-            DestructionTombstone.objects.using("default")
-            .filter(data_key_id__in=customer_keys)
-            .values_list("data_key_id", "action")
-        )
-        if customer_keys
-        else {}
+    found = list(
+        Customer.objects.using(alias)
+        .filter(data_key_id__in=key_batch)
+        .exclude(status="erased")
+        .values_list("pk", "data_key_id")
     )
-    removed = 0
-    for start in range(0, len(customer_keys), 1000):
-        key_batch = customer_keys[start : start + 1000]
-        found = list(
-            Customer.objects.using(alias)
-            .filter(data_key_id__in=key_batch)
-            .exclude(status="erased")
-            .values_list("pk", "data_key_id")
-        )
-        if not found:
-            continue
-        ids = [pk for pk, _k in found]
-        _raw_delete(Customer.history.using(alias).filter(id__in=ids))
-        _raw_delete(PurchaseRecord.history.using(alias).filter(customer_id__in=ids))
-        _raw_delete(Interaction.history.using(alias).filter(customer_id__in=ids))
-        HandoverItem.objects.using(alias).filter(customer_id__in=ids).update(snapshot=b"")
-        destroy = [pk for pk, key in found if actions.get(key) != RetentionAction.ANONYMISE]
-        keep = [pk for pk, key in found if actions.get(key) == RetentionAction.ANONYMISE]
-        if destroy:
-            _raw_delete(PurchaseRecord.objects.using(alias).filter(customer_id__in=destroy))
-            _raw_delete(Interaction.objects.using(alias).filter(customer_id__in=destroy))
-            _raw_delete(LegalHold.objects.using(alias).filter(customer_id__in=destroy))
-            _raw_delete(Customer.objects.using(alias).filter(pk__in=destroy))
-        if keep:
-            _anonymise_on(alias, keep, {pk: reference_hash(pk) for pk in keep})
-        removed += len(found)
-    return keys, removed
+    if not found:
+        return 0
+    actions = dict(
+        DestructionTombstone.objects.using("default")
+        .filter(data_key_id__in=[key for _pk, key in found])
+        .values_list("data_key_id", "action")
+    )
+    ids = [pk for pk, _k in found]
+    _raw_delete(Customer.history.using(alias).filter(id__in=ids))
+    _raw_delete(PurchaseRecord.history.using(alias).filter(customer_id__in=ids))
+    _raw_delete(Interaction.history.using(alias).filter(customer_id__in=ids))
+    HandoverItem.objects.using(alias).filter(customer_id__in=ids).update(snapshot=b"")
+    destroy = [pk for pk, key in found if actions.get(key) != RetentionAction.ANONYMISE]
+    keep = [pk for pk, key in found if actions.get(key) == RetentionAction.ANONYMISE]
+    if destroy:
+        _raw_delete(PurchaseRecord.objects.using(alias).filter(customer_id__in=destroy))
+        _raw_delete(Interaction.objects.using(alias).filter(customer_id__in=destroy))
+        _raw_delete(LegalHold.objects.using(alias).filter(customer_id__in=destroy))
+        _raw_delete(Customer.objects.using(alias).filter(pk__in=destroy))
+    if keep:
+        _anonymise_on(alias, keep, {pk: reference_hash(pk) for pk in keep})
+    return len(found)
 
 
 def _anonymise_on(alias: str, ids: list[Any], hashes: dict[Any, str]) -> None:
@@ -718,28 +831,36 @@ def target_figures(alias: str) -> dict[str, dict[str, Any]]:
 
 
 def restore(
-    *, path: Path, target_url: str, actor: Any = None, figures: bool = False
+    *,
+    path: Path,
+    target_url: str,
+    actor: Any = None,
+    figures: bool = False,
+    allow_unauthenticated_manifest: bool = False,
 ) -> RestoreOutcome:
-    """Verify, load, re-apply the destruction ledger, verify the chain.
+    """Authenticate the manifest, verify the file, load, re-apply the destruction ledger,
+    verify the chain.
 
-    The ledger is applied through the same connection right after the load, before this
-    function returns the database to anyone; a restore into a database that others already
-    use is not supported (restore into a new one, then switch).
+    Everything that can refuse the backup (the manifest's MAC, the checksum, every segment's
+    tag) runs before anything touches the target. The ledger is applied through the same
+    connection right after the load, before this function returns the database to anyone; a
+    restore into a database that others already use is not supported (restore into a new one,
+    then switch).
     """
     started = time.monotonic()
-    manifest = read_manifest(path)
-    verify_file(path, manifest)
+    written = read_manifest(path)
+    manifest = authenticate_manifest(written, allow_unauthenticated=allow_unauthenticated_manifest)
+    # An unauthenticated manifest's checksum is still worth comparing: it can only refuse.
+    verify_file(path, manifest or written)
     if manifest and manifest.get("database") == "postgresql":
         _load_postgres(path, target_url)
     elif (manifest and manifest.get("database") == "sqlite") or target_url.startswith("sqlite"):
         _load_sqlite(path, target_url)
     else:
         _load_postgres(path, target_url)
-    outcome = RestoreOutcome(target=_redacted(target_url), taken_at=_taken_at(manifest, path))
+    outcome = RestoreOutcome(target=_redacted(target_url), taken_at=_taken_at(manifest))
     with target_alias(target_url) as alias:
-        outcome.keys_redestroyed, outcome.customers_removed = reapply_ledger(
-            alias, since=outcome.taken_at
-        )
+        outcome.keys_redestroyed, outcome.customers_removed = reapply_ledger(alias)
         outcome.chain_ok, outcome.chain_events, outcome.chain_message = verify_target_chain(alias)
         if figures:
             outcome.tables = target_figures(alias)
@@ -845,9 +966,9 @@ def restore_drill(*, actor: Any = None, backup: BackupRun | None = None) -> Rest
         if backup is None:
             raise BackupError(_("There is no backup to drill with yet."))
         path = _backup_dir() / backup.file_name
-        manifest = read_manifest(path)
-        if manifest is None:
-            raise BackupError(_("The backup's manifest is missing."))
+        # Its figures are what the drill compares against: an authenticated manifest only.
+        manifest = authenticate_manifest(read_manifest(path))
+        assert manifest is not None  # refused above when missing or without a MAC
         url, drop = _scratch_url()
         outcome = restore(path=path, target_url=url, actor=actor, figures=True)
         mismatches = compare_figures(

@@ -31,6 +31,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -80,6 +81,8 @@ logger = logging.getLogger(__name__)
 #: Customers per purge transaction: big enough for bulk statements to pay, small enough that a
 #: crash loses little work and the audit lock is held briefly.
 CHUNK_SIZE = 2000
+#: Class of the PostgreSQL advisory locks that keep one run per policy ("tdpg" in ASCII).
+POLICY_LOCK_CLASS = 0x74647067
 #: Deal statuses after which the deal counts as ended for ``RetentionEvent.DEAL_ENDED``.
 DEAL_ENDED_STATUSES = ("completed", "cancelled")
 
@@ -410,6 +413,8 @@ class PurgeOutcome:
     rows: int = 0
     dry_run: bool = False
     skipped_unconfirmed: bool = False
+    #: Another process was running this policy: this call did nothing (no run, no failure).
+    already_running: bool = False
 
 
 def _customer_columns() -> tuple[list[str], list[str]]:
@@ -435,8 +440,12 @@ def _shred_customers(
     from transfers.portal_services import followups_for_erased_customers
 
     C = Customer
+    # Locked (PostgreSQL): a second shredder of the same customers (an erasure during a purge)
+    # waits for this transaction, then reads them again and finds them gone or erased, instead
+    # of destroying nothing and failing on the tombstone's unique reference hash.
     rows = list(
-        C.objects.filter(_Bulk(ids).where("customers_customer", "id"))
+        C.objects.select_for_update(of=("self",))
+        .filter(_Bulk(ids).where("customers_customer", "id"))
         .exclude(status=CustomerStatus.ERASED)
         .exclude(_held_q())
         .values_list("pk", "data_key_id", "organization_id")
@@ -744,7 +753,8 @@ def purge_policy(
     certificate: bool = True,
 ) -> PurgeOutcome:
     """Run one policy to the end (or only count, ``dry_run``). Unconfirmed policies never
-    run: compliance must have confirmed their first preview."""
+    run: compliance must have confirmed their first preview. While another process runs the
+    same policy this returns at once with ``already_running`` (see ``_policy_run_lock``)."""
     outcome = PurgeOutcome(run=None, policy=policy, dry_run=dry_run)
     if not policy.is_confirmed or not policy.is_active:
         outcome.skipped_unconfirmed = True
@@ -755,6 +765,67 @@ def purge_policy(
         outcome.customers = preview.due if is_customer else 0
         outcome.rows = preview.due if not is_customer else preview.purchases + preview.interactions
         return outcome
+    with _policy_run_lock(policy) as held:
+        if not held:
+            outcome.already_running = True
+            if job_id:
+                job_fail(
+                    job_id=job_id,
+                    error=_(
+                        "This policy is already being purged by another run; nothing was done "
+                        "twice. Its certificate appears on this page when that run ends."
+                    ),
+                )
+            return outcome
+        return _purge_policy_held(
+            policy=policy,
+            actor=actor,
+            job_id=job_id,
+            chunk_size=chunk_size,
+            certificate=certificate,
+            outcome=outcome,
+        )
+
+
+@contextmanager
+def _policy_run_lock(policy: RetentionPolicy) -> Iterator[bool]:
+    """Whether this process may run ``policy`` now: one run per policy at a time.
+
+    Two runs at once used to pick the same chunk; the second destroyed nothing, failed on the
+    tombstones' unique reference hash and marked the (shared) run failed. On PostgreSQL this is
+    a session advisory lock keyed by the policy, taken without waiting, so a second run leaves
+    at once instead of holding a worker for the length of the first. It spans the run's many
+    chunk transactions (a row lock could only span one), and the server releases it by itself
+    when the holder's connection dies, so a killed worker's run is resumed by the next one as
+    before. SQLite has one writer at a time and needs none.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(str(policy.pk).encode()).digest()[:4], "big") - 2**31
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [POLICY_LOCK_CLASS, key])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        # A connection that died took the lock with it; its error is the one to report.
+        if held and connection.is_usable():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [POLICY_LOCK_CLASS, key])
+
+
+def _purge_policy_held(
+    *,
+    policy: RetentionPolicy,
+    actor: Any,
+    job_id: Any,
+    chunk_size: int,
+    certificate: bool,
+    outcome: PurgeOutcome,
+) -> PurgeOutcome:
+    """``purge_policy`` once this process holds the policy's run lock."""
+    is_customer = policy.category == RetentionCategory.CUSTOMER_RECORD
     selection = due_customers(policy) if is_customer else due_records(policy)
     total = selection.count()
     run = _open_run(policy=policy, actor=actor, job_id=job_id, request_ref="")

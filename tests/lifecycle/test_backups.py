@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import uuid
+from pathlib import Path
 
+import environ
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.utils import timezone
 
 from audits.backups import (
     BackupError,
@@ -154,10 +158,13 @@ def test_a_backup_with_one_flipped_byte_is_refused_naming_the_failure(
     try:
         with pytest.raises(CommandError, match="SHA-256 checksum mismatch"):
             call_command("restore", str(path), "--target", url)
-        # Without its manifest the tag check names the segment.
+        # Without its manifest the restore needs the explicit flag, and the tag check still
+        # names the segment.
         path.with_name(path.name + ".manifest.json").unlink()
-        with pytest.raises(CommandError, match="Authentication tag check failed at segment"):
+        with pytest.raises(CommandError, match="manifest is missing"):
             call_command("restore", str(path), "--target", url)
+        with pytest.raises(CommandError, match="Authentication tag check failed at segment"):
+            call_command("restore", str(path), "--target", url, "--allow-unauthenticated-manifest")
     finally:
         drop()
 
@@ -210,3 +217,112 @@ def test_on_postgresql_the_backup_is_an_encrypted_pg_dump(make_customer, tmp_pat
         plain = b"".join(decrypt_stream(handle))
     assert plain.startswith(b"PGDMP")  # the custom format's signature, only after decryption
     assert b"PGDMP" not in path.read_bytes()
+
+
+# --- the manifest is authenticated; the ledger is replayed whole (issue: moving taken_at) ----
+
+
+def _manifest_path(backup: BackupRun, backup_dir) -> object:
+    return backup_dir / f"{backup.file_name}.manifest.json"
+
+
+def _edit_manifest(path, **changes) -> None:
+    """What an attacker with write access to the backup directory does: edit the JSON."""
+    doc = json.loads(path.read_text())
+    for name, value in changes.items():
+        if value is None:
+            doc.pop(name, None)
+        else:
+            doc[name] = value
+    path.write_text(json.dumps(doc, indent=1))
+
+
+def _moved(iso: str, hours: int) -> str:
+    return (dt.datetime.fromisoformat(iso) + dt.timedelta(hours=hours)).isoformat()
+
+
+def _target_is_empty(url: str) -> bool:
+    if url.startswith("sqlite"):
+        return not Path(url.removeprefix("sqlite:///")).exists()
+    from audits.backups import _pg_connect
+
+    config = environ.Env.db_url_config(url)
+    probe = _pg_connect(config, config["NAME"], autocommit=True)
+    try:
+        with probe.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            return cursor.fetchone()[0] == 0
+    finally:
+        probe.close()
+
+
+@pytest.mark.parametrize("hours", [2, -2], ids=["forward", "backward"])
+def test_a_manifest_whose_taken_at_was_moved_is_refused_and_the_target_left_untouched(
+    cast, make_customer, tmp_path, backup_dir, hours
+):
+    victim, _ = make_customer()
+    backup = backup_run()
+    customer_erase(actor=cast.compliance, customer=victim, request_ref="REQ-SKEW")
+    manifest = _manifest_path(backup, backup_dir)
+    taken_at = json.loads(manifest.read_text())["taken_at"]
+    _edit_manifest(manifest, taken_at=_moved(taken_at, hours))
+    url, drop = _restore_url(tmp_path)
+    try:
+        with pytest.raises(CommandError, match="failed its MAC check") as refused:
+            call_command("restore", str(backup_dir / backup.file_name), "--target", url)
+        assert "taken_at" in str(refused.value) and "Nothing was restored" in str(refused.value)
+        assert _target_is_empty(url)
+    finally:
+        drop()
+    # The drill reads the same manifest: it fails, naming the MAC, instead of comparing.
+    drill = restore_drill(actor=cast.compliance)
+    assert drill.status == "failed" and "MAC" in drill.error
+
+
+def test_a_manifest_stripped_of_its_mac_needs_the_flag_and_even_then_the_erased_stay_erased(
+    cast, make_customer, tmp_path, backup_dir
+):
+    victim, _ = make_customer()
+    survivor, _ = make_customer()
+    backup = backup_run()
+    customer_erase(actor=cast.compliance, customer=victim, request_ref="REQ-LEGACY")
+    manifest = _manifest_path(backup, backup_dir)
+    taken_at = json.loads(manifest.read_text())["taken_at"]
+    # As a backup from before manifests were authenticated, and its time moved past the erasure.
+    _edit_manifest(manifest, mac=None, taken_at=_moved(taken_at, 2))
+    path = backup_dir / backup.file_name
+    url, drop = _restore_url(tmp_path)
+    try:
+        with pytest.raises(CommandError, match="carries no MAC"):
+            call_command("restore", str(path), "--target", url)
+        assert _target_is_empty(url)
+        call_command("restore", str(path), "--target", url, "--allow-unauthenticated-manifest")
+        with target_alias(url) as alias:
+            restored = _read_all(alias)
+    finally:
+        drop()
+    assert victim.pk not in restored
+    assert restored[survivor.pk] != "destroyed"
+
+
+def test_an_erasure_on_a_server_whose_clock_runs_two_hours_behind_is_still_replayed(
+    cast, make_customer, tmp_path, backup_dir, monkeypatch
+):
+    victim, _ = make_customer()
+    backup = backup_run()  # taken_at: the database server's clock (SQLite: this process's)
+    real_now = timezone.now
+    with monkeypatch.context() as skewed:
+        # The application server that erases runs two hours behind the one that backed up:
+        # its destroyed_at is earlier than the backup's taken_at.
+        skewed.setattr(timezone, "now", lambda: real_now() - dt.timedelta(hours=2))
+        customer_erase(actor=cast.compliance, customer=victim, request_ref="REQ-CLOCK")
+    url, drop = _restore_url(tmp_path)
+    try:
+        outcome = restore(path=backup_dir / backup.file_name, target_url=url)
+        assert outcome.chain_ok and outcome.keys_redestroyed >= 1
+        assert outcome.customers_removed == 1
+        with target_alias(url) as alias:
+            restored = _read_all(alias)
+    finally:
+        drop()
+    assert victim.pk not in restored

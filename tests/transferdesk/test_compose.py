@@ -31,8 +31,49 @@ def test_every_long_running_service_has_a_health_check():
 
 def test_web_worker_and_beat_share_one_environment():
     env = app_environment()
-    for name in ("worker", "beat", "migrate"):
+    for name in ("worker", "beat"):
         assert COMPOSE["services"][name]["environment"] == env
+    # The migrate step differs only in the role it connects as, and names the app's role.
+    migrate = dict(COMPOSE["services"]["migrate"]["environment"])
+    assert migrate.pop("DATABASE_URL") != env["DATABASE_URL"]
+    assert migrate.pop("TRANSFERDESK_APP_DB_USER")
+    assert migrate == {k: v for k, v in env.items() if k != "DATABASE_URL"}
+
+
+def _parts(url: str) -> tuple[str, str, str]:
+    """(role, password, database) of a compose DATABASE_URL; the password is a ``${...}``
+    substitution, which a URL parser would cut at its ``?``."""
+    found = re.fullmatch(r"postgres://([^:]+):(.*)@db:5432/(\w+)", url)
+    assert found, url
+    return found.group(1), found.group(2), found.group(3)
+
+
+def _role(url: str) -> str:
+    return _parts(url)[0]
+
+
+def test_the_app_connects_as_a_role_that_owns_nothing_and_only_the_owner_migrates():
+    services = COMPOSE["services"]
+    db = services["db"]["environment"]
+    app_url, migrate = app_environment()["DATABASE_URL"], services["migrate"]["environment"]
+    owner, app = db["POSTGRES_USER"], db["TRANSFERDESK_APP_DB_USER"]
+    assert app != owner
+    for name in ("web", "worker", "beat"):
+        assert _role(services[name]["environment"]["DATABASE_URL"]) == app, name
+    assert _role(migrate["DATABASE_URL"]) == owner
+    assert migrate["TRANSFERDESK_APP_DB_USER"] == app
+    # Same database, and the app's password is the one the init script gives its role.
+    assert _parts(app_url)[2] == _parts(migrate["DATABASE_URL"])[2] == db["POSTGRES_DB"]
+    assert _parts(app_url)[1] == db["TRANSFERDESK_APP_DB_PASSWORD"]
+    assert _parts(migrate["DATABASE_URL"])[1] == db["POSTGRES_PASSWORD"]
+    # The image's init scripts create the role; the migrate step grants it app_role.sql.
+    assert "./docker/initdb:/docker-entrypoint-initdb.d:ro" in services["db"]["volumes"]
+    init = (ROOT / "docker" / "initdb" / "10-app-role.sh").read_text()
+    assert "$TRANSFERDESK_APP_DB_USER" in init and "$TRANSFERDESK_APP_DB_PASSWORD" in init
+    assert services["migrate"]["command"] == ["sh", "docker/migrate.sh"]
+    script = (ROOT / "docker" / "migrate.sh").read_text()
+    assert "manage.py migrate" in script
+    assert 'app_role="$TRANSFERDESK_APP_DB_USER"' in script and "audits/sql/app_role.sql" in script
 
 
 def test_every_variable_the_stack_sets_is_one_the_settings_read():

@@ -22,10 +22,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         outcomes = purge_expired(dry_run=options["dry_run"])
         skipped = sum(1 for o in outcomes if o.skipped_unconfirmed)
+        elsewhere = sum(1 for o in outcomes if o.already_running)
         customers = sum(o.customers for o in outcomes)
         rows = sum(o.rows for o in outcomes)
         verb = "would purge" if options["dry_run"] else "purged"
         self.stdout.write(
             f"purge_expired: {verb} {customers} customers and {rows} rows under "
-            f"{len(outcomes) - skipped} policies; {skipped} policies await confirmation"
+            f"{len(outcomes) - skipped - elsewhere} policies; {skipped} policies await "
+            "confirmation"
+            + (f"; {elsewhere} policies already running in another process" if elsewhere else "")
         )

@@ -15,7 +15,8 @@ from audits.backups import BackupError, restore
 class Command(BaseCommand):
     help = _(
         "Restore an encrypted backup into an empty target database. Refuses a file whose "
-        "checksum or authentication tag fails; destroys again every key destroyed since."
+        "manifest MAC, checksum or authentication tag fails; destroys again every key the "
+        "destruction ledger holds."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,11 +24,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--target", required=True, help=_("DATABASE_URL of the (empty) target database.")
         )
+        parser.add_argument(
+            "--allow-unauthenticated-manifest",
+            action="store_true",
+            help=_(
+                "Restore a backup whose manifest has no MAC (taken before manifests were "
+                "authenticated) or is missing, trusting only the encrypted file."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         try:
-            outcome = restore(path=path, target_url=options["target"])
+            outcome = restore(
+                path=path,
+                target_url=options["target"],
+                allow_unauthenticated_manifest=options["allow_unauthenticated_manifest"],
+            )
         except BackupError as exc:
             raise CommandError(f"restore: REFUSED {path.name}: {exc}") from None
         if not outcome.chain_ok:
