@@ -249,6 +249,21 @@ if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Health probes come over plain HTTP from the load balancer, inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# /readyz pings the workers (up to 2 s) only for the load balancer: a client address in
+# READYZ_ALLOWED_ADDRESSES (addresses or CIDRs) or the READYZ_TOKEN in an X-Readyz-Token header;
+# the result is shared for READYZ_CACHE_SECONDS. Everyone else gets a bare, cheap status.
+READYZ_ALLOWED_ADDRESSES = env_list("READYZ_ALLOWED_ADDRESSES", default=[])
+for _entry in READYZ_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"READYZ_ALLOWED_ADDRESSES: {_entry!r} is not an address or a network (CIDR)."
+        ) from None
+READYZ_TOKEN = os.environ.get("READYZ_TOKEN", "").strip()
+if os.environ.get("READYZ_TOKEN_FILE"):
+    READYZ_TOKEN = _secrets.get("READYZ_TOKEN")
+READYZ_CACHE_SECONDS = env_int("READYZ_CACHE_SECONDS", 10)
 
 # --- E-mail ----------------------------------------------------------------------------------
 _email = environ.Env.email_url_config(os.environ.get("EMAIL_URL") or "consolemail://")
