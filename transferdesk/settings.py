@@ -398,7 +398,11 @@ CACHES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "transferdesk.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "transferdesk.middleware.RequestIdLogFilter"},
+        # Customer-link tokens are bearer credentials: never in a log line (logmask.py).
+        "mask_customer_links": {"()": "transferdesk.logmask.CustomerLinkMaskFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
@@ -407,12 +411,23 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "mask_customer_links"],
             "formatter": "plain",
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # The two loggers that write request paths ("Not Found: /n/…", runserver's request
+        # lines): masked at the logger, so every handler (and a test's capture) sees the mask.
+        "django.request": {"filters": ["mask_customer_links"]},
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["mask_customer_links"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }
 
 # --- TransferDesk ----------------------------------------------------------------------------
