@@ -116,25 +116,38 @@ def _probe_services() -> dict[str, Any]:
     return {"checks": checks, "failing": failed}
 
 
+def _cache_call(method: str, *args: Any, **kwargs: Any) -> Any:
+    """A cache operation that treats an unreachable cache (Redis down) as a miss: readiness
+    must be reported, not crash, when the cache's own server is the part that failed."""
+    try:
+        return getattr(cache, method)(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - any cache failure: answer without it
+        return None
+
+
 def _cached_probe(*, run: bool) -> dict[str, Any] | None:
     """The probe's result from the shared cache; when ``run`` and none is fresh, probe once
-    (one caller at a time across processes) and cache it for ``READYZ_CACHE_SECONDS``."""
-    result = cache.get(PROBE_KEY)
+    (one caller at a time across processes) and cache it for ``READYZ_CACHE_SECONDS``
+    (0: no caching, every allowed call probes)."""
+    window = settings.READYZ_CACHE_SECONDS
+    result = _cache_call("get", PROBE_KEY) if window > 0 else None
     if result is not None or not run:
         return result
-    window = max(1, settings.READYZ_CACHE_SECONDS)
-    if not cache.add(PROBING_KEY, 1, timeout=int(PROBE_TIMEOUT * 2) + 5):
+    if window <= 0:
+        return _probe_services()
+    locked = _cache_call("add", PROBING_KEY, 1, timeout=int(PROBE_TIMEOUT * 2) + 5)
+    if locked is False:
         # Someone else is probing right now: their previous answer, or "being checked".
-        return cache.get(LAST_PROBE_KEY) or {
+        return _cache_call("get", LAST_PROBE_KEY) or {
             "checks": {"broker": "being checked", "workers": "being checked"},
             "failing": ["workers"],
         }
     try:
         result = _probe_services()
-        cache.set(PROBE_KEY, result, timeout=window)
-        cache.set(LAST_PROBE_KEY, result, timeout=window * 10)
+        _cache_call("set", PROBE_KEY, result, timeout=window)
+        _cache_call("set", LAST_PROBE_KEY, result, timeout=window * 10)
     finally:
-        cache.delete(PROBING_KEY)
+        _cache_call("delete", PROBING_KEY)
     return result
 
 

@@ -4,6 +4,7 @@ ping is something only the load balancer can trigger, at most once per cache win
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
 import pytest
@@ -21,7 +22,8 @@ def _readyz(settings):
     settings.READYZ_ALLOWED_ADDRESSES = []
     cache.clear()
     yield
-    cache.clear()
+    with contextlib.suppress(redis.exceptions.ConnectionError):  # a test's dead cache
+        cache.clear()
 
 
 def test_healthz_answers_while_the_process_serves(client):
@@ -119,3 +121,24 @@ def test_many_calls_to_readyz_send_at_most_one_worker_ping_per_cache_window(clie
     client.get("/readyz", **LB)
     assert _pings_sent(subscriber) == 1
     subscriber.close()
+
+
+@pytest.mark.django_db
+def test_readyz_reports_rather_than_crashes_when_the_cache_server_is_down(client, settings, cast):
+    """The cache is Redis, like the broker: with both gone, /readyz names the broker, and
+    sign-in (whose per-address counter lives in the cache) still works."""
+    dead = "redis://127.0.0.1:1/0"  # nothing listens: connections are refused at once
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}
+    }
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = dead
+    response = client.get("/readyz", **LB)
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("unreachable")
+    assert client.get("/readyz").json() == {"status": "ok"}  # the database answers
+
+    from tests.factories import PASSWORD
+
+    response = client.post("/accounts/login/", {"username": "broker", "password": PASSWORD})
+    assert response.status_code == 302
