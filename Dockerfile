@@ -30,4 +30,4 @@ RUN useradd --system --uid 10001 --home /app transferdesk \
 USER transferdesk
 
 EXPOSE 8000
-CMD ["gunicorn", "transferdesk.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", "--access-logfile", "-"]
+CMD ["gunicorn", "transferdesk.wsgi", "--config", "gunicorn.conf.py"]

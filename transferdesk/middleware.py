@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 
+from .clientip import client_ip, request_from_trusted_proxy
+
 HEADER = "X-Request-ID"
 #: An incoming id is kept only if it is short and plain, so it cannot inject into logs.
-_VALID_INCOMING = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_VALID_INCOMING = re.compile(r"^[A-Za-z0-9._-]{8,64}\Z")
 
 
 @dataclass(frozen=True)
@@ -46,19 +48,21 @@ def set_request_id(value: str | None) -> None:
 
 
 class RequestIdMiddleware:
-    """Takes a well-formed ``X-Request-ID`` from the proxy or makes one, and echoes it back."""
+    """Takes a well-formed ``X-Request-ID`` from a trusted proxy or makes one, and echoes it
+    back. The id is stored with every audit event, so a client must not choose it: one sent by
+    anyone but a proxy of ``TRUSTED_PROXIES`` is replaced, and even the proxy's must be plain."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get(HEADER, "")
+        incoming = request.headers.get(HEADER, "") if request_from_trusted_proxy(request) else ""
         request_id = incoming if _VALID_INCOMING.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = _context.set(
             RequestContext(
                 request_id=request_id,
-                ip=request.META.get("REMOTE_ADDR") or None,
+                ip=client_ip(request),
                 user_agent=request.headers.get("User-Agent", "")[:512],
             )
         )

@@ -7,6 +7,7 @@ into a hard requirement, and ``manage.py check --deploy`` passes under it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -76,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "accounts.middleware.SignInLanguageMiddleware",
+    "accounts.middleware.SignInBackoffMiddleware",
     "django.middleware.common.CommonMiddleware",
     "transferdesk.public_url.PublicBaseUrlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -156,15 +158,34 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
-# django-axes: the sixth attempt on a user is refused, even with the right password. Failures
-# are counted per username (guessing one account) and per address (spraying many accounts).
+# The proxies in front of the app (addresses or CIDR networks). Only a request whose peer is one
+# of them has its X-Forwarded-For read (transferdesk/clientip.py); everything that needs the
+# client's address (lock-outs, rate limits, the audit trail, the request id) goes through it.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network (CIDR)."
+        ) from None
+
+# django-axes: the sixth attempt on a user from one client is refused, even with the right
+# password. Failures are counted per username and client address together, so guessing at one
+# account from one place locks that pair only: neither the same person elsewhere nor other
+# users behind the same network are locked out by someone else's typing.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "transferdesk.clientip.client_ip"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Spraying many accounts from one address: past this many failed sign-ins in the window, that
+# address gets a back-off answer (429 with Retry-After) for the rest of the window, no CAPTCHA.
+# Set high enough that only abuse reaches it (accounts/throttle.py).
+SIGN_IN_ADDRESS_LIMIT = env_int("SIGN_IN_ADDRESS_LIMIT", 100)
+SIGN_IN_ADDRESS_WINDOW = timedelta(minutes=env_int("SIGN_IN_ADDRESS_WINDOW_MINUTES", 60))
 
 # django-guardian: no anonymous user object; scoping never widens for global permissions.
 ANONYMOUS_USER_NAME = None
@@ -229,6 +250,21 @@ if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Health probes come over plain HTTP from the load balancer, inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# /readyz pings the workers (up to 2 s) only for the load balancer: a client address in
+# READYZ_ALLOWED_ADDRESSES (addresses or CIDRs) or the READYZ_TOKEN in an X-Readyz-Token header;
+# the result is shared for READYZ_CACHE_SECONDS. Everyone else gets a bare, cheap status.
+READYZ_ALLOWED_ADDRESSES = env_list("READYZ_ALLOWED_ADDRESSES", default=[])
+for _entry in READYZ_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"READYZ_ALLOWED_ADDRESSES: {_entry!r} is not an address or a network (CIDR)."
+        ) from None
+READYZ_TOKEN = os.environ.get("READYZ_TOKEN", "").strip()
+if os.environ.get("READYZ_TOKEN_FILE"):
+    READYZ_TOKEN = _secrets.get("READYZ_TOKEN")
+READYZ_CACHE_SECONDS = env_int("READYZ_CACHE_SECONDS", 10)
 
 # --- E-mail ----------------------------------------------------------------------------------
 _email = environ.Env.email_url_config(os.environ.get("EMAIL_URL") or "consolemail://")
@@ -363,7 +399,11 @@ CACHES = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "transferdesk.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "transferdesk.middleware.RequestIdLogFilter"},
+        # Customer-link tokens are bearer credentials: never in a log line (logmask.py).
+        "mask_customer_links": {"()": "transferdesk.logmask.CustomerLinkMaskFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
@@ -372,12 +412,23 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "mask_customer_links"],
             "formatter": "plain",
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # The two loggers that write request paths ("Not Found: /n/…", runserver's request
+        # lines): masked at the logger, so every handler (and a test's capture) sees the mask.
+        "django.request": {"filters": ["mask_customer_links"]},
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["mask_customer_links"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }
 
 # --- TransferDesk ----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -28,6 +27,8 @@ from audits.services import record_event
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer
 from customers.registry import fields_of
+from transferdesk import ratelimit
+from transferdesk.clientip import client_ip
 
 from . import notices, requests
 from .notice_models import (
@@ -58,23 +59,29 @@ DONE = {
 }
 
 
-def _limited(request: HttpRequest, link_key: str) -> bool:
-    """True once the address or the link went over its hourly budget."""
-    ip = request.META.get("REMOTE_ADDR", "unknown")
-    budgets = (
-        (f"notice:rl:ip:{ip}", getattr(settings, "NOTICE_RATE_LIMIT_PER_ADDRESS", 120)),
-        (f"notice:rl:link:{link_key[:64]}", getattr(settings, "NOTICE_RATE_LIMIT_PER_LINK", 60)),
-    )
-    over = False
+#: The budgets' window: an hour, so that token guessing stays slow but a customer who clicked
+#: too often is back the same hour.
+RATE_WINDOW = 3600
+
+
+def _limited(request: HttpRequest, link_key: str) -> int | None:
+    """Seconds to wait once the client's address or the link went over its hourly budget, or
+    None. The address is the client's own (behind the proxy, from the trusted header), never
+    the proxy's: one client guessing tokens must not lock every other customer out."""
+    budgets = [
+        (f"notice:link:{link_key[:64]}", getattr(settings, "NOTICE_RATE_LIMIT_PER_LINK", 60)),
+    ]
+    address = client_ip(request)
+    if address is not None:
+        budgets.insert(
+            0, (f"notice:ip:{address}", getattr(settings, "NOTICE_RATE_LIMIT_PER_ADDRESS", 120))
+        )
+    waits = []
     for key, limit in budgets:
-        cache.add(key, 0, timeout=3600)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=3600)
-            count = 1
-        over = over or count > limit
-    return over
+        count = ratelimit.hit(key, RATE_WINDOW)
+        if count.value > limit:
+            waits.append(count.retry_after)
+    return max(waits) if waits else None
 
 
 def _language(request: HttpRequest, customer: Customer) -> str:
@@ -88,15 +95,19 @@ def _language(request: HttpRequest, customer: Customer) -> str:
     return translation.get_language_from_request(request)
 
 
-def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
+def _refuse(request: HttpRequest, reason: str, retry_after: int | None = None) -> HttpResponse:
     status = {"expired": 410, "limited": 429}.get(reason, 403)
-    return render(request, "notice/invalid.html", {"reason": reason}, status=status)
+    response = render(request, "notice/invalid.html", {"reason": reason}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _open(request: HttpRequest, token: str) -> NoticeLink | HttpResponse:
     # The rate-limit key for a link is the token's signature part, known before any lookup.
-    if _limited(request, token.rsplit(":", 1)[-1]):
-        return _refuse(request, "limited")
+    retry_after = _limited(request, token.rsplit(":", 1)[-1])
+    if retry_after is not None:
+        return _refuse(request, "limited", retry_after)
     try:
         return notices.link_resolve(token)
     except notices.LinkInvalid as exc:

@@ -27,6 +27,7 @@ from accounts.choices import Role
 from audits.access import log_access
 from audits.choices import AuditAction
 from audits.services import record_event
+from transferdesk.clientip import client_ip
 from transferdesk.middleware import get_request_context
 from transferdesk.permissions import role_required
 
@@ -201,7 +202,7 @@ def nda(request: HttpRequest, deal_pk: Any) -> HttpResponse:
             nda_accept(
                 actor=request.user,
                 nda=current,
-                ip=context.ip if context else request.META.get("REMOTE_ADDR"),
+                ip=context.ip if context else client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
         except ValidationError as error:

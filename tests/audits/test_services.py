@@ -32,7 +32,8 @@ def _in_request(call, **meta: str) -> AuditEvent:
     return events[0]
 
 
-def test_record_event_fills_actor_frozen_name_and_request_context():
+def test_record_event_fills_actor_frozen_name_and_request_context(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.5"]  # the request id and client come from the proxy
     user = UserFactory(username="broker")
     org = OrganizationFactory()
     deal = uuid.uuid4()
@@ -42,7 +43,8 @@ def test_record_event_fills_actor_frozen_name_and_request_context():
             action=AuditAction.VIEW_SENSITIVE, actor=user, obj=org, deal=deal, details={"n": 1}
         ),
         HTTP_X_REQUEST_ID="req-0123456789",
-        REMOTE_ADDR="203.0.113.9",
+        REMOTE_ADDR="10.0.0.5",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
         HTTP_USER_AGENT="Pytest/1.0",
     )
 

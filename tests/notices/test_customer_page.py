@@ -111,6 +111,39 @@ def test_an_address_is_rate_limited_even_with_bad_tokens(client):
     assert codes == [403, 403, 429]
 
 
+def test_a_client_guessing_tokens_behind_the_proxy_does_not_lock_out_other_customers(
+    deal, pair, client, settings
+):
+    """Every customer arrives from the proxy's address; the budget is the client's own."""
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+    proxy = {"REMOTE_ADDR": "10.0.0.5"}
+    guesser = {**proxy, "HTTP_X_FORWARDED_FOR": "198.51.100.1"}
+    codes = [client.get(f"/n/guess:x:sig{i}/", **guesser).status_code for i in range(130)]
+    assert codes[:120] == [403] * 120 and codes[120:] == [429] * 10
+    refused = client.get("/n/guess:x:sig/", **guesser)
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert "Too many attempts" in refused.content.decode()
+
+    first, _ = pair
+    link = notices.link_issue(actor=None, deal=deal, customer=first)
+    customer = {**proxy, "HTTP_X_FORWARDED_FOR": "198.51.100.2"}
+    response = client.get(_path(link), **customer)
+    assert response.status_code == 200
+    assert first.full_name in response.content.decode()
+
+
+def test_a_forged_forwarded_address_from_outside_the_proxy_is_ignored(client, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+    settings.NOTICE_RATE_LIMIT_PER_ADDRESS = 3
+    codes = [
+        client.get(
+            f"/n/guess{i}/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"192.0.2.{i}"
+        ).status_code
+        for i in range(4)
+    ]
+    assert codes == [403, 403, 403, 429]
+
+
 def test_every_action_is_confirmed_on_screen_and_by_email(
     deal, pair, client, django_capture_on_commit_callbacks
 ):

@@ -73,7 +73,8 @@ def start_gunicorn(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
         try:
             urllib.request.urlopen(f"{base}/healthz", timeout=2).close()  # noqa: S310
             return proc, base
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            # TimeoutError: a worker still importing the app on a loaded machine.
             if proc.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited early:\n{proc.log()[-2000:]}") from None
             time.sleep(0.2)

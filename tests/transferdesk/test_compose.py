@@ -12,7 +12,8 @@ from django.conf import settings
 from transferdesk.envconfig import SECRET_GENERATORS
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SETTINGS_SOURCE = (ROOT / "transferdesk" / "settings.py").read_text()
 
 
@@ -113,3 +114,23 @@ def test_the_image_runs_as_a_non_root_user_and_serves_with_gunicorn():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^USER transferdesk$", dockerfile, re.M)
     assert '"gunicorn", "transferdesk.wsgi"' in dockerfile
+
+
+def test_the_web_service_runs_gunicorn_with_the_projects_config():
+    """gunicorn.conf.py brings the access-log logger that masks customer-link tokens."""
+    command = COMPOSE["services"]["web"]["command"]
+    assert command[:2] == ["gunicorn", "transferdesk.wsgi"]
+    assert command[command.index("--config") + 1] == "gunicorn.conf.py"
+    assert "--access-logfile" not in command  # the config's, with the masking logger
+    assert '"--config", "gunicorn.conf.py"' in (ROOT / "Dockerfile").read_text()
+    assert "logger_class" in (ROOT / "gunicorn.conf.py").read_text()
+
+
+def test_the_stack_names_its_trusted_proxies_explicitly():
+    """Clients reach gunicorn directly here, so no proxy is trusted unless the operator says
+    which; the variable is passed through for the TLS proxy the header comment describes."""
+    env = app_environment()
+    assert env["TRUSTED_PROXIES"] == "${TRUSTED_PROXIES:-}"
+    assert "TRUSTED_PROXIES" in COMPOSE_TEXT.split("x-app-environment")[0]
+    example = (ROOT / ".env.example").read_text()
+    assert re.search(r"^TRUSTED_PROXIES=", example, re.M)

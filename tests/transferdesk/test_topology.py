@@ -17,7 +17,13 @@ from tests.support.redis_server import RedisServer
 def test_web_worker_and_beat_work_together_and_readyz_names_what_fails(transactional_db, tmp_path):
     broker = RedisServer()
     broker.start()
-    env = service_env(broker.url, HEARTBEAT_INTERVAL="1")
+    # The load balancer's address gets the named checks, probed afresh on every call here.
+    env = service_env(
+        broker.url,
+        HEARTBEAT_INTERVAL="1",
+        READYZ_ALLOWED_ADDRESSES="127.0.0.1",
+        READYZ_CACHE_SECONDS="0",
+    )
     processes = []
     try:
         web, base = start_gunicorn(env, tmp_path)
