@@ -344,8 +344,9 @@ _LEGAL_BASIS_ALIASES = {
 
 def _squash(text: str) -> str:
     """Header key: case, spaces, underscores, hyphens, colons and brackets do not matter, nor
-    full-width forms (NFKC reads full-width letters and brackets as their ASCII forms)."""
-    text = blind_index.normalise_text(text)
+    full-width forms (NFKC reads full-width letters and brackets as their ASCII forms), nor a
+    note in brackets after the name (``身份证号(必填)``, ``金额(元)``)."""
+    text = re.sub(r"(?<=.)\([^()]*\)", "", blind_index.normalise_text(text))
     return re.sub(r"[\s_\-:*()\uff1a\uff08\uff09]+", "", text.strip().lower())
 
 
