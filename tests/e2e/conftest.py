@@ -122,31 +122,20 @@ def console() -> ConsoleWatch:
 
 
 @pytest.fixture
-def browser_locale() -> str:
-    """The browser context's locale (``navigator.language``, ``Accept-Language``); a journey
-    in Chinese parametrizes it to ``zh-CN``, as a Chinese user's browser sends. The words that
-    Chromium draws itself (the file picker's button, a date field's format) follow the
-    browser's UI language, which is one per process and stays English here."""
-    return "en-GB"
-
-
-@pytest.fixture
 def page(
     browser: Browser,
     live_server: LiveServer,
     transactional_db: None,
     compiled_catalogues: None,
     console: ConsoleWatch,
-    browser_locale: str,
 ) -> Iterator[Page]:
-    """A page in a fresh browser context (English unless ``browser_locale`` says otherwise)
-    on the live server.
+    """A page in a fresh browser context (English) on the live server.
 
     The test fails if the page logged any console error it did not expect: a Content-Security-
     Policy violation (an inline style or script), a missing asset or a JavaScript exception.
     """
     context = browser.new_context(
-        base_url=live_server.url, viewport=VIEWPORT, locale=browser_locale, device_scale_factor=1
+        base_url=live_server.url, viewport=VIEWPORT, locale="en-GB", device_scale_factor=1
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
