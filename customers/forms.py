@@ -172,10 +172,17 @@ class ImportMappingForm(forms.Form):
             label=_("Generate references"),
             required=False,
             initial="reference" not in mapping.values(),
-            help_text=_(
-                "For a file with no column of customer references: each customer gets one, "
-                "{first} for the first row to {last} for the last, in the file's order, kept "
-                "with the customer for good."
+            help_text=(
+                _(
+                    "For a file with no column of customer references: each customer gets one, "
+                    "{first} for the first row to {last} for the last, in the file's order, "
+                    "kept with the customer for good."
+                )
+                if first != last
+                else _(
+                    "For a file with no column of customer references: the customer gets "
+                    "{first}, kept with the customer for good."
+                )
             ).format(first=first, last=last),
         )
 
