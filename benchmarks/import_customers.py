@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import io
 import json
 import os
@@ -60,6 +61,9 @@ def _resident_id(body: str) -> str:
     return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
 
 
+_BORN = datetime.date(1950, 1, 1)
+
+
 def rows(n: int) -> list[list[str]]:
     """N distinct, valid customers (unique e-mails and id numbers, valid mobile numbers)."""
     out = []
@@ -72,7 +76,10 @@ def rows(n: int) -> list[list[str]]:
                 f"customer{i}@mail.example.cn",
                 f"138{i % 10**8:08d}",
                 f"{city}市中山路{i % 999 + 1}号",
-                _resident_id(f"110101{i:011d}"),
+                # A real date of birth (the import checks it) and a sequence number.
+                _resident_id(
+                    f"110101{_BORN + datetime.timedelta(days=i // 1000):%Y%m%d}{i % 1000:03d}"
+                ),
                 city,
                 ("零售", "会员", "企业")[i % 3],
                 f"20{10 + i % 15}-0{1 + i % 9}-1{i % 9}",

@@ -143,10 +143,20 @@ class ImportUploadForm(forms.Form):
 
 
 class ImportMappingForm(forms.Form):
-    """One select per column of the file: which field it fills, or "do not import"."""
+    """One select per column of the file: which field it fills, or "do not import"; and, for a
+    file without a reference column, the choice to generate references (ticked when no column
+    was recognised as one), whose first and last values the page shows before anything runs."""
 
-    def __init__(self, *args: Any, headers: list[str], mapping: dict[str, str], **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        headers: list[str],
+        mapping: dict[str, str],
+        references: tuple[str, str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
+        first, last = references or (importing.generated_reference(1),) * 2
         choices = [("", _("— Do not import —"))] + [
             (t.name, str(t.label).capitalize()) for t in importing.TARGETS
         ]
@@ -158,6 +168,23 @@ class ImportMappingForm(forms.Form):
                 required=False,
                 initial=mapping.get(str(index), ""),
             )
+        self.fields["generate_references"] = forms.BooleanField(
+            label=_("Generate references"),
+            required=False,
+            initial="reference" not in mapping.values(),
+            help_text=(
+                _(
+                    "For a file with no column of customer references: each customer gets one, "
+                    "{first} for the first row to {last} for the last, in the file's order, "
+                    "kept with the customer for good."
+                )
+                if first != last
+                else _(
+                    "For a file with no column of customer references: the customer gets "
+                    "{first}, kept with the customer for good."
+                )
+            ).format(first=first, last=last),
+        )
 
     def rows(self) -> list[tuple[int, str, forms.BoundField]]:
         return [(i + 1, h, self[f"col_{i}"]) for i, h in enumerate(self.headers)]
@@ -172,7 +199,24 @@ class ImportMappingForm(forms.Form):
                     fields=", ".join(str(importing.TARGETS_BY_NAME[d].label) for d in duplicates)
                 )
             )
-        missing = [t for t in importing.TARGETS if t.required and t.name not in chosen]
+        generate = bool(cleaned.get("generate_references"))
+        if generate and "reference" in chosen:
+            raise forms.ValidationError(
+                _(
+                    "A column is mapped to the reference: either keep it or generate "
+                    "references, not both."
+                )
+            )
+        if not generate and "reference" not in chosen:
+            self.add_error(
+                None,
+                _("Choose the column holding the reference, or tick “Generate references”."),
+            )
+        missing = [
+            t
+            for t in importing.TARGETS
+            if t.required and t.name not in chosen and t.name != "reference"
+        ]
         if missing:
             raise forms.ValidationError(
                 _("Choose the columns holding: {fields}.").format(

@@ -46,6 +46,18 @@ CHUNK_ROWS = 2000
 MAX_PROBLEMS = 1000
 FILE_LEVEL = 0  # the row number of problems about the file as a whole
 
+#: References given to customers of a file without a reference column, when the person
+#: importing chooses so: ``TD-000001``, ``TD-000002``, … per organisation, continuing after
+#: the highest one it already has. A sequence rather than a hash: short, readable over the
+#: phone, sorted as the file was, and unique by construction (a hash would need a collision
+#: check); stable because the number is stored with the customer, never recomputed.
+GENERATED_REFERENCE_PREFIX = "TD-"
+GENERATED_REFERENCE_PATTERN = re.compile(r"TD-(\d{6,})")
+
+
+def generated_reference(number: int) -> str:
+    return f"{GENERATED_REFERENCE_PREFIX}{number:06d}"
+
 
 class Kind:
     TEXT = "text"
@@ -95,7 +107,18 @@ TARGETS: tuple[Target, ...] = (
         gettext_lazy("full name"),
         max_length=255,
         required=True,
-        aliases=("name", "customer name", "姓名", "客户姓名", "名字", "全名"),
+        aliases=(
+            "name",
+            "customer name",
+            "姓名",
+            "客户姓名",
+            "名字",
+            "全名",
+            "客户名称",
+            "真实姓名",
+            "联系人",
+            "联系人姓名",
+        ),
     ),
     Target(
         "email",
@@ -111,6 +134,9 @@ TARGETS: tuple[Target, ...] = (
             "电子邮箱",
             "电子邮件",
             "邮件地址",
+            "邮箱地址",
+            "电子邮箱地址",
+            "电邮",
         ),
     ),
     Target(
@@ -128,13 +154,27 @@ TARGETS: tuple[Target, ...] = (
             "手机号码",
             "电话",
             "联系电话",
+            "电话号码",
+            "移动电话",
+            "联系手机",
         ),
     ),
     Target(
         "postal_address",
         gettext_lazy("postal address"),
         max_length=1000,
-        aliases=("address", "地址", "通讯地址", "邮寄地址", "住址"),
+        aliases=(
+            "address",
+            "地址",
+            "通讯地址",
+            "邮寄地址",
+            "住址",
+            "联系地址",
+            "家庭住址",
+            "家庭地址",
+            "详细地址",
+            "收货地址",
+        ),
     ),
     Target(
         "preferences",
@@ -156,6 +196,10 @@ TARGETS: tuple[Target, ...] = (
             "身份证",
             "身份证号码",
             "证件号码",
+            "证件号",
+            "公民身份号码",
+            "身份证件号码",
+            "居民身份证号码",
         ),
     ),
     Target(
@@ -299,7 +343,10 @@ _LEGAL_BASIS_ALIASES = {
 
 
 def _squash(text: str) -> str:
-    """Header key: case, spaces, underscores, hyphens and full-width colons do not matter."""
+    """Header key: case, spaces, underscores, hyphens, colons and brackets do not matter, nor
+    full-width forms (NFKC reads full-width letters and brackets as their ASCII forms), nor a
+    note in brackets after the name (``身份证号(必填)``, ``金额(元)``)."""
+    text = re.sub(r"(?<=.)\([^()]*\)", "", blind_index.normalise_text(text))
     return re.sub(r"[\s_\-:*()\uff1a\uff08\uff09]+", "", text.strip().lower())
 
 
@@ -571,6 +618,7 @@ class RowValidator:
         existing_references: set[str],
         existing_emails: set[str],
         existing_national_ids: set[str],
+        first_generated_reference: int | None = None,
     ) -> None:
         self.headers = headers
         self.mapping = sorted(mapping.items())
@@ -582,6 +630,10 @@ class RowValidator:
         self.existing_emails = existing_emails
         self.existing_national_ids = existing_national_ids
         mapped = set(mapping.values())
+        # With no reference column, the next generated number (``None``: none generated).
+        self.next_reference = None if "reference" in mapped else first_generated_reference
+        if self.next_reference is not None:
+            mapped.add("reference")
         self.missing_required = [t for t in TARGETS if t.required and t.name not in mapped]
         # Per mapped column: its index, its target and its name in problems (worked out once,
         # not once per row).
@@ -616,6 +668,10 @@ class RowValidator:
                 continue
             if value not in ("", None):
                 values[target.name] = value
+        if self.next_reference is not None:
+            # One number per data row, in file order, valid or not: the preview said so.
+            values["reference"] = generated_reference(self.next_reference)
+            self.next_reference += 1
         for name in self.required:
             if name not in values and not any(p.column == columns[name] for p in problems):
                 fail(name, _("This field is required."))
@@ -731,6 +787,10 @@ class RowValidator:
             return parse_date(raw) if text else None
         if not text:
             return ""
+        if kind != Kind.TEXT or target.name == "reference":
+            # Identifiers and codes as Chinese input methods type them (full-width) are the
+            # same values as their ASCII forms; names and free text are kept as written.
+            text = blind_index.normalise_text(text)
         if target.max_length is not None and len(text) > target.max_length:
             raise ValidationError(_("At most {limit} characters.").format(limit=target.max_length))
         if kind == Kind.EMAIL:

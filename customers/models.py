@@ -431,6 +431,8 @@ class ImportUpload(models.Model):
     file_format = models.CharField(_("format"), max_length=8)
     headers = models.JSONField(_("column headers"), default=list)
     mapping = models.JSONField(_("column mapping"), default=dict)
+    #: No column holds the reference: the import gives each row the next ``TD-`` number.
+    generate_references = models.BooleanField(_("generate references"), default=False)
     row_count = models.PositiveIntegerField(_("rows"), default=0)
     status = models.CharField(
         _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED

@@ -92,7 +92,9 @@ def customer_search(*, organization: Organization, query: str) -> QuerySet[Custo
         digests["phone_bidx"] = blind_index.blind_index(
             blind_index.PHONE, query, region=organization.country
         )
-    condition = Q(reference=query)
+    # References are matched as typed and in NFKC form (typed full-width, as the import
+    # stores them); the blind indexes normalise the same way themselves.
+    condition = Q(reference=query) | Q(reference=blind_index.normalise_text(query))
     for column, digest in digests.items():
         condition |= Q(**{column: digest})
     return Customer.objects.filter(condition, organization=organization)

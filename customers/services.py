@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
+from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -355,6 +356,8 @@ class ImportOutcome:
     problems_truncated: bool = False
     unmapped_columns: list[str] = field(default_factory=list)
     mapped_columns: dict[str, str] = field(default_factory=dict)
+    #: The first and last reference generated for a file without a reference column.
+    generated_references: list[str] = field(default_factory=list)
 
     def add(self, problems: list[importing.Problem]) -> None:
         room = importing.MAX_PROBLEMS - len(self.problems)
@@ -378,6 +381,7 @@ class ImportOutcome:
             "problems_truncated": self.problems_truncated,
             "unmapped_columns": self.unmapped_columns,
             "mapped_columns": self.mapped_columns,
+            "generated_references": self.generated_references,
         }
 
 
@@ -399,6 +403,25 @@ def _existing_keys(organization: Organization) -> tuple[set[str], set[str], set[
         if national_id_bidx:
             national_ids.add(national_id_bidx)
     return references, emails, national_ids
+
+
+def next_generated_reference(organization: Organization) -> int:
+    """The number the next generated reference of ``organization`` gets (``TD-000001`` is 1):
+    one past the highest it holds, so a generated reference is never given twice."""
+    pattern = importing.GENERATED_REFERENCE_PATTERN
+    highest = (
+        Customer.objects.filter(
+            organization=organization,
+            reference__startswith=importing.GENERATED_REFERENCE_PREFIX,
+            reference__regex=rf"^{pattern.pattern}$",
+        )
+        .annotate(width=Length("reference"))
+        .order_by("-width", "-reference")
+        .values_list("reference", flat=True)
+        .first()
+    )
+    match = pattern.fullmatch(highest or "")
+    return int(match.group(1)) + 1 if match else 1
 
 
 class _Writer:
@@ -528,6 +551,7 @@ def customer_import(
     dry_run: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
     source: str = "upload",
+    generate_references: bool = False,
 ) -> ImportOutcome:
     """Validate every row of a customer file and, if all are valid, create them all.
 
@@ -537,7 +561,8 @@ def customer_import(
     (default: the proposal from the headers); columns it leaves out are never read. With
     ``dry_run`` nothing is written. ``progress(done, total)`` is called per chunk. The IMPORT
     event carries counts and column names, never values. Never raises for bad input: a file
-    that cannot be read comes back as a problem of row 0.
+    that cannot be read comes back as a problem of row 0. With ``generate_references`` and no
+    column mapped to the reference, each row gets the next ``TD-`` number, in file order.
     """
     outcome = ImportOutcome(dry_run=dry_run)
     try:
@@ -552,7 +577,7 @@ def customer_import(
             for i, name in chosen.items()
             if name in importing.TARGETS_BY_NAME and 0 <= int(i) < len(table.headers)
         }
-        problems = _mapping_problems(table.headers, chosen)
+        problems = _mapping_problems(table.headers, chosen, generate_references)
         outcome.unmapped_columns = [
             h or _("column {number}").format(number=i + 1)
             for i, h in enumerate(table.headers)
@@ -566,12 +591,23 @@ def customer_import(
             return outcome
         try:
             if dry_run:
-                _run(outcome, table, chosen, organization, actor, None, progress)
+                _run(
+                    outcome, table, chosen, organization, actor, None, progress, generate_references
+                )
             else:
                 with transaction.atomic(durable=True):
                     # Leaving the writer's block waits until every chunk is in the database.
                     with _Writer(organization=organization, actor=actor) as writer:
-                        _run(outcome, table, chosen, organization, actor, writer, progress)
+                        _run(
+                            outcome,
+                            table,
+                            chosen,
+                            organization,
+                            actor,
+                            writer,
+                            progress,
+                            generate_references,
+                        )
                     if not outcome.ok:
                         raise _Rollback
                     outcome.applied = True
@@ -586,6 +622,7 @@ def customer_import(
                             "purchases": outcome.purchases,
                             "interactions": outcome.interactions,
                             "fields": sorted(chosen.values()),
+                            "generated_references": outcome.generated_references,
                             "unmapped_columns": len(outcome.unmapped_columns),
                         },
                     )
@@ -627,7 +664,9 @@ def customer_import(
     return outcome
 
 
-def _mapping_problems(headers: list[str], mapping: dict[int, str]) -> list[importing.Problem]:
+def _mapping_problems(
+    headers: list[str], mapping: dict[int, str], generate_references: bool = False
+) -> list[importing.Problem]:
     problems: list[importing.Problem] = []
     counts: dict[str, int] = {}
     for name in mapping.values():
@@ -643,7 +682,17 @@ def _mapping_problems(headers: list[str], mapping: dict[int, str]) -> list[impor
                     ),
                 )
             )
+    if generate_references and "reference" in counts:
+        problems.append(
+            importing.Problem(
+                importing.FILE_LEVEL,
+                "",
+                str(_("A column holds the references: map it or generate references, not both.")),
+            )
+        )
     for target in importing.TARGETS:
+        if generate_references and target.name == "reference":
+            continue
         if target.required and target.name not in counts:
             problems.append(
                 importing.Problem(
@@ -665,8 +714,10 @@ def _run(
     actor: Any,
     writer: _Writer | None,
     progress: Callable[[int, int | None], None] | None,
+    generate_references: bool = False,
 ) -> None:
     references, emails, national_ids = _existing_keys(organization)
+    first = next_generated_reference(organization) if generate_references else None
     validator = importing.RowValidator(
         headers=table.headers,
         mapping=mapping,
@@ -674,6 +725,7 @@ def _run(
         existing_references=references,
         existing_emails=emails,
         existing_national_ids=national_ids,
+        first_generated_reference=first,
     )
     chunk: list[importing.RowResult] = []
 
@@ -699,6 +751,11 @@ def _run(
         if len(chunk) >= importing.CHUNK_ROWS or outcome.rows % importing.CHUNK_ROWS == 0:
             flush()
     flush()
+    if first is not None and outcome.rows:
+        outcome.generated_references = [
+            importing.generated_reference(first),
+            importing.generated_reference(first + outcome.rows - 1),
+        ]
     if outcome.rows == 0:
         outcome.add(
             [
@@ -756,10 +813,14 @@ def _upload_wipe(upload: ImportUpload) -> None:
         key.destroy()
 
 
-def import_upload_set_mapping(*, upload: ImportUpload, mapping: Mapping[int, str]) -> None:
-    """Record the mapping the person confirmed (column index → field)."""
+def import_upload_set_mapping(
+    *, upload: ImportUpload, mapping: Mapping[int, str], generate_references: bool = False
+) -> None:
+    """Record the mapping the person confirmed (column index → field), and whether the
+    references are generated (a file without a reference column)."""
     upload.mapping = {str(i): name for i, name in mapping.items()}
-    upload.save(update_fields=["mapping"])
+    upload.generate_references = generate_references
+    upload.save(update_fields=["mapping", "generate_references"])
 
 
 def import_upload_start(*, actor: Any, upload: ImportUpload) -> Job | None:
@@ -813,6 +874,7 @@ def import_upload_run(*, upload_id: Any, actor: Any = None, job_id: Any = None) 
             mapping={int(i): name for i, name in upload.mapping.items()},
             progress=progress,
             source="upload",
+            generate_references=upload.generate_references,
         )
         del data
     except Exception:

@@ -560,13 +560,22 @@ def import_mapping(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespon
     upload = _upload(request, slug, pk)
     if upload.status != ImportStatus.UPLOADED:
         return redirect("customers:import_result", slug=slug, pk=upload.pk)
+    first = services.next_generated_reference(upload.organization)
     form = ImportMappingForm(
         request.POST if request.method == "POST" else None,
         headers=upload.headers,
         mapping=upload.mapping,
+        references=(
+            importing.generated_reference(first),
+            importing.generated_reference(first + max(upload.row_count, 1) - 1),
+        ),
     )
     if request.method == "POST" and form.is_valid():
-        services.import_upload_set_mapping(upload=upload, mapping=form.mapping())
+        services.import_upload_set_mapping(
+            upload=upload,
+            mapping=form.mapping(),
+            generate_references=form.cleaned_data["generate_references"],
+        )
         try:
             services.import_upload_start(actor=request.user, upload=upload)
         except ValidationError as exc:

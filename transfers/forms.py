@@ -43,8 +43,9 @@ class DealForm(forms.ModelForm):
         for name, kind in (("seller", OrganizationKind.SELLER), ("buyer", OrganizationKind.BUYER)):
             party = cast(forms.ModelChoiceField, self.fields[name])
             party.queryset = Organization.objects.filter(kind=kind)
-        if self.instance.pk:
+        if not self.instance._state.adding:
             # Parties and reference are fixed once the deal exists (its key and grants follow).
+            # Not ``instance.pk``: a new deal has its UUID from the start, before any insert.
             for name in ("reference", "seller", "buyer"):
                 del self.fields[name]
 

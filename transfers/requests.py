@@ -30,6 +30,7 @@ from audits.choices import AuditAction
 from audits.services import record_event
 from customers.choices import CustomerStatus, StatusChangeReason
 from customers.models import Customer
+from transferdesk.crypto import blind_index
 
 from .models import HandoverItem, TransferDeal
 from .notice_models import (
@@ -173,6 +174,15 @@ def _on_commit_tell(
 # --- intake --------------------------------------------------------------------------------
 
 
+def _requested_value(field_name: str, value: str) -> str:
+    """A correction as the customer typed it; identifiers and codes in NFKC form (full-width
+    input from a Chinese keyboard), as the vault stores and indexes them."""
+    value = value.strip()
+    if field_name in ("email", "phone", "country", "preferred_language"):
+        value = blind_index.normalise_text(value).strip()
+    return value
+
+
 @transaction.atomic
 def request_create(
     *,
@@ -209,7 +219,9 @@ def request_create(
         or (IdentityCheck.LINK if source == RequestSource.CUSTOMER_PAGE else IdentityCheck.PENDING),
         jurisdiction=jurisdiction,
         field_name=field_name if kind == RequestKind.CORRECTION else "",
-        requested_value=requested_value.strip() if kind == RequestKind.CORRECTION else "",
+        requested_value=_requested_value(field_name, requested_value)
+        if kind == RequestKind.CORRECTION
+        else "",
         message=message.strip(),
         received_at=now,
         due_at=due_date(now, jurisdiction),

@@ -5,6 +5,8 @@ import os
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transferdesk.crypto import blind_index as bi
 
@@ -86,3 +88,51 @@ def test_the_digest_follows_a_changed_key(settings) -> None:
     before = bi.digest(bi.EMAIL, "a@example.com")
     settings.TRANSFERDESK_BLIND_INDEX_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
     assert bi.digest(bi.EMAIL, "a@example.com") != before
+
+
+# --- full-width input (NFKC) ---------------------------------------------------------------
+
+#: Printable ASCII → its full-width form, as Chinese input methods type it.
+_FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)} | {" ": "\u3000"})
+_ASCII = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=40)
+
+
+def _variant(text: str, mask: list[bool]) -> str:
+    """``text`` with the characters picked by ``mask`` in full width (NFKC-equivalent)."""
+    return "".join(
+        ch.translate(_FULL_WIDTH) if pick else ch
+        for ch, pick in zip(text, mask + [True] * len(text), strict=False)
+    )
+
+
+@given(_ASCII, st.lists(st.booleans()))
+def test_any_full_width_variant_of_an_email_or_id_normalises_as_its_ascii_form(
+    text: str, mask: list[bool]
+) -> None:
+    variant = _variant(text, mask)
+    for kind in (bi.EMAIL, bi.NATIONAL_ID):
+        assert bi.normalise(kind, variant) == bi.normalise(kind, text)
+
+
+@given(
+    st.text(st.sampled_from("0123456789 -()+"), min_size=1, max_size=20),
+    st.lists(st.booleans()),
+)
+def test_any_full_width_variant_of_a_phone_normalises_as_its_ascii_form(
+    text: str, mask: list[bool]
+) -> None:
+    def outcome(value: str) -> str:
+        try:
+            return bi.normalise(bi.PHONE, value, region="CN")
+        except ValidationError:
+            return "invalid"
+
+    assert outcome(_variant(text, mask)) == outcome(text)
+
+
+def test_a_full_width_email_has_the_blind_index_of_its_ascii_form() -> None:
+    typed = "LI".translate(_FULL_WIDTH) + ".HUA@EXAMPLE.CN"
+    assert bi.blind_index(bi.EMAIL, typed) == bi.blind_index(bi.EMAIL, "li.hua@example.cn")
+    assert bi.normalise_national_id("11010519491231002x".translate(_FULL_WIDTH)) == (
+        "11010519491231002X"
+    )

@@ -63,3 +63,20 @@ def test_seed_demo_seeds_meridian_once_and_grants_the_brokers(db):
     assert broker.has_perm("customers.reveal_core", meridian)
     assert broker2.has_perm("customers.manage_customers", meridian)
     assert not broker2.has_perm("customers.reveal_core", meridian)
+
+
+def test_import_customers_generates_references_for_a_file_without_them(seller, tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes("姓名,邮箱\n王小明,wang@example.cn\n李娜,lina@example.cn\n".encode("gb18030"))
+    with pytest.raises(CommandError):
+        call_command("import_customers", "--org", seller.slug, str(path), stdout=StringIO())
+    out = StringIO()
+    call_command(
+        "import_customers", "--org", seller.slug, str(path), "--generate-references", stdout=out
+    )
+    assert "imported 2 customers" in out.getvalue()
+    customers = Customer.objects.order_by("reference")
+    assert [(c.reference, c.full_name) for c in customers] == [
+        ("TD-000001", "王小明"),
+        ("TD-000002", "李娜"),
+    ]

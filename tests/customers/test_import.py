@@ -14,6 +14,7 @@ from customers import importing
 from customers.models import Customer, PurchaseRecord
 from customers.selectors import customer_find_by_email, customer_find_by_national_id
 from customers.services import customer_import
+from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -79,10 +80,13 @@ def test_a_file_with_errors_in_several_rows_and_columns_applies_nothing_and_repo
 
 
 def test_a_national_id_typed_in_lower_case_with_spaces_is_stored_normalised(seller):
-    data = rows_of(
-        "reference,full_name,national_id\nN-1,Wang,110105 1949 1231 002x\nN-2,Zhao,  ab-12 34 c \n"
-    )
+    data = rows_of("reference,full_name,national_id\nN-1,Wang,110105 1949 1231 002x\n")
     outcome = customer_import(actor=None, organization=seller, data=data)
+    assert outcome.applied, outcome.problems
+    # Outside China any letters-digits-hyphens number is a national id (a UK NI number).
+    uk = OrganizationFactory(slug="uk-seller", country="GB")
+    data = rows_of("reference,full_name,national_id\nN-2,Zhao,  ab-12 34 c \n")
+    outcome = customer_import(actor=None, organization=uk, data=data)
     assert outcome.applied, outcome.problems
     wang, zhao = Customer.objects.get(reference="N-1"), Customer.objects.get(reference="N-2")
     # As the core-field correction stores it: upper-case, no spaces.

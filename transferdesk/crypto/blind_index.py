@@ -6,11 +6,18 @@ customer has this e-mail" while holding neither the e-mail nor anything a dictio
 could reverse without the key. Normalising first makes "Li.Wei@Example.com " and
 "li.wei@example.com" the same search; the kind is part of the HMAC input, so equal strings of
 different kinds never collide.
+
+Every normaliser starts with NFKC (``normalise_text``): Chinese input methods type full-width
+letters and digits (U+FF21 for "A", U+FF11 for "1"), which must validate, be stored and be
+found exactly as their ASCII twins. The import, the record forms, the search box and the
+customer's own requests all go through these functions, so no path can index a variant.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
+import unicodedata
 from functools import lru_cache
 
 import phonenumbers
@@ -29,14 +36,20 @@ PHONE = "phone"
 NATIONAL_ID = "national_id"
 
 
+def normalise_text(value: str) -> str:
+    """Unicode NFKC: full-width letters, digits and signs (and the ideographic space) become
+    their ASCII forms; anything already in normal form is returned unchanged (ASCII is)."""
+    return unicodedata.normalize("NFKC", value)
+
+
 def normalise_email(value: str) -> str:
-    return value.strip().lower()
+    return normalise_text(value).strip().lower()
 
 
 def normalise_phone(value: str, region: str | None = None) -> str:
     """E.164 (``+8613800138000``); ``region`` reads numbers written without a country code."""
     try:
-        number = phonenumbers.parse(value, (region or "").upper() or None)
+        number = phonenumbers.parse(normalise_text(value), (region or "").upper() or None)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
@@ -48,7 +61,7 @@ def normalise_phone(value: str, region: str | None = None) -> str:
 
 
 def normalise_national_id(value: str) -> str:
-    return "".join(value.split()).upper()
+    return "".join(normalise_text(value).split()).upper()
 
 
 _ID_CHARACTERS = re.compile(r"[A-Z0-9-]+")
@@ -65,11 +78,20 @@ def cn_resident_id_ok(value: str) -> bool:
     return "10X98765432"[total % 11] == value[17]
 
 
+def _cn_birth_date_ok(digits: str) -> bool:
+    """Characters 7 to 14 of a resident id: a date of birth (YYYYMMDD) from 1900 to today."""
+    try:
+        born = datetime.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return False
+    return datetime.date(1900, 1, 1) <= born <= datetime.date.today()
+
+
 def clean_national_id(value: str, country: str | None = None) -> str:
     """A national id number as it is stored and indexed: upper-case without spaces (as
-    ``normalise_national_id``), letters, digits and hyphens only, and, for an organisation in
-    China, an 18-character resident id with a matching check character. Raises
-    ``ValidationError`` otherwise; messages never repeat the value.
+    ``normalise_national_id``, NFKC included), letters, digits and hyphens only, and, for an
+    organisation in China, an 18-character resident id (a real date of birth, a matching
+    check character). Raises ``ValidationError`` otherwise; messages never repeat the value.
 
     One rule for every way a number comes in (the core-field correction, the import)."""
     value = normalise_national_id(value)
@@ -77,7 +99,22 @@ def clean_national_id(value: str, country: str | None = None) -> str:
         raise ValidationError(
             _("An id number holds letters, digits and hyphens only."), code="invalid_id"
         )
-    if country == "CN" and _CN_RESIDENT_ID.fullmatch(value) and not cn_resident_id_ok(value):
+    if country != "CN":
+        return value
+    # First-generation 15-digit numbers are refused: those cards ceased to be valid on
+    # 1 January 2013, and their holders' numbers are the 18-character ones (a 15-digit
+    # number in a current export is a stale record to be corrected at the source).
+    if not _CN_RESIDENT_ID.fullmatch(value):
+        raise ValidationError(
+            _("A resident id number in China has 18 characters: 17 digits and a final digit or X."),
+            code="invalid_resident_id",
+        )
+    if not _cn_birth_date_ok(value[6:14]):
+        raise ValidationError(
+            _("The date of birth inside this resident id number is not a real date."),
+            code="invalid_resident_id_date",
+        )
+    if not cn_resident_id_ok(value):
         raise ValidationError(
             _(
                 "The check character of this resident id number does not match: "

@@ -31,7 +31,7 @@ from django.core import validators
 from django.db import models
 
 from . import aead
-from .blind_index import blind_index
+from .blind_index import blind_index, normalise_text
 from .errors import CryptoError, DataKeyDestroyed, MissingMasterKey, PlaintextInQuery
 
 if TYPE_CHECKING:
@@ -332,11 +332,22 @@ class EncryptedTextField(EncryptedField):
     form_widget = forms.Textarea
 
 
+class NormalisedEmailFormField(forms.EmailField):
+    """An e-mail box that reads full-width input (as Chinese input methods type it) as ASCII
+    before validating it, as every other way in does (``blind_index.normalise_text``)."""
+
+    def to_python(self, value: Any) -> str:
+        return normalise_text(super().to_python(value) or "")
+
+
 class EncryptedEmailField(EncryptedField):
-    """An encrypted e-mail address, validated as one before encryption."""
+    """An encrypted e-mail address, in NFKC form, validated as one before encryption."""
 
     default_validators = [validators.validate_email]
-    form_class = forms.EmailField
+    form_class = NormalisedEmailFormField
+
+    def to_python(self, value: Any) -> str:
+        return normalise_text(super().to_python(value))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 254)

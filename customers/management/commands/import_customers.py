@@ -23,8 +23,21 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True, help="slug of the seller organisation")
         parser.add_argument("file", type=Path)
         parser.add_argument("--dry-run", action="store_true", help="validate only, write nothing")
+        parser.add_argument(
+            "--generate-references",
+            action="store_true",
+            help="the file has no reference column: number the customers TD-000001 onwards",
+        )
 
-    def handle(self, *args: Any, file: Path, org: str, dry_run: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        file: Path,
+        org: str,
+        dry_run: bool,
+        generate_references: bool = False,
+        **options: Any,
+    ) -> None:
         try:
             organization = Organization.objects.get(slug=org)
         except Organization.DoesNotExist:
@@ -34,7 +47,12 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}") from None
         outcome = customer_import(
-            actor=None, organization=organization, data=data, dry_run=dry_run, source="command"
+            actor=None,
+            organization=organization,
+            data=data,
+            dry_run=dry_run,
+            source="command",
+            generate_references=generate_references,
         )
         for problem in outcome.problems:
             where = f"row {problem.row}" if problem.row else "file"
