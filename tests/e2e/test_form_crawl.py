@@ -22,7 +22,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import Resolver404, resolve
 
-
 USERS = ("broker", "compliance", "buyer")
 #: Pages per URL pattern, and pages per user: enough to reach every form, bounded in time.
 PER_PATTERN = 2
