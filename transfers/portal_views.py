@@ -183,7 +183,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+    # A path of this site only: ``redirect`` would try anything else as a view name (a 500).
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, {request.get_host()}):
         return target
     return fallback
 

@@ -260,3 +260,16 @@ def test_destroying_the_deal_key_ends_access_with_a_clear_page(buyer, cast, deli
         response = buyer.get(url)
         _assert_ended(response)
         assert "destroyed" in response.content.decode()
+
+
+@pytest.mark.parametrize("target", ["Plausible text", "portal:home", "//evil.example/x", ""])
+def test_accepting_the_nda_with_a_next_that_is_no_path_lands_on_the_portal(
+    buyer, cast, delivered, target
+):
+    """Found by the form crawl: a ``next`` that is not a path of this site answered 500
+    (``redirect`` took it for a view name); it now falls back to the portal's home."""
+    services.nda_publish(actor=cast.broker, deal=delivered.deal, text="Version two.")
+    response = buyer.post(
+        reverse("portal:nda", args=[delivered.deal.pk]), {"agree": "on", "next": target}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("portal:home")
