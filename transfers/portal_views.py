@@ -391,7 +391,14 @@ def acknowledge(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(
         request,
         "portal/acknowledge.html",
-        {"stage": stage, "deal": stage.deal, "manifest": stage.manifest, "form": form, "ack": ack},
+        {
+            "stage": stage,
+            "deal": stage.deal,
+            "manifest": stage.manifest,
+            "form": form,
+            "ack": ack,
+            "withdrawals": sel.stage_withdrawals(stage),
+        },
     )
 
 
@@ -617,6 +624,9 @@ def tasks(request: HttpRequest, deal_pk: Any) -> HttpResponse:
             "open": [(t, labels[t.pk]) for t in rows if t.status == FollowUpStatus.OPEN],
             "done": [(t, labels[t.pk]) for t in rows if t.status == FollowUpStatus.DONE],
             "form": AttestForm(),
+            "withdrawn": set(
+                sel.withdrawing_tasks().filter(deal=deal).values_list("item_id", flat=True)
+            ),
         },
     )
 

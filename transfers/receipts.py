@@ -27,6 +27,9 @@ from . import signing
 from .choices import ExclusionReason, choice_label
 from .models import HandoverItem, HandoverStage
 
+#: The statement of records withdrawn after delivery (``withdrawals_notice``).
+WITHDRAWALS_FORMAT = "transferdesk-withdrawals/1"
+
 
 def manifest_bundle(stage: HandoverStage) -> dict[str, Any]:
     """The downloadable receipt: signed manifest + ordered item digests + signature + key."""
@@ -44,7 +47,38 @@ def manifest_bundle(stage: HandoverStage) -> dict[str, Any]:
         "signature": manifest.signature,
         "public_key": public_b64,
         "key_fingerprint": manifest.key_fingerprint,
+        "withdrawals": withdrawals_notice(stage),
     }
+
+
+def withdrawals_notice(stage: HandoverStage) -> dict[str, Any]:
+    """The records withdrawn from the stage since delivery, signed on their own.
+
+    The delivery manifest stays exactly as signed at delivery (its root is what the buyer
+    acknowledges); what was taken back since is a second, separately signed statement that
+    names the manifest root it amends and each withdrawn item by its digest (a leaf of that
+    root), with the reason and the date. Its body changes as tasks arrive; its signature is
+    made when the bundle is downloaded."""
+    from .portal_selectors import stage_withdrawals
+
+    body = {
+        "format": WITHDRAWALS_FORMAT,
+        "stage": str(stage.pk),
+        "merkle_root": stage.manifest.merkle_root,
+        "as_of": timezone.now().isoformat(),
+        "withdrawn": [
+            {
+                "item": w.item,
+                "digest": w.digest,
+                "kind": w.kind,
+                "reason": w.reason,
+                "since": w.since.isoformat(),
+            }
+            for w in stage_withdrawals(stage)
+        ],
+    }
+    signature, _public, _fingerprint = signing.sign(body)
+    return {"body": body, "signature": signature}
 
 
 def _public_b64() -> str:
@@ -97,6 +131,7 @@ def verify_bundle(
     root = signing.merkle_root(row[1] for row in items)
     if root != manifest.get("merkle_root"):
         problems.append("the item digests do not match the signed Merkle root")
+    problems.extend(_check_withdrawals(bundle.get("withdrawals"), manifest, items, public_b64))
     if stage is not None:
         problems.extend(_check_stored_items(stage, items))
     stage_ref = manifest.get("stage", {}).get("id", "?")
@@ -106,6 +141,29 @@ def verify_bundle(
         True,
         f"OK stage {stage_ref}: {len(items)} items, root {root[:16]}…, signed by key {public_fp}",
     )
+
+
+def _check_withdrawals(
+    notice: Any, manifest: dict[str, Any], items: list[list[str]], public_b64: str
+) -> list[str]:
+    """A bundle's withdrawals statement, when it has one: signed by the same key, about this
+    manifest's root, and naming only digests the manifest covers."""
+    if notice is None:
+        return []
+    try:
+        body, signature = notice["body"], notice["signature"]
+        withdrawn = body["withdrawn"]
+    except (KeyError, TypeError):
+        return ["the withdrawals statement is malformed"]
+    problems = []
+    if not signing.verify_signature(body, signature, public_b64):
+        problems.append("the withdrawals statement's signature does not verify (altered)")
+    if body.get("merkle_root") != manifest.get("merkle_root"):
+        problems.append("the withdrawals statement speaks of another manifest")
+    digests = {row[1] for row in items}
+    if any(not isinstance(w, dict) or w.get("digest") not in digests for w in withdrawn):
+        problems.append("the withdrawals statement names a record the manifest does not cover")
+    return problems
 
 
 def _check_stored_items(stage: HandoverStage, items: list[list[str]]) -> list[str]:
@@ -214,6 +272,7 @@ def receipt_pdf(stage: HandoverStage, *, user: Any) -> bytes:
             )
         ),
     ]
+    flow += _withdrawals_flow(stage)
     if stage.result:
         flow += [PageBreak(), para(_("Aggregate statistics"), "h2", bold=True)]
         rows = [
@@ -224,6 +283,39 @@ def receipt_pdf(stage: HandoverStage, *, user: Any) -> bytes:
     document = EvidenceDocument(buffer, meta)
     document.build_stream(flow)
     return buffer.getvalue()
+
+
+def _withdrawals_flow(stage: HandoverStage) -> list[Any]:
+    """The receipt's list of records withdrawn since delivery (deleted, erased, restricted)."""
+    from .portal_models import FollowUpKind, FollowUpReason
+    from .portal_selectors import stage_withdrawals
+
+    withdrawn = stage_withdrawals(stage)
+    flow: list[Any] = [Spacer(1, 6 * mm), para(_("Withdrawn since delivery"), "h2", bold=True)]
+    if not withdrawn:
+        flow.append(para(_("No record of this stage has been withdrawn.")))
+        return flow
+    flow.append(
+        para(
+            _(
+                "These records are covered by the signed manifest above but were withdrawn "
+                "afterwards: they are no longer shown or exported, and you must stop using "
+                "them. The receipt bundle carries this list signed on its own."
+            )
+        )
+    )
+    rows = [
+        (
+            f"#{w.item}",
+            choice_label(FollowUpKind, w.kind),
+            choice_label(FollowUpReason, w.reason),
+            timezone.localtime(w.since).strftime("%Y-%m-%d %H:%M"),
+            w.digest[:16] + "…",
+        )
+        for w in withdrawn
+    ]
+    flow += list(table_chunks([_("Record"), _("Task"), _("Reason"), _("Since"), _("Digest")], rows))
+    return flow
 
 
 def bundle_json(stage: HandoverStage) -> bytes:
