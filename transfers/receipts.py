@@ -250,7 +250,7 @@ def receipt_pdf(stage: HandoverStage, *, user: Any) -> bytes:
     if body.get("aggregate_digest"):
         # An aggregate stage hands over statistics, not items: say what it counted instead.
         counted = stage.result.get("customers")
-        facts[6] = (_("Customers counted"), counted if counted is not None else "<5")
+        facts[6] = (_("Customers counted"), counted if counted is not None else _("suppressed"))
         facts[7] = (_("Aggregate result digest"), body["aggregate_digest"])
     flow: list[Any] = title_page(
         _("Handover receipt"),
@@ -276,7 +276,11 @@ def receipt_pdf(stage: HandoverStage, *, user: Any) -> bytes:
     if stage.result:
         flow += [PageBreak(), para(_("Aggregate statistics"), "h2", bold=True)]
         rows = [
-            (_("Segment"), c["value"], c["customers"] if c["customers"] is not None else "<5")
+            (
+                _("Segment"),
+                c["value"],
+                c["customers"] if c["customers"] is not None else _("suppressed"),
+            )
             for c in stage.result.get("by_segment", [])
         ]
         flow += list(table_chunks([_("Dimension"), _("Value"), _("Customers")], rows))
