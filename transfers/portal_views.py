@@ -43,6 +43,7 @@ from .portal_forms import (
     ItemFilterForm,
     NdaAcceptForm,
     QuestionForm,
+    ReceiptUploadForm,
 )
 from .portal_models import FollowUpStatus, FollowUpTask, Question
 from .services import TransitionRefused, current_nda, has_accepted_current_nda, nda_accept
@@ -425,6 +426,48 @@ def manifest(request: HttpRequest, pk: Any) -> HttpResponse:
     name = f"manifest-{stage.deal.reference}-{stage.order}.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@portal_page
+def receipt_bundle(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The receipt bundle (ZIP): signed manifest, digests, signature, public key,
+    withdrawals, README and the standalone verifier."""
+    stage = _stage_gate(request, pk)
+    _portal_event(request, stage, stage.deal_id, view="receipt_bundle")
+    response = HttpResponse(receipts.receipt_zip(stage), content_type="application/zip")
+    name = f"receipt-{stage.deal.reference}-{stage.order}.zip"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@portal_page
+def verify(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Check a downloaded receipt bundle against the deal's published key and the stage's
+    stored records, before acknowledging it."""
+    stage = _stage_gate(request, pk)
+    form = ReceiptUploadForm(_posted(request), request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            bundle = receipts.bundle_from_upload(form.cleaned_data["file"].read())
+        except receipts.UnreadableBundle:
+            form.add_error("file", _("This is not a TransferDesk receipt bundle (ZIP or JSON)."))
+        else:
+            result = receipts.verify_for_stage(bundle, stage)
+            _portal_event(request, stage, stage.deal_id, view="verify", ok=result.ok)
+    return render(
+        request,
+        "portal/verify.html",
+        {
+            "stage": stage,
+            "deal": stage.deal,
+            "manifest": stage.manifest,
+            "form": form,
+            "result": result,
+            "acknowledged": hasattr(stage, "acknowledgement"),
+            "ack_form": AcknowledgeForm(initial={"merkle_root": stage.manifest.merkle_root}),
+        },
+    )
 
 
 # --- exports ---------------------------------------------------------------------------------
