@@ -280,6 +280,11 @@ def stage(request: HttpRequest, pk: Any) -> HttpResponse:
             ],
             "filtered": bool(filters or query),
             "fields_in_scope": len(_scope_fields(stage)),
+            "withdrawn": sel.withdrawing_tasks()
+            .filter(item__stage=stage)
+            .values("item_id")
+            .distinct()
+            .count(),
             "export_window": exports.rate_limit_window_minutes(),
         },
     )

@@ -170,4 +170,4 @@ def test_the_receipt_pdf_points_to_the_portal_page_and_the_bundled_script(buyer,
         text = "".join(text.split())
         assert "manage.py" not in text
         assert "verify_receipt.py" in text
-        assert ("核验回执" in text) == (language == "zh-hans")
+        assert ("校验回执" in text) == (language == "zh-hans")

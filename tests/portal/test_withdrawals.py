@@ -73,6 +73,7 @@ def test_an_objecting_customer_leaves_the_buyers_records_exports_and_record_page
 
     page = _records_page(buyer, stage)
     assert customer.reference not in page
+    assert "1 withdrawn since delivery" in page
     others = [c for c in delivered.customers if c.pk != customer.pk]
     assert all(c.reference in page for c in others[:5])
     assert buyer.get(item_url).status_code == 404

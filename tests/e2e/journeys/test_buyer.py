@@ -102,8 +102,11 @@ def test_buyer_verifies_and_acknowledges_a_receipt_then_completes_a_deletion_tas
     assert HandoverStage.objects.get(pk=stage.pk).status == StageStatus.ACKNOWLEDGED
 
     # The customer opens their personal link in their own browser and objects (the page
-    # speaks the customer's preferred language).
-    spoken = notices.language_of(customer)
+    # speaks the customer's preferred language: here the run's).
+    from customers.models import Customer
+
+    Customer.objects.filter(pk=customer.pk).update(preferred_language=lang)
+    spoken = lang
     link = notices.link_issue(actor=None, deal=delivered_deal.deal, customer=customer)
     customer_context = browser.new_context(
         base_url=live_server.url, locale="zh-CN" if lang == "zh-hans" else "en-GB"
