@@ -126,6 +126,21 @@ def test_the_manifest_page_receipt_and_bundle_name_the_withdrawal_and_stay_verif
     assert not receipts.verify_bundle(bundle).ok
 
 
+def test_a_question_about_a_withdrawn_record_no_longer_links_to_it(buyer, cast, delivered):
+    from transfers.portal_services import question_ask
+
+    stage = delivered.identified
+    customer = delivered.customers[7]
+    item = HandoverItem.objects.get(stage=stage, customer_id=customer.pk)
+    question = question_ask(actor=cast.buyer, stage=stage, item=item, subject="Q", body="Why?")
+    item_url = reverse("portal:item", args=[stage.pk, item.pk])
+    thread = reverse("portal:question", args=[question.pk])
+    assert item_url in buyer.get(thread).content.decode()
+    _customer_objects(delivered.deal, customer)
+    page = buyer.get(thread).content.decode()
+    assert item_url not in page and "about one record" in page
+
+
 def test_a_restriction_task_withdraws_the_record_too(buyer, cast, delivered):
     from transfers.portal_services import followup_create
 
