@@ -601,7 +601,7 @@ def _thread(request: HttpRequest, question: Question, *, form: Any, follow_up: A
             "follow_up": follow_up,
             "is_buyer": follow_up is not None,
             # A record withdrawn since (deleted, restricted) is no longer linked.
-            "item_shown": bool(question.item_id)
+            "item_shown": question.item_id is not None
             and sel.stage_items(question.stage).filter(pk=question.item_id).exists(),
         },
     )
