@@ -109,6 +109,20 @@ def verify_bundle(
         public_b64 = bundle["public_key"]
     except (KeyError, TypeError):
         return Verification(False, _("FAIL: not a TransferDesk receipt (fields missing)"))
+    # An uploaded file is anyone's: every part must have the shape this module writes.
+    well_formed = (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("stage", {}), dict)
+        and isinstance(items, list)
+        and all(
+            isinstance(row, list) and len(row) == 2 and all(isinstance(v, str) for v in row)
+            for row in items
+        )
+        and isinstance(signature, str)
+        and isinstance(public_b64, str)
+    )
+    if not well_formed:
+        return Verification(False, _("FAIL: not a TransferDesk receipt (fields missing)"))
     if manifest.get("format") != signing.MANIFEST_FORMAT:
         problems.append(
             _("unknown manifest format {format}").format(format=repr(manifest.get("format")))
@@ -136,7 +150,10 @@ def verify_bundle(
     ids = [row[0] for row in items]
     if ids != sorted(ids):
         problems.append(_("the items are not in customer-id order"))
-    root = signing.merkle_root(row[1] for row in items)
+    try:
+        root = signing.merkle_root(row[1] for row in items)
+    except ValueError:
+        root = ""
     if root != manifest.get("merkle_root"):
         problems.append(_("the item digests do not match the signed Merkle root"))
     problems.extend(_check_withdrawals(bundle.get("withdrawals"), manifest, items, public_b64))
@@ -167,6 +184,8 @@ def _check_withdrawals(
         body, signature = notice["body"], notice["signature"]
         withdrawn = body["withdrawn"]
     except (KeyError, TypeError):
+        return [_("the withdrawals statement is malformed")]
+    if not (isinstance(body, dict) and isinstance(withdrawn, list) and isinstance(signature, str)):
         return [_("the withdrawals statement is malformed")]
     problems = []
     if not signing.verify_signature(body, signature, public_b64):
@@ -441,7 +460,8 @@ def verify_for_stage(bundle: dict[str, Any], stage: HandoverStage) -> Verificati
     """The buyer's check of a bundle for one of their stages: against the key published with
     the deal (not the key the file carries) and against the records stored for the stage."""
     manifest = bundle.get("manifest") if isinstance(bundle, dict) else None
-    stage_ref = manifest.get("stage", {}).get("id") if isinstance(manifest, dict) else None
+    about = manifest.get("stage") if isinstance(manifest, dict) else None
+    stage_ref = about.get("id") if isinstance(about, dict) else None
     if stage_ref != str(stage.pk):
         return Verification(False, _("FAIL: this receipt is for another stage."))
     return verify_bundle(

@@ -129,6 +129,49 @@ def test_the_verify_page_refuses_a_tampered_bundle_and_another_stages_receipt(bu
     assert "not a TransferDesk receipt bundle" in junk.content.decode()
 
 
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"manifest": [], "items": {}, "signature": 1, "public_key": None},
+        {"manifest": {"stage": "x"}, "items": [[1, 2]], "signature": "", "public_key": ""},
+        {
+            "manifest": {"stage": {"id": None}},
+            "items": [["a", "zz"]],
+            "signature": "",
+            "public_key": "",
+        },
+        [1, 2, 3],
+    ],
+)
+def test_the_verify_page_answers_a_hostile_json_with_a_failure_not_a_500(buyer, delivered, hostile):
+    stage = delivered.identified
+    url = reverse("portal:verify", args=[stage.pk])
+    for value in (
+        hostile,
+        {**hostile, "manifest": {"stage": {"id": str(stage.pk)}}}
+        if isinstance(hostile, dict)
+        else hostile,
+    ):
+        data = json.dumps(value).encode()
+        response = buyer.post(url, {"file": SimpleUploadedFile("r.json", data)})
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "Receipt verified" not in page
+        assert "Verification failed" in page or "not a TransferDesk receipt bundle" in page
+    # The forged withdrawals and non-hex digests of a real bundle fail too.
+    bundle = buyer.get(reverse("portal:manifest", args=[stage.pk])).json()
+    for change in (
+        lambda b: b["items"][0].__setitem__(1, "not hex"),
+        lambda b: b.__setitem__("withdrawals", {"body": {"withdrawn": 5}, "signature": 3}),
+    ):
+        copy = json.loads(json.dumps(bundle))
+        change(copy)
+        response = buyer.post(
+            url, {"file": SimpleUploadedFile("r.json", json.dumps(copy).encode())}
+        )
+        assert response.status_code == 200 and "Verification failed" in response.content.decode()
+
+
 def test_the_verify_page_checks_against_the_deals_key_not_the_one_in_the_file(buyer, delivered):
     """A forger re-signs an altered manifest with their own key and ships that key."""
     import base64
