@@ -137,6 +137,8 @@ MATRIX: dict[str, Row] = {
             ("acknowledge", 200, "get", _delivered),
             ("receipt", 200, "get", _delivered),
             ("manifest", 200, "get", _delivered),
+            ("receipt_bundle", 200, "get", _delivered),
+            ("verify", 200, "get", _delivered),
             ("export", 200, "post", lambda w: {"pk": w.delivered_stage.pk, "fmt": "csv"}),
             # An empty attestation is refused with a message and a redirect to the tasks.
             ("task_attest", 302, "post", lambda world: {"pk": world.task.pk}),

@@ -552,22 +552,27 @@ def _aggregate(stage: HandoverStage) -> dict[str, Any]:
         by_country[country or "—"] += 1
         total += 1
 
-    def cells(counter: Counter[str]) -> tuple[list[dict[str, Any]], int]:
-        out, suppressed = [], 0
-        for key, n in sorted(counter.items()):
-            small = n < SMALL_CELL_THRESHOLD
-            suppressed += small
-            out.append({"value": key, "customers": None if small else n})
-        return out, suppressed
+    from . import disclosure
 
-    segments, s1 = cells(by_segment)
-    countries, s2 = cells(by_country)
+    # Small cells are hidden, and so are as many more (or the total) as it takes for none of
+    # them to be worked out by subtraction (transfers/disclosure.py).
+    protected = disclosure.protect(
+        {"by_segment": by_segment, "by_country": by_country}, total, SMALL_CELL_THRESHOLD
+    )
+
+    def cells(name: str, counter: Counter[str]) -> list[dict[str, Any]]:
+        hidden = protected.hidden[name]
+        return [
+            {"value": key, "customers": None if key in hidden else n}
+            for key, n in sorted(counter.items())
+        ]
+
     HandoverStage.objects.filter(pk=stage.pk).update(done=total, heartbeat_at=timezone.now())
     return {
-        "customers": total if total >= SMALL_CELL_THRESHOLD else None,
-        "by_segment": segments,
-        "by_country": countries,
-        "suppressed_cells": s1 + s2,
+        "customers": total if protected.total_shown else None,
+        "by_segment": cells("by_segment", by_segment),
+        "by_country": cells("by_country", by_country),
+        "suppressed_cells": protected.hidden_cells,
         "threshold": SMALL_CELL_THRESHOLD,
     }
 

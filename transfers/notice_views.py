@@ -139,6 +139,8 @@ def _context(link: NoticeLink) -> dict[str, Any]:
     campaign = deal.notice_campaigns.filter(
         status__in=(CampaignStatus.SENT, CampaignStatus.SENDING)
     ).first()
+    # The latest deadline this customer was told (a later campaign never shortens it).
+    deadline = notices.told_deadline(deal, customer_id=customer.pk) if campaign else None
     return {
         "link": link,
         "customer": customer,
@@ -146,11 +148,7 @@ def _context(link: NoticeLink) -> dict[str, Any]:
         "buyer": deal.buyer,
         "seller": deal.seller,
         "campaign": campaign,
-        "deadline_text": (
-            notices.deadline_text(campaign.objection_deadline)
-            if campaign and campaign.objection_deadline
-            else ""
-        ),
+        "deadline_text": notices.deadline_text(deadline) if campaign and deadline else "",
         "categories": [
             notices.CATEGORY_LABELS[c] for c in (campaign.categories if campaign else [])
         ],

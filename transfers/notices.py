@@ -25,7 +25,7 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -312,6 +312,40 @@ def _can(actor: Any, deal: TransferDeal, action: str) -> bool:
     return TransferDeal.objects.restrict(actor, action).filter(pk=deal.pk).exists()
 
 
+def told_deadline(deal: TransferDeal, *, customer_id: Any = None) -> datetime | None:
+    """The latest objection deadline the deal's customers were told (a campaign sent or
+    being sent); with ``customer_id``, the latest told to that customer, falling back to the
+    deal's when no campaign has reached them yet.
+
+    A deadline once told can only move later: it is what a customer relies on to decide, so
+    the effective deadline is the latest one told, and a new campaign may extend it, never
+    shorten it (``campaign_prepare`` and ``campaign_send`` refuse)."""
+    sent = NoticeCampaign.objects.filter(
+        deal=deal,
+        status__in=(CampaignStatus.SENDING, CampaignStatus.SENT),
+        objection_deadline__isnull=False,
+    )
+    if customer_id is not None:
+        own = sent.filter(notices__customer_id=customer_id).aggregate(m=Max("objection_deadline"))
+        if own["m"] is not None:
+            return own["m"]
+    latest: datetime | None = sent.aggregate(m=Max("objection_deadline"))["m"]
+    return latest
+
+
+def _refuse_shorter(deal: TransferDeal, objection_deadline: datetime) -> None:
+    told = told_deadline(deal)
+    if told is not None and objection_deadline < told:
+        raise ValidationError(
+            {
+                "objection_deadline": _(
+                    "Customers were already told they can object until {deadline}. A deadline "
+                    "once told can only move later: choose {deadline} or later."
+                ).format(deadline=deadline_text(told))
+            }
+        )
+
+
 @transaction.atomic(durable=True)
 def campaign_prepare(
     *,
@@ -334,6 +368,7 @@ def campaign_prepare(
                 )
             }
         )
+    _refuse_shorter(deal, objection_deadline)
     categories, planned = _plan(deal)
     campaign = NoticeCampaign(
         deal=deal,
@@ -401,6 +436,9 @@ def campaign_send(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
     deal = TransferDeal.objects.select_for_update().get(pk=campaign.deal_id)
     if not (_can(actor, deal, "plan") or actor.has_role(Role.COMPLIANCE)):
         raise PermissionDenied
+    # Prepared before another campaign told a later deadline: sending it would shorten it.
+    assert campaign.objection_deadline is not None  # a transfer campaign sets one (constraint)
+    _refuse_shorter(deal, campaign.objection_deadline)
     updated = NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.APPROVED).update(
         status=CampaignStatus.SENDING, sent_at=timezone.now()
     )

@@ -29,6 +29,13 @@ class AcknowledgeForm(forms.Form):
     )
 
 
+class ReceiptUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Receipt bundle"),
+        help_text=_("The ZIP you downloaded from this page (or its receipt JSON)."),
+    )
+
+
 class QuestionForm(forms.Form):
     stage = forms.ModelChoiceField(
         label=_("About stage"), queryset=HandoverStage.objects.none(), empty_label=None

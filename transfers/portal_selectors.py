@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from customers.choices import Tier
 from customers.models import Customer
@@ -22,7 +22,14 @@ from customers.registry import fields_of, tier_of
 from .choices import DealStatus, StageKind
 from .engine import decrypt_item, snapshot_fields
 from .models import HandoverItem, HandoverStage, NdaAcceptance, TransferDeal
-from .portal_models import Answer, FollowUpStatus, FollowUpTask, Question
+from .portal_models import (
+    Answer,
+    FollowUpKind,
+    FollowUpReason,
+    FollowUpStatus,
+    FollowUpTask,
+    Question,
+)
 from .portal_services import HANDED_OVER
 
 #: General fields a buyer can filter a stage's items on (categorical ones; free text,
@@ -135,13 +142,73 @@ def shown(stage: HandoverStage, item: HandoverItem, key: bytes) -> ShownItem:
     )
 
 
+def withdrawing_tasks() -> QuerySet[FollowUpTask]:
+    """Follow-up tasks that take a record out of the buyer's use: a deletion (erasure,
+    objection) or a restriction of processing.
+
+    They withdraw the record from the moment the task exists, open or done: the buyer's
+    attestation says they removed it from their own systems, but the data room must stop
+    offering it at once (GDPR art. 18(2) and 19; PIPL art. 47), not a month later.
+    """
+    return FollowUpTask.objects.filter(
+        Q(kind=FollowUpKind.DELETE) | Q(reason=FollowUpReason.RESTRICTION)
+    )
+
+
 def stage_items(stage: HandoverStage) -> QuerySet[HandoverItem]:
-    # A snapshot wiped by an erasure or purge has nothing left to show (or decrypt).
+    """The records of a stage the buyer may still use: every page, filter, export and
+    question of the portal reads items through here."""
+    # A snapshot wiped by an erasure or purge has nothing left to show (or decrypt), and a
+    # record under a deletion or restriction task is withdrawn (``withdrawing_tasks``).
     return (
         HandoverItem.objects.filter(stage=stage)
         .exclude(snapshot=b"")
+        .exclude(Exists(withdrawing_tasks().filter(item_id=OuterRef("pk"))))
         .only("id", "stage_id", "customer_id", "snapshot")
     )
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A handed-over record the buyer may no longer use, as the manifest page, the receipt
+    and the bundle name it: the item, its digest (the leaf the signed manifest's root covers,
+    so it names the record without its content or the seller's customer id), why and since
+    when."""
+
+    item: int
+    digest: str
+    kind: str
+    reason: str
+    since: Any
+
+    @property
+    def reason_label(self) -> str:
+        from .choices import choice_label
+
+        return choice_label(FollowUpReason, self.reason)
+
+
+def stage_withdrawals(stage: HandoverStage) -> list[Withdrawal]:
+    """The stage's items withdrawn since delivery, oldest first (one row per item: the
+    earliest withdrawing task)."""
+    rows: dict[int, Withdrawal] = {}
+    tasks = (
+        withdrawing_tasks()
+        .filter(item__stage=stage)
+        .select_related("item")
+        .order_by("created_at", "pk")
+    )
+    for task in tasks:
+        if task.item_id in rows:
+            continue
+        rows[task.item_id] = Withdrawal(
+            item=task.item_id,
+            digest=task.item.digest,
+            kind=task.kind,
+            reason=task.reason,
+            since=task.created_at,
+        )
+    return list(rows.values())
 
 
 def _norm(value: Any) -> str:

@@ -44,6 +44,7 @@ from .portal_forms import (
     ItemFilterForm,
     NdaAcceptForm,
     QuestionForm,
+    ReceiptUploadForm,
 )
 from .portal_models import FollowUpStatus, FollowUpTask, Question
 from .services import TransitionRefused, current_nda, has_accepted_current_nda, nda_accept
@@ -288,6 +289,11 @@ def stage(request: HttpRequest, pk: Any) -> HttpResponse:
             ],
             "filtered": bool(filters or query),
             "fields_in_scope": len(_scope_fields(stage)),
+            "withdrawn": sel.withdrawing_tasks()
+            .filter(item__stage=stage)
+            .values("item_id")
+            .distinct()
+            .count(),
             "export_window": exports.rate_limit_window_minutes(),
         },
     )
@@ -400,7 +406,14 @@ def acknowledge(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(
         request,
         "portal/acknowledge.html",
-        {"stage": stage, "deal": stage.deal, "manifest": stage.manifest, "form": form, "ack": ack},
+        {
+            "stage": stage,
+            "deal": stage.deal,
+            "manifest": stage.manifest,
+            "form": form,
+            "ack": ack,
+            "withdrawals": sel.stage_withdrawals(stage),
+        },
     )
 
 
@@ -427,6 +440,48 @@ def manifest(request: HttpRequest, pk: Any) -> HttpResponse:
     name = f"manifest-{stage.deal.reference}-{stage.order}.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@portal_page
+def receipt_bundle(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The receipt bundle (ZIP): signed manifest, digests, signature, public key,
+    withdrawals, README and the standalone verifier."""
+    stage = _stage_gate(request, pk)
+    _portal_event(request, stage, stage.deal_id, view="receipt_bundle")
+    response = HttpResponse(receipts.receipt_zip(stage), content_type="application/zip")
+    name = f"receipt-{stage.deal.reference}-{stage.order}.zip"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@portal_page
+def verify(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Check a downloaded receipt bundle against the deal's published key and the stage's
+    stored records, before acknowledging it."""
+    stage = _stage_gate(request, pk)
+    form = ReceiptUploadForm(_posted(request), request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            bundle = receipts.bundle_from_upload(form.cleaned_data["file"].read())
+        except receipts.UnreadableBundle:
+            form.add_error("file", _("This is not a TransferDesk receipt bundle (ZIP or JSON)."))
+        else:
+            result = receipts.verify_for_stage(bundle, stage)
+            _portal_event(request, stage, stage.deal_id, view="verify", ok=result.ok)
+    return render(
+        request,
+        "portal/verify.html",
+        {
+            "stage": stage,
+            "deal": stage.deal,
+            "manifest": stage.manifest,
+            "form": form,
+            "result": result,
+            "acknowledged": hasattr(stage, "acknowledgement"),
+            "ack_form": AcknowledgeForm(initial={"merkle_root": stage.manifest.merkle_root}),
+        },
+    )
 
 
 # --- exports ---------------------------------------------------------------------------------
@@ -554,6 +609,9 @@ def _thread(request: HttpRequest, question: Question, *, form: Any, follow_up: A
             "form": form,
             "follow_up": follow_up,
             "is_buyer": follow_up is not None,
+            # A record withdrawn since (deleted, restricted) is no longer linked.
+            "item_shown": question.item_id is not None
+            and sel.stage_items(question.stage).filter(pk=question.item_id).exists(),
         },
     )
 
@@ -626,6 +684,9 @@ def tasks(request: HttpRequest, deal_pk: Any) -> HttpResponse:
             "open": [(t, labels[t.pk]) for t in rows if t.status == FollowUpStatus.OPEN],
             "done": [(t, labels[t.pk]) for t in rows if t.status == FollowUpStatus.DONE],
             "form": AttestForm(),
+            "withdrawn": set(
+                sel.withdrawing_tasks().filter(deal=deal).values_list("item_id", flat=True)
+            ),
         },
     )
 

@@ -27,6 +27,9 @@ from . import signing
 from .choices import ExclusionReason, choice_label
 from .models import HandoverItem, HandoverStage
 
+#: The statement of records withdrawn after delivery (``withdrawals_notice``).
+WITHDRAWALS_FORMAT = "transferdesk-withdrawals/1"
+
 
 def manifest_bundle(stage: HandoverStage) -> dict[str, Any]:
     """The downloadable receipt: signed manifest + ordered item digests + signature + key."""
@@ -44,7 +47,38 @@ def manifest_bundle(stage: HandoverStage) -> dict[str, Any]:
         "signature": manifest.signature,
         "public_key": public_b64,
         "key_fingerprint": manifest.key_fingerprint,
+        "withdrawals": withdrawals_notice(stage),
     }
+
+
+def withdrawals_notice(stage: HandoverStage) -> dict[str, Any]:
+    """The records withdrawn from the stage since delivery, signed on their own.
+
+    The delivery manifest stays exactly as signed at delivery (its root is what the buyer
+    acknowledges); what was taken back since is a second, separately signed statement that
+    names the manifest root it amends and each withdrawn item by its digest (a leaf of that
+    root), with the reason and the date. Its body changes as tasks arrive; its signature is
+    made when the bundle is downloaded."""
+    from .portal_selectors import stage_withdrawals
+
+    body = {
+        "format": WITHDRAWALS_FORMAT,
+        "stage": str(stage.pk),
+        "merkle_root": stage.manifest.merkle_root,
+        "as_of": timezone.now().isoformat(),
+        "withdrawn": [
+            {
+                "item": w.item,
+                "digest": w.digest,
+                "kind": w.kind,
+                "reason": w.reason,
+                "since": w.since.isoformat(),
+            }
+            for w in stage_withdrawals(stage)
+        ],
+    }
+    signature, _public, _fingerprint = signing.sign(body)
+    return {"body": body, "signature": signature}
 
 
 def _public_b64() -> str:
@@ -74,9 +108,25 @@ def verify_bundle(
         signature = bundle["signature"]
         public_b64 = bundle["public_key"]
     except (KeyError, TypeError):
-        return Verification(False, "FAIL: not a TransferDesk receipt (fields missing)")
+        return Verification(False, _("FAIL: not a TransferDesk receipt (fields missing)"))
+    # An uploaded file is anyone's: every part must have the shape this module writes.
+    well_formed = (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("stage", {}), dict)
+        and isinstance(items, list)
+        and all(
+            isinstance(row, list) and len(row) == 2 and all(isinstance(v, str) for v in row)
+            for row in items
+        )
+        and isinstance(signature, str)
+        and isinstance(public_b64, str)
+    )
+    if not well_formed:
+        return Verification(False, _("FAIL: not a TransferDesk receipt (fields missing)"))
     if manifest.get("format") != signing.MANIFEST_FORMAT:
-        problems.append(f"unknown manifest format {manifest.get('format')!r}")
+        problems.append(
+            _("unknown manifest format {format}").format(format=repr(manifest.get("format")))
+        )
     import base64
 
     try:
@@ -84,28 +134,68 @@ def verify_bundle(
     except ValueError:
         public_fp = ""
     if expected_fingerprint and public_fp != expected_fingerprint:
-        problems.append(f"public key fingerprint {public_fp} is not the expected one")
+        problems.append(
+            _("public key fingerprint {fingerprint} is not the expected one").format(
+                fingerprint=public_fp
+            )
+        )
     if not signing.verify_signature(manifest, signature, public_b64):
-        problems.append("the manifest's signature does not verify (the manifest was altered)")
+        problems.append(_("the manifest's signature does not verify (the manifest was altered)"))
     if len(items) != manifest.get("item_count"):
         problems.append(
-            f"the receipt lists {len(items)} items, the manifest says {manifest.get('item_count')}"
+            _("the receipt lists {listed} items, the manifest says {signed}").format(
+                listed=len(items), signed=manifest.get("item_count")
+            )
         )
     ids = [row[0] for row in items]
     if ids != sorted(ids):
-        problems.append("the items are not in customer-id order")
-    root = signing.merkle_root(row[1] for row in items)
+        problems.append(_("the items are not in customer-id order"))
+    try:
+        root = signing.merkle_root(row[1] for row in items)
+    except ValueError:
+        root = ""
     if root != manifest.get("merkle_root"):
-        problems.append("the item digests do not match the signed Merkle root")
+        problems.append(_("the item digests do not match the signed Merkle root"))
+    problems.extend(_check_withdrawals(bundle.get("withdrawals"), manifest, items, public_b64))
     if stage is not None:
         problems.extend(_check_stored_items(stage, items))
     stage_ref = manifest.get("stage", {}).get("id", "?")
     if problems:
-        return Verification(False, f"FAIL stage {stage_ref}: " + "; ".join(problems[:5]), problems)
+        summary = _("FAIL stage {stage}: {problems}").format(
+            stage=stage_ref, problems="; ".join(problems[:5])
+        )
+        return Verification(False, summary, problems)
     return Verification(
         True,
-        f"OK stage {stage_ref}: {len(items)} items, root {root[:16]}…, signed by key {public_fp}",
+        _("OK stage {stage}: {items} items, root {root}…, signed by key {fingerprint}").format(
+            stage=stage_ref, items=len(items), root=root[:16], fingerprint=public_fp
+        ),
     )
+
+
+def _check_withdrawals(
+    notice: Any, manifest: dict[str, Any], items: list[list[str]], public_b64: str
+) -> list[str]:
+    """A bundle's withdrawals statement, when it has one: signed by the same key, about this
+    manifest's root, and naming only digests the manifest covers."""
+    if notice is None:
+        return []
+    try:
+        body, signature = notice["body"], notice["signature"]
+        withdrawn = body["withdrawn"]
+    except (KeyError, TypeError):
+        return [_("the withdrawals statement is malformed")]
+    if not (isinstance(body, dict) and isinstance(withdrawn, list) and isinstance(signature, str)):
+        return [_("the withdrawals statement is malformed")]
+    problems = []
+    if not signing.verify_signature(body, signature, public_b64):
+        problems.append(_("the withdrawals statement's signature does not verify (altered)"))
+    if body.get("merkle_root") != manifest.get("merkle_root"):
+        problems.append(_("the withdrawals statement speaks of another manifest"))
+    digests = {row[1] for row in items}
+    if any(not isinstance(w, dict) or w.get("digest") not in digests for w in withdrawn):
+        problems.append(_("the withdrawals statement names a record the manifest does not cover"))
+    return problems
 
 
 def _check_stored_items(stage: HandoverStage, items: list[list[str]]) -> list[str]:
@@ -119,22 +209,30 @@ def _check_stored_items(stage: HandoverStage, items: list[list[str]]) -> list[st
     for item in stage.items.order_by("customer_id").iterator(chunk_size=2000):
         customer = str(item.customer_id)
         seen.add(customer)
-        name = f"item {item.pk} (customer {customer})"
+        name = _("item {item} (customer {customer})").format(item=item.pk, customer=customer)
         if customer not in listed:
-            problems.append(f"{name} is stored but not in the receipt")
+            problems.append(_("{name} is stored but not in the receipt").format(name=name))
             continue
         try:
             document = decrypt_item(item, key)
         except CryptoError:
-            problems.append(f"{name}: the stored snapshot does not decrypt (altered)")
+            problems.append(
+                _("{name}: the stored snapshot does not decrypt (altered)").format(name=name)
+            )
             continue
         digest = _digest(document)
         if digest != item.digest:
-            problems.append(f"{name}: the stored snapshot does not match its digest")
+            problems.append(
+                _("{name}: the stored snapshot does not match its digest").format(name=name)
+            )
         elif digest != listed[customer]:
-            problems.append(f"{name}: its digest differs from the receipt's")
+            problems.append(_("{name}: its digest differs from the receipt's").format(name=name))
     for customer in listed.keys() - seen:
-        problems.append(f"item for customer {customer} is in the receipt but not stored")
+        problems.append(
+            _("item for customer {customer} is in the receipt but not stored").format(
+                customer=customer
+            )
+        )
     return problems
 
 
@@ -192,7 +290,7 @@ def receipt_pdf(stage: HandoverStage, *, user: Any) -> bytes:
     if body.get("aggregate_digest"):
         # An aggregate stage hands over statistics, not items: say what it counted instead.
         counted = stage.result.get("customers")
-        facts[6] = (_("Customers counted"), counted if counted is not None else "<5")
+        facts[6] = (_("Customers counted"), counted if counted is not None else _("suppressed"))
         facts[7] = (_("Aggregate result digest"), body["aggregate_digest"])
     flow: list[Any] = title_page(
         _("Handover receipt"),
@@ -204,26 +302,171 @@ def receipt_pdf(stage: HandoverStage, *, user: Any) -> bytes:
         para(_("How to verify this receipt offline"), "h2", bold=True),
         para(
             _(
-                "1. Download the manifest bundle (JSON) of this stage. 2. Check that the public "
-                "key fingerprint above is the one you received with the deal. 3. Run "
-                "'manage.py verify_receipt FILE --fingerprint FINGERPRINT', or verify the "
-                "Ed25519 signature over the canonical JSON of the manifest (sorted keys, no "
-                "spaces, UTF-8) with any Ed25519 tool, then rebuild the Merkle root from the "
-                "item digests in customer-id order: leaf = SHA-256(0x00 || digest), node = "
-                "SHA-256(0x01 || left || right), an odd node is carried up."
+                "1. Download the receipt bundle (ZIP) of this stage from the portal's "
+                "Receipt & acknowledgement page. 2. Check that the public key fingerprint above "
+                "is the one you received with the deal. 3. Either upload the bundle on the "
+                "portal's Verify page, or run the verifier it contains on your own machine "
+                "(Python 3 with the cryptography package): 'python3 verify_receipt.py "
+                "BUNDLE.zip --fingerprint FINGERPRINT'. It checks the Ed25519 signature over "
+                "the canonical JSON of the manifest (sorted keys, no spaces, UTF-8) and "
+                "rebuilds the Merkle root from the item digests in customer-id order: leaf = "
+                "SHA-256(0x00 || digest), node = SHA-256(0x01 || left || right), an odd node is "
+                "carried up."
             )
         ),
     ]
+    flow += _withdrawals_flow(stage)
     if stage.result:
         flow += [PageBreak(), para(_("Aggregate statistics"), "h2", bold=True)]
         rows = [
-            (_("Segment"), c["value"], c["customers"] if c["customers"] is not None else "<5")
+            (
+                _("Segment"),
+                c["value"],
+                c["customers"] if c["customers"] is not None else _("suppressed"),
+            )
             for c in stage.result.get("by_segment", [])
         ]
         flow += list(table_chunks([_("Dimension"), _("Value"), _("Customers")], rows))
     document = EvidenceDocument(buffer, meta)
     document.build_stream(flow)
     return buffer.getvalue()
+
+
+def _withdrawals_flow(stage: HandoverStage) -> list[Any]:
+    """The receipt's list of records withdrawn since delivery (deleted, erased, restricted)."""
+    from .portal_models import FollowUpKind, FollowUpReason
+    from .portal_selectors import stage_withdrawals
+
+    withdrawn = stage_withdrawals(stage)
+    flow: list[Any] = [Spacer(1, 6 * mm), para(_("Withdrawn since delivery"), "h2", bold=True)]
+    if not withdrawn:
+        flow.append(para(_("No record of this stage has been withdrawn.")))
+        return flow
+    flow.append(
+        para(
+            _(
+                "These records are covered by the signed manifest above but were withdrawn "
+                "afterwards: they are no longer shown or exported, and you must stop using "
+                "them. The receipt bundle carries this list signed on its own."
+            )
+        )
+    )
+    rows = [
+        (
+            f"#{w.item}",
+            choice_label(FollowUpKind, w.kind),
+            choice_label(FollowUpReason, w.reason),
+            timezone.localtime(w.since).strftime("%Y-%m-%d %H:%M"),
+            w.digest[:16] + "…",
+        )
+        for w in withdrawn
+    ]
+    flow += list(table_chunks([_("Record"), _("Task"), _("Reason"), _("Since"), _("Digest")], rows))
+    return flow
+
+
+def receipt_zip(stage: HandoverStage) -> bytes:
+    """The receipt bundle as the buyer keeps it: the signed manifest, the ordered record
+    digests, the signature, the public key, the withdrawals statement, the full JSON bundle
+    (what the portal's verify page also accepts), a README and the standalone verifier
+    (Python with only the ``cryptography`` package)."""
+    import zipfile
+    from pathlib import Path
+
+    bundle = manifest_bundle(stage)
+    folder = f"receipt-{stage.deal.reference}-{stage.order}"
+    verifier = Path(__file__).with_name("verifier") / "verify_receipt.py"
+    # The README is in both languages whatever the buyer's: the bundle travels to others.
+    readme = (
+        (verifier.parent / "README.txt")
+        .read_text(encoding="utf-8")
+        .format(
+            reference=stage.deal.reference,
+            stage=f"{stage.order}. {stage.name}",
+            fingerprint=bundle["key_fingerprint"],
+            root=bundle["manifest"]["merkle_root"],
+            folder=folder,
+        )
+    )
+    files = {
+        "manifest.json": json.dumps(bundle["manifest"], ensure_ascii=False, indent=1),
+        "items.json": json.dumps(bundle["items"], indent=0),
+        "signature.txt": bundle["signature"] + "\n",
+        "public_key.txt": bundle["public_key"] + "\n",
+        "withdrawals.json": json.dumps(bundle["withdrawals"], ensure_ascii=False, indent=1),
+        "receipt.json": json.dumps(bundle, ensure_ascii=False, indent=1),
+        "README.txt": readme,
+        "verify_receipt.py": verifier.read_text(encoding="utf-8"),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(f"{folder}/{name}", text.encode("utf-8"))
+    return buffer.getvalue()
+
+
+class UnreadableBundle(ValueError):
+    """An upload that is neither a receipt ZIP nor a JSON receipt bundle."""
+
+
+def bundle_from_upload(data: bytes) -> dict[str, Any]:
+    """The receipt bundle in an uploaded file: the ZIP this module builds (its separate
+    files, so what is checked is what the standalone verifier checks) or the JSON bundle."""
+    import zipfile
+
+    if data[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                # A bundle is a few files; a ZIP that inflates past the bound is not one.
+                if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED:
+                    raise UnreadableBundle("too large")
+                names = {
+                    info.filename.rsplit("/", 1)[-1]: info.filename for info in archive.infolist()
+                }
+                read = {
+                    name: archive.read(path) for name, path in names.items() if name in ZIP_PARTS
+                }
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise UnreadableBundle(str(exc)) from None
+        missing = [name for name in ZIP_PARTS[:4] if name not in read]
+        if missing:
+            raise UnreadableBundle(", ".join(missing))
+        try:
+            bundle: dict[str, Any] = {
+                "manifest": json.loads(read["manifest.json"]),
+                "items": json.loads(read["items.json"]),
+                "signature": read["signature.txt"].decode().strip(),
+                "public_key": read["public_key.txt"].decode().strip(),
+            }
+            if "withdrawals.json" in read:
+                bundle["withdrawals"] = json.loads(read["withdrawals.json"])
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UnreadableBundle(str(exc)) from None
+        return bundle
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableBundle(str(exc)) from None
+    if not isinstance(value, dict):
+        raise UnreadableBundle("not an object")
+    return value
+
+
+MAX_UNZIPPED = 512 * 1024 * 1024
+ZIP_PARTS = ("manifest.json", "items.json", "signature.txt", "public_key.txt", "withdrawals.json")
+
+
+def verify_for_stage(bundle: dict[str, Any], stage: HandoverStage) -> Verification:
+    """The buyer's check of a bundle for one of their stages: against the key published with
+    the deal (not the key the file carries) and against the records stored for the stage."""
+    manifest = bundle.get("manifest") if isinstance(bundle, dict) else None
+    about = manifest.get("stage") if isinstance(manifest, dict) else None
+    stage_ref = about.get("id") if isinstance(about, dict) else None
+    if stage_ref != str(stage.pk):
+        return Verification(False, _("FAIL: this receipt is for another stage."))
+    return verify_bundle(
+        bundle, stage=stage, expected_fingerprint=stage.deal.signing_key_fingerprint
+    )
 
 
 def bundle_json(stage: HandoverStage) -> bytes:

@@ -100,7 +100,9 @@ def campaign_list(request: HttpRequest, pk: Any) -> HttpResponse:
     """A deal's notice campaigns, and the form a broker prepares a new one with."""
     deal = _deal(request, pk)
     can_plan = TransferDeal.objects.restrict(request.user, "plan").filter(pk=deal.pk).exists()
-    initial = {"objection_deadline": (timezone.now() + timedelta(days=30)).replace(second=0)}
+    told = notices.told_deadline(deal)
+    deadline = (timezone.now() + timedelta(days=30)).replace(second=0)
+    initial = {"objection_deadline": max(deadline, told) if told else deadline}
     form = CampaignForm(request.POST or None, initial=initial)
     if request.method == "POST":
         if not can_plan:
@@ -129,6 +131,7 @@ def campaign_list(request: HttpRequest, pk: Any) -> HttpResponse:
             "form": form,
             "can_plan": can_plan,
             "purpose_differs": notices.purpose_differs(deal),
+            "told_deadline": notices.deadline_text(told) if told else "",
         },
     )
 
