@@ -45,7 +45,7 @@ from .forms import (
     ImportMappingForm,
     ImportUploadForm,
 )
-from .models import Customer, ImportStatus, ImportUpload, Organization
+from .models import Customer, ImportUpload, Organization
 from .registry import fields_of
 
 logger = logging.getLogger(__name__)
@@ -532,7 +532,7 @@ def _upload(request: HttpRequest, slug: str, pk: uuid.UUID) -> ImportUpload:
 def import_mapping(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpResponse:
     """Step 2: confirm or change which column fills which field, then import."""
     upload = _upload(request, slug, pk)
-    if upload.status != ImportStatus.UPLOADED:
+    if not upload.can_apply:
         return redirect("customers:import_result", slug=slug, pk=upload.pk)
     form = ImportMappingForm(
         request.POST if request.method == "POST" else None,

@@ -319,6 +319,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(seconds=env_int("HANDOVER_SWEEP_INTERVAL", 60)),
         "options": {"queue": "maintenance"},
     },
+    # The upload row is the truth: fail imports whose worker vanished (their lease expired),
+    # and wipe uploads nobody applied in time (their file and key destroyed).
+    "customers-sweep-stalled-imports": {
+        "task": "customers.tasks.sweep_stalled_imports",
+        "schedule": timedelta(seconds=env_int("IMPORT_SWEEP_INTERVAL", 60)),
+        "options": {"queue": "maintenance"},
+    },
+    "customers-expire-import-uploads": {
+        "task": "customers.tasks.expire_import_uploads",
+        "schedule": timedelta(minutes=15),
+        "options": {"queue": "maintenance"},
+    },
     # Data-subject requests close to their legal deadline: remind the assignee once.
     "transfers-requests-remind": {
         "task": "transfers.notice_tasks.requests_remind",
