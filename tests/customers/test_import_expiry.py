@@ -99,12 +99,12 @@ def test_an_upload_left_at_the_mapping_step_is_wiped_once_it_expires(book, clien
     ImportUpload.objects.filter(pk=stored.pk).update(
         created_at=timezone.now() - timedelta(hours=hours - 1)
     )
-    assert expire_import_uploads.delay().get() == 0  # not yet
+    assert expire_import_uploads() == 0  # not yet
     ImportUpload.objects.filter(pk=stored.pk).update(
         created_at=timezone.now() - timedelta(hours=hours, minutes=1)
     )
 
-    assert expire_import_uploads.delay().get() == 1
+    assert expire_import_uploads() == 1
 
     unreadable(stored, ciphertext)
     assert stored.status == ImportStatus.EXPIRED
@@ -144,7 +144,7 @@ def _lost_run(stored: ImportUpload) -> None:
 def test_a_run_whose_lease_expired_is_failed_and_the_mapping_can_be_applied_again(book, client):
     stored, mapping_url = upload(client, book.seller.slug)
     _lost_run(stored)
-    assert sweep_stalled_imports.delay().get() == 1
+    assert sweep_stalled_imports() == 1
     stored.refresh_from_db()
     assert stored.status == ImportStatus.FAILED and stored.content is not None
     result = client.get(reverse("customers:import_result", args=[book.seller.slug, stored.pk]))
