@@ -536,7 +536,7 @@ def _check_archive(data: bytes) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except Exception as exc:  # a damaged ZIP raises many types (and is refused alike)
         raise FileError(_("This XLSX file cannot be read.")) from exc
     most_bytes = limit("IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES")
     ratio = limit("IMPORT_XLSX_MAX_COMPRESSION_RATIO")
@@ -583,7 +583,7 @@ def _check_archive(data: bytes) -> None:
                     tail = buffer[-32:]
         except FileError:
             raise
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        except Exception as exc:  # damaged, encrypted, an unknown compression method…
             raise FileError(_("This XLSX file cannot be read.")) from exc
 
 

@@ -216,6 +216,11 @@ def test_random_bytes_as_a_file_get_a_clear_message(broker, client):
     assert "not a CSV or XLSX file" in message or "text encoding" in message
     zipped = b"PK\x03\x04" + os.urandom(50_000)
     assert "cannot be read" in refused(upload(client, broker.seller.slug, zipped, "x.xlsx"))
+    # A workbook whose shared strings are flagged as password-protected.
+    locked = bytearray(workbook(sheet_xml(b"")))
+    at = locked.rfind(b"PK\x01\x02", 0, locked.rfind(b"xl/sharedStrings.xml"))
+    locked[at + 8] |= 1
+    assert "cannot be read" in refused(upload(client, broker.seller.slug, bytes(locked), "l.xlsx"))
 
 
 def test_a_normal_workbook_still_imports_through_the_same_checks(broker, client):
