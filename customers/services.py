@@ -29,7 +29,15 @@ from audits.services import record_event
 from transferdesk.crypto import aead, blind_index
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
 from transferdesk.crypto.keyring import KEY_BYTES, get_keyring
-from transferdesk.jobs import Job, job_create, job_fail, job_progress, job_start, job_succeed
+from transferdesk.jobs import (
+    Job,
+    JobStatus,
+    job_create,
+    job_fail,
+    job_progress,
+    job_start,
+    job_succeed,
+)
 from transferdesk.models import DataKey, DataKeyPurpose
 from transfers.portal_services import followups_for_customer_change
 
@@ -878,13 +886,25 @@ def import_uploads_sweep(*, now: datetime.datetime | None = None) -> int:
     """The periodic sweeper: a running import whose lease expired (its worker or web process
     was killed, its message lost) is failed with the reason, nothing having been applied (the
     rows commit with the "applied" status or not at all); its file is kept, so the broker can
-    apply the mapping again, until the upload expires. Returns how many."""
+    apply the mapping again, until the upload expires. A job that never started is sent again
+    instead. Returns how many were failed."""
     now = now or timezone.now()
     stalled = ImportUpload.objects.filter(status=ImportStatus.RUNNING).filter(
         models.Q(lease_expires_at__lt=now) | models.Q(lease_expires_at__isnull=True)
     )
     failed = 0
-    for upload_id, job_id in stalled.values_list("pk", "job_id"):
+    fresh = now - _upload_expire_after()
+    rows = stalled.values_list("pk", "job_id", "job__status", "created_at")
+    for upload_id, job_id, job_status, created_at in rows:
+        if job_status == JobStatus.QUEUED and created_at > fresh:
+            # Never started: its message was lost (a broker down at the commit) or waits behind
+            # other work. Sent again, with a new lease; a copy that runs late finds it done.
+            if ImportUpload.objects.filter(
+                pk=upload_id, status=ImportStatus.RUNNING, job_id=job_id
+            ).update(lease_expires_at=now + _lease()):
+                logger.info("import sweeper: re-enqueueing import %s, never started", upload_id)
+                _enqueue_import(upload_id, job_id)
+            continue
         problem = importing.Problem(importing.FILE_LEVEL, "", str(_LEASE_LOST))
         swept = (
             ImportUpload.objects.filter(pk=upload_id, status=ImportStatus.RUNNING)
@@ -933,14 +953,28 @@ def import_upload_start(*, actor: Any, upload: ImportUpload) -> Job | None:
         import_upload_run(upload_id=upload.pk, actor=actor)
         upload.refresh_from_db()
         return None
-    from .tasks import customer_import_task
-
     with transaction.atomic():
         job = job_create(kind="customer_import", actor=actor, total=upload.row_count, obj=upload)
         ImportUpload.objects.filter(pk=upload.pk).update(job=job)
         upload.job = job
-        transaction.on_commit(lambda: customer_import_task.delay(str(upload.pk), str(job.pk)))
+        transaction.on_commit(lambda: _enqueue_import(upload.pk, job.pk))
     return job
+
+
+def _enqueue_import(upload_id: Any, job_id: Any) -> bool:
+    """Send the import to its queue; a broker that is down is logged, not raised: the sweeper
+    sends a job that never started again (the upload row, not the broker, is the truth)."""
+    from .tasks import customer_import_task
+
+    if customer_import_task.app.conf.task_always_eager:
+        customer_import_task.apply_async(args=[str(upload_id), str(job_id)])
+        return True
+    try:
+        customer_import_task.apply_async(args=[str(upload_id), str(job_id)], retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure: the sweeper is the fallback
+        logger.warning("could not enqueue import %s; the sweeper will", upload_id)
+        return False
+    return True
 
 
 def import_upload_run(*, upload_id: Any, actor: Any = None, job_id: Any = None) -> ImportOutcome:

@@ -164,3 +164,25 @@ def test_a_run_with_a_live_lease_is_left_alone(book, client):
     )
     assert import_uploads_sweep() == 0
     assert ImportUpload.objects.get(pk=stored.pk).status == ImportStatus.RUNNING
+
+
+def test_a_job_whose_message_was_lost_is_sent_again_by_the_sweeper_and_applied_once(book, client):
+    """The broker was down when the mapping was applied: the job never started. The sweeper
+    sends it again rather than failing it (in-process here: the embedded mode runs it now)."""
+    from transferdesk.jobs import JobStatus, job_create
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("runs the re-sent job in-process; the live-worker test covers a real one")
+    stored, _url = upload(client, book.seller.slug)
+    job = job_create(kind="customer_import", actor=book.broker, total=2, obj=stored)
+    ImportUpload.objects.filter(pk=stored.pk).update(job=job)
+    _lost_run(stored)
+
+    assert import_uploads_sweep() == 0  # none failed: re-sent
+
+    stored.refresh_from_db()
+    assert stored.status == ImportStatus.APPLIED
+    assert Customer.objects.filter(reference__in=["C-1", "C-2"]).count() == 2
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert import_uploads_sweep() == 0
