@@ -436,6 +436,7 @@ def _shred_customers(
     Held customers are filtered out again here, under the transaction, so a hold placed
     between selection and purge still wins.
     """
+    from customers.services import import_uploads_shred_for_erasure
     from transfers.models import HandoverItem
     from transfers.portal_services import followups_for_erased_customers
 
@@ -469,6 +470,8 @@ def _shred_customers(
     }
     # 1. Crypto-shredding: from here on nothing under these keys can be read, anywhere.
     destroyed = bulk.destroy_keys(key_ids, now)
+    # Uploaded files of these books still kept for an import may hold these customers too.
+    import_uploads_shred_for_erasure(organization_ids=sorted({row[2] for row in rows}), actor=actor)
     # 2. History rows and handed-over snapshots (the snapshots are under the deal key, so
     # their ciphertext itself goes).
     counts["history.rows"] = (

@@ -15,15 +15,18 @@ become a copy of the personal data.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import io
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
@@ -57,6 +60,30 @@ GENERATED_REFERENCE_PATTERN = re.compile(r"TD-(\d{6,})")
 
 def generated_reference(number: int) -> str:
     return f"{GENERATED_REFERENCE_PREFIX}{number:06d}"
+
+
+#: What a file may hold, checked while it streams and before anything large is built, so that a
+#: hostile file (a "bomb": 100,000 columns, millions of empty rows or shared strings packed into
+#: a small ZIP) is refused at once with a message naming the limit, the same in the upload
+#: page, the job and the command. Each is a setting of the same name; these are the defaults.
+LIMITS: dict[str, int] = {
+    "IMPORT_MAX_COLUMNS": 200,
+    "IMPORT_MAX_ROWS": 500_000,
+    "IMPORT_MAX_CELLS": 20_000_000,
+    "IMPORT_MAX_LINE_CHARS": 1_000_000,
+    "IMPORT_XLSX_MAX_SHARED_STRINGS": 2_000_000,
+    "IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES": 500 * 1024 * 1024,
+    "IMPORT_XLSX_MAX_COMPRESSION_RATIO": 100,
+}
+
+
+def limit(name: str) -> int:
+    """The import limit ``name`` (a key of ``LIMITS``), from the settings if set there."""
+    return int(getattr(settings, name, LIMITS[name]))
+
+
+def _number(value: int) -> str:
+    return f"{value:,}"
 
 
 class Kind:
@@ -420,23 +447,116 @@ def decode_text(data: bytes) -> str:
         ) from None
 
 
+def _text_encoding(data: bytes) -> str:
+    """The codec ``decode_text`` would pick, found without building the decoded text: the file
+    is decoded in slices and each slice dropped, so a 50 MB file never becomes a 50 MB string
+    (nor the four times larger buffer of a ``StringIO``)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        if not _decodes(data, "utf-8-sig"):
+            raise FileError(_("The file starts like UTF-8 but is not valid UTF-8."))
+        return "utf-8-sig"
+    for encoding in ("utf-8", "gb18030"):
+        if _decodes(data, encoding):
+            return encoding
+    raise FileError(
+        _("The file's text encoding is not UTF-8 or GBK/GB18030. Save it as CSV UTF-8.")
+    )
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view, step = memoryview(data), 1 << 20
+    try:
+        for start in range(0, len(view), step):
+            decoder.decode(view[start : start + step])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _lines(stream: io.TextIOWrapper) -> Iterator[str]:
+    """The text's lines, each at most ``IMPORT_MAX_LINE_CHARS`` long (read no further)."""
+    longest = limit("IMPORT_MAX_LINE_CHARS")
+    number = 0
+    while True:
+        line = stream.readline(longest + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > longest and line[-1] not in "\r\n":
+            raise FileError(
+                _(
+                    "Line {line} is longer than {limit} characters; this is not a customer file."
+                ).format(line=number, limit=_number(longest))
+            )
+        yield line
+
+
 def _open_csv(data: bytes) -> Table:
-    text = decode_text(data)
-    if "\x00" in text:
+    # NUL never occurs in UTF-8 or GB18030 text (both keep 0x00 for U+0000 alone).
+    if b"\x00" in data:
         raise FileError(_("This is not a CSV or XLSX file (it contains binary data)."))
-    sample = text[:4096]
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=_text_encoding(data), newline="")
+    sample = stream.read(4096)
+    stream.seek(0)
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    reader = csv.reader(_lines(stream), dialect)
     try:
         headers = next(reader)
     except StopIteration:
         raise FileError(_("The file is empty.")) from None
     except csv.Error:
         raise FileError(_("The file is not valid CSV.")) from None
-    return Table(CSV, [h.strip() for h in headers], _csv_rows(reader))
+    _check_width(len(headers), 1)
+    return Table(CSV, [h.strip() for h in headers], _bounded(_csv_rows(reader)))
+
+
+def _check_width(width: int, line: int) -> None:
+    most = limit("IMPORT_MAX_COLUMNS")
+    if width > most:
+        raise FileError(
+            _(
+                "Row {row} has more than {limit} columns; remove the columns you do not import."
+            ).format(row=line, limit=_number(most))
+        )
+
+
+def _bounded(rows: Iterator[list[Any]], trim: bool = False) -> Iterator[list[Any]]:
+    """The data rows, refused as soon as there are too many rows, columns or cells in all.
+
+    ``trim``: the rows are a spreadsheet's, cut by the reader at one column past the limit, so
+    only a value in that column means the row is too wide (empty cells are padding)."""
+    most_rows, most_columns = limit("IMPORT_MAX_ROWS"), limit("IMPORT_MAX_COLUMNS")
+    most_cells, cells = limit("IMPORT_MAX_CELLS"), 0
+    for number, row in enumerate(rows, start=1):
+        if number > most_rows:
+            raise FileError(
+                _("The file has more than {limit} rows; split it into several imports.").format(
+                    limit=_number(most_rows)
+                )
+            )
+        width = len(row)
+        if trim and row.count(None) == width:
+            # An empty row, or one of the gap openpyxl fills between two distant rows: counted
+            # as a row only, and passed on without its padding (no cost per padded cell).
+            row, width = [], 0
+        if width > most_columns:
+            if not trim or any(v is not None for v in row[most_columns:]):
+                _check_width(width, number + 1)
+            del row[most_columns:]
+            width = most_columns
+        cells += width
+        if cells > most_cells:
+            raise FileError(
+                _("The file has more than {limit} cells; split it into several imports.").format(
+                    limit=_number(most_cells)
+                )
+            )
+        yield row
 
 
 def _csv_rows(reader: Any) -> Iterator[list[Any]]:
@@ -452,11 +572,73 @@ def _csv_rows(reader: Any) -> Iterator[list[Any]]:
         yield row
 
 
-def _open_xlsx(data: bytes) -> Table:
-    import zipfile
+_SHARED_STRING = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
+_UNIQUE_COUNT = re.compile(rb"""uniqueCount\s*=\s*["'](\d+)["']""")
 
+
+def _check_archive(data: bytes) -> None:
+    """Refuse a workbook that would unpack to far more than it weighs, before openpyxl reads
+    any of it: its members' sizes and compression ratios (as the ZIP declares them: Python's
+    reader never inflates a member past its declared size), and the number of shared strings
+    (which openpyxl loads all at once, even read-only), declared and counted as they stream."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except Exception as exc:  # a damaged ZIP raises many types (and is refused alike)
+        raise FileError(_("This XLSX file cannot be read.")) from exc
+    most_bytes = limit("IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES")
+    ratio = limit("IMPORT_XLSX_MAX_COMPRESSION_RATIO")
+    total = 0
+    for info in members:
+        total += info.file_size
+        if total > most_bytes:
+            raise FileError(
+                _(
+                    "The workbook unpacks to more than {limit} MB; split it into several imports."
+                ).format(limit=_number(most_bytes // (1024 * 1024)))
+            )
+        # Small members (styles, a few cells) may compress very well and cost nothing.
+        if info.file_size > (1 << 20) and info.file_size > ratio * max(info.compress_size, 1):
+            raise FileError(
+                _(
+                    "The workbook is compressed more than {limit} times over, as decompression "
+                    "bombs are; it is refused."
+                ).format(limit=_number(ratio))
+            )
+    most_strings = limit("IMPORT_XLSX_MAX_SHARED_STRINGS")
+    too_many = FileError(
+        _(
+            "The workbook holds more than {limit} distinct texts; split it into several imports."
+        ).format(limit=_number(most_strings))
+    )
+    for info in members:
+        if not info.filename.lower().endswith("sharedstrings.xml"):
+            continue
+        try:
+            with archive.open(info) as member:
+                tail, count, first = b"", 0, True
+                while chunk := member.read(1 << 20):
+                    if first:
+                        declared = _UNIQUE_COUNT.search(chunk[:4096])
+                        if declared and int(declared.group(1)) > most_strings:
+                            raise too_many
+                        first = False
+                    buffer = tail + chunk
+                    # A tag that ends inside the carried-over tail was counted last time.
+                    count += sum(1 for m in _SHARED_STRING.finditer(buffer) if m.end() > len(tail))
+                    if count > most_strings:
+                        raise too_many
+                    tail = buffer[-32:]
+        except FileError:
+            raise
+        except Exception as exc:  # damaged, encrypted, an unknown compression method…
+            raise FileError(_("This XLSX file cannot be read.")) from exc
+
+
+def _open_xlsx(data: bytes) -> Table:
     from openpyxl import load_workbook
 
+    _check_archive(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as exc:
@@ -467,7 +649,24 @@ def _open_xlsx(data: bytes) -> Table:
     if sheet is None:
         workbook.close()
         raise FileError(_("The workbook has no sheet."))
-    rows = sheet.iter_rows(values_only=True)
+    # What the sheet claims to span (its <dimension>, read without parsing the cells): a claim
+    # of millions of rows is refused at once; a sheet that claims less than it holds is still
+    # counted while it streams (``_bounded``: gaps between rows count too, as openpyxl fills
+    # them), its rows cut one column past the limit.
+    most_rows, most_columns = limit("IMPORT_MAX_ROWS"), limit("IMPORT_MAX_COLUMNS")
+    claimed_rows, claimed_columns = sheet.max_row or 0, sheet.max_column or 0  # type: ignore[union-attr]
+    if claimed_columns > most_columns:
+        workbook.close()
+        _check_width(claimed_columns, 1)
+    if claimed_rows > most_rows + 1:
+        workbook.close()
+        raise FileError(
+            _("The file has more than {limit} rows; split it into several imports.").format(
+                limit=_number(most_rows)
+            )
+        )
+    width = min(claimed_columns or most_columns + 1, most_columns + 1)
+    rows = sheet.iter_rows(max_col=width, values_only=True)
     try:
         header_row = next(rows)
     except StopIteration:
@@ -476,16 +675,21 @@ def _open_xlsx(data: bytes) -> Table:
     except Exception as exc:
         workbook.close()
         raise FileError(_("This XLSX file cannot be read.")) from exc
-    headers = ["" if h is None else str(h).strip() for h in header_row]
+    if len(header_row) > most_columns and any(h is not None for h in header_row[most_columns:]):
+        workbook.close()
+        _check_width(len(header_row), 1)
+    headers = ["" if h is None else str(h).strip() for h in header_row[:most_columns]]
 
     def data_rows() -> Iterator[list[Any]]:
         try:
             for row in rows:
                 yield list(row)
+        except FileError:
+            raise
         except Exception as exc:
             raise FileError(_("This XLSX file cannot be read.")) from exc
 
-    return Table(XLSX, headers, data_rows(), workbook.close)
+    return Table(XLSX, headers, _bounded(data_rows(), trim=True), workbook.close)
 
 
 def open_table(data: bytes) -> Table:

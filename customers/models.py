@@ -398,6 +398,7 @@ class ImportStatus(models.TextChoices):
     APPLIED = "applied", _("Applied")
     REJECTED = "rejected", _("Rejected: nothing was imported")
     FAILED = "failed", _("Failed: nothing was imported")
+    EXPIRED = "expired", _("Expired: the file was destroyed without being imported")
 
 
 class ImportUpload(models.Model):
@@ -448,6 +449,9 @@ class ImportUpload(models.Model):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    #: While running: until when the run holds the upload. Its heartbeat (each chunk) moves
+    #: it on; past it, the sweeper fails the run, which a killed worker or web process left.
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -458,6 +462,15 @@ class ImportUpload(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.id}"
+
+    @property
+    def can_apply(self) -> bool:
+        """Whether the mapping can be applied: the file is still held and nothing runs it
+        (waiting for the mapping, or failed because its run was lost)."""
+        return self.content is not None and self.status in (
+            ImportStatus.UPLOADED,
+            ImportStatus.FAILED,
+        )
 
     @classmethod
     def restrict_q(cls, user: Any, action: str) -> Q:

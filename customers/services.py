@@ -13,10 +13,12 @@ import logging
 import os
 import re
 import uuid
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
 from django.db.models.functions import Length
@@ -28,7 +30,15 @@ from audits.services import record_event
 from transferdesk.crypto import aead, blind_index
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
 from transferdesk.crypto.keyring import KEY_BYTES, get_keyring
-from transferdesk.jobs import Job, job_create, job_fail, job_progress, job_start, job_succeed
+from transferdesk.jobs import (
+    Job,
+    JobStatus,
+    job_create,
+    job_fail,
+    job_progress,
+    job_start,
+    job_succeed,
+)
 from transferdesk.models import DataKey, DataKeyPurpose
 from transfers.portal_services import followups_for_customer_change
 
@@ -552,6 +562,7 @@ def customer_import(
     progress: Callable[[int, int | None], None] | None = None,
     source: str = "upload",
     generate_references: bool = False,
+    on_applied: Callable[[ImportOutcome], None] | None = None,
 ) -> ImportOutcome:
     """Validate every row of a customer file and, if all are valid, create them all.
 
@@ -563,6 +574,9 @@ def customer_import(
     event carries counts and column names, never values. Never raises for bad input: a file
     that cannot be read comes back as a problem of row 0. With ``generate_references`` and no
     column mapped to the reference, each row gets the next ``TD-`` number, in file order.
+    ``on_applied(outcome)`` runs inside the transaction once every row is written, so what it
+    records commits with the rows or not at all (it may raise ``importing.FileError`` to undo
+    the import).
     """
     outcome = ImportOutcome(dry_run=dry_run)
     try:
@@ -626,6 +640,8 @@ def customer_import(
                             "unmapped_columns": len(outcome.unmapped_columns),
                         },
                     )
+                    if on_applied is not None:
+                        on_applied(outcome)
         except _Rollback:
             outcome.applied = False
         except importing.FileError as exc:
@@ -799,9 +815,27 @@ def import_upload_create(*, actor: Any, organization: Organization, data: bytes)
         mapping={str(i): name for i, name in importing.propose_mapping(headers).items()},
         row_count=rows,
     )
-    upload.content = aead.encrypt(key.unwrap(), data, _upload_aad(upload))
+    upload.content = aead.encrypt(key.unwrap(), _pack(data), _upload_aad(upload))
     upload.save(force_insert=True)
     return upload
+
+
+#: Marks a compressed upload. No accepted file starts with NUL (XLSX starts with "PK" and a
+#: text file with a NUL is refused), so uploads stored before compression still read.
+_PACKED = b"\x00TDZ1"
+
+
+def _pack(data: bytes) -> bytes:
+    """The file compressed before it is encrypted: customer CSVs shrink five to ten times, and
+    so does every copy the database driver makes of the stored value (bytea escaping turns a
+    50 MB value into several hundred MB of query text on the way in)."""
+    return _PACKED + zlib.compress(data, 6)
+
+
+def _unpack(plaintext: bytes) -> bytes:
+    if plaintext.startswith(_PACKED):
+        return zlib.decompress(memoryview(plaintext)[len(_PACKED) :])
+    return plaintext
 
 
 def _upload_wipe(upload: ImportUpload) -> None:
@@ -811,6 +845,141 @@ def _upload_wipe(upload: ImportUpload) -> None:
     key = DataKey.objects.get(pk=upload.data_key_id)
     if not key.is_destroyed:
         key.destroy()
+
+
+def _upload_expire_after() -> datetime.timedelta:
+    return datetime.timedelta(hours=getattr(settings, "IMPORT_UPLOAD_EXPIRE_HOURS", 24))
+
+
+def _lease() -> datetime.timedelta:
+    return datetime.timedelta(seconds=getattr(settings, "IMPORT_LEASE_SECONDS", 300))
+
+
+_LEASE_LOST = _(
+    "The import stopped before it finished (its worker was lost); nothing was imported. "
+    "Apply the mapping again."
+)
+
+
+def _upload_shred(
+    upload_id: Any, *, statuses: list[ImportStatus], reason: str, message: Any, actor: Any = None
+) -> bool:
+    """Wipe one upload's file and destroy its key, if it is still in one of ``statuses`` and
+    holds its file; pending uploads (not running) are marked expired with ``message``. The
+    key's destruction is the audit event (``KEY_DESTROYED`` with ``reason``)."""
+    from transferdesk.crypto.services import data_key_destroy
+
+    now = timezone.now()
+    with transaction.atomic():
+        upload = (
+            ImportUpload.objects.select_for_update()
+            .filter(pk=upload_id, status__in=statuses, content__isnull=False)
+            .first()
+        )
+        if upload is None:
+            return False
+        problem = importing.Problem(importing.FILE_LEVEL, "", str(message))
+        fields: dict[str, Any] = {
+            "content": None,
+            "report": {**(upload.report or {}), "problems": [problem.as_dict()]},
+        }
+        if upload.status != ImportStatus.RUNNING:
+            # A running import goes on from the copy it decrypted and records its own end (one
+            # still queued finds no file and ends as expired, with this message).
+            fields.update(status=ImportStatus.EXPIRED, finished_at=now, lease_expires_at=None)
+        ImportUpload.objects.filter(pk=upload.pk).update(**fields)
+        key = DataKey.objects.get(pk=upload.data_key_id)
+        if not key.is_destroyed:
+            data_key_destroy(data_key=key, actor=actor, reason=reason)
+    return True
+
+
+def import_uploads_expire(*, now: datetime.datetime | None = None) -> int:
+    """The periodic job: uploads left unapplied longer than ``IMPORT_UPLOAD_EXPIRE_HOURS``
+    (waiting for the mapping, or failed after a lost run) are wiped, their key destroyed, and
+    shown as expired. Returns how many."""
+    cutoff = (now or timezone.now()) - _upload_expire_after()
+    pending = [ImportStatus.UPLOADED, ImportStatus.FAILED]
+    ids = list(
+        ImportUpload.objects.filter(
+            status__in=pending, content__isnull=False, created_at__lte=cutoff
+        ).values_list("pk", flat=True)
+    )
+    message = _("Nobody applied this upload in time: its file was destroyed unread.")
+    expired = sum(
+        _upload_shred(pk, statuses=pending, reason="import_upload_expired", message=message)
+        for pk in ids
+    )
+    if expired:
+        logger.info("import uploads expired: %s", expired)
+    return expired
+
+
+def import_uploads_shred_for_erasure(*, organization_ids: list[Any], actor: Any = None) -> int:
+    """Erasure reaches the uploads: every upload of these organisations that still holds its
+    file is wiped and its key destroyed, inside the erasure's transaction.
+
+    The uploads' rows are not indexed, so which file holds the erased person is unknown; the
+    safe rule is every file of the book that is still kept (waiting for the mapping, failed
+    after a lost run, or running: a running import works from the copy it already decrypted,
+    and its own end wipes that). The broker uploads the file again if still needed.
+    """
+    ids = list(
+        ImportUpload.objects.filter(
+            organization_id__in=organization_ids, content__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    message = _(
+        "A customer of this book was erased while this file waited: the file was destroyed. "
+        "Upload it again if it is still needed."
+    )
+    statuses = [ImportStatus.UPLOADED, ImportStatus.FAILED, ImportStatus.RUNNING]
+    return sum(
+        _upload_shred(pk, statuses=statuses, reason="customer_erased", message=message, actor=actor)
+        for pk in ids
+    )
+
+
+def import_uploads_sweep(*, now: datetime.datetime | None = None) -> int:
+    """The periodic sweeper: a running import whose lease expired (its worker or web process
+    was killed, its message lost) is failed with the reason, nothing having been applied (the
+    rows commit with the "applied" status or not at all); its file is kept, so the broker can
+    apply the mapping again, until the upload expires. A job that never started is sent again
+    instead. Returns how many were failed."""
+    now = now or timezone.now()
+    stalled = ImportUpload.objects.filter(status=ImportStatus.RUNNING).filter(
+        models.Q(lease_expires_at__lt=now) | models.Q(lease_expires_at__isnull=True)
+    )
+    failed = 0
+    fresh = now - _upload_expire_after()
+    rows = stalled.values_list("pk", "job_id", "job__status", "created_at")
+    for upload_id, job_id, job_status, created_at in rows:
+        if job_status == JobStatus.QUEUED and created_at > fresh:
+            # Never started: its message was lost (a broker down at the commit) or waits behind
+            # other work. Sent again, with a new lease; a copy that runs late finds it done.
+            if ImportUpload.objects.filter(
+                pk=upload_id, status=ImportStatus.RUNNING, job_id=job_id
+            ).update(lease_expires_at=now + _lease()):
+                logger.info("import sweeper: re-enqueueing import %s, never started", upload_id)
+                _enqueue_import(upload_id, job_id)
+            continue
+        problem = importing.Problem(importing.FILE_LEVEL, "", str(_LEASE_LOST))
+        swept = (
+            ImportUpload.objects.filter(pk=upload_id, status=ImportStatus.RUNNING)
+            .filter(models.Q(lease_expires_at__lt=now) | models.Q(lease_expires_at__isnull=True))
+            .update(
+                status=ImportStatus.FAILED,
+                finished_at=now,
+                lease_expires_at=None,
+                report={"problems": [problem.as_dict()]},
+            )
+        )
+        if swept:
+            failed += 1
+            logger.warning("import sweeper: failed import %s, its lease expired", upload_id)
+            if job_id:
+                job_fail(job_id=job_id, error=str(_LEASE_LOST))
+    return failed
 
 
 def import_upload_set_mapping(
@@ -826,24 +995,48 @@ def import_upload_set_mapping(
 def import_upload_start(*, actor: Any, upload: ImportUpload) -> Job | None:
     """Run the import now (small files) or as a job on the ``maintenance`` queue (large ones,
     ``importing.JOB_THRESHOLD_ROWS``). Returns the job, or None when it ran inline."""
-    claimed = ImportUpload.objects.filter(pk=upload.pk, status=ImportStatus.UPLOADED).update(
-        status=ImportStatus.RUNNING
-    )
+    # Waiting for the mapping, or failed by the sweeper with its file kept: either can run,
+    # once, and only while the file has not reached its expiry.
+    now = timezone.now()
+    claimed = ImportUpload.objects.filter(
+        pk=upload.pk,
+        status__in=[ImportStatus.UPLOADED, ImportStatus.FAILED],
+        content__isnull=False,
+        created_at__gt=now - _upload_expire_after(),
+    ).update(status=ImportStatus.RUNNING, lease_expires_at=now + _lease(), report={})
     if not claimed:
-        raise ValidationError(_("This import has already been started."))
+        if ImportUpload.objects.filter(pk=upload.pk, status=ImportStatus.RUNNING).exists():
+            raise ValidationError(_("This import has already been started."))
+        raise ValidationError(
+            _("This upload has expired and its file was destroyed; upload the file again.")
+        )
     upload.status = ImportStatus.RUNNING
     if upload.row_count <= importing.JOB_THRESHOLD_ROWS:
         import_upload_run(upload_id=upload.pk, actor=actor)
         upload.refresh_from_db()
         return None
-    from .tasks import customer_import_task
-
     with transaction.atomic():
         job = job_create(kind="customer_import", actor=actor, total=upload.row_count, obj=upload)
         ImportUpload.objects.filter(pk=upload.pk).update(job=job)
         upload.job = job
-        transaction.on_commit(lambda: customer_import_task.delay(str(upload.pk), str(job.pk)))
+        transaction.on_commit(lambda: _enqueue_import(upload.pk, job.pk))
     return job
+
+
+def _enqueue_import(upload_id: Any, job_id: Any) -> bool:
+    """Send the import to its queue; a broker that is down is logged, not raised: the sweeper
+    sends a job that never started again (the upload row, not the broker, is the truth)."""
+    from .tasks import customer_import_task
+
+    if customer_import_task.app.conf.task_always_eager:
+        customer_import_task.apply_async(args=[str(upload_id), str(job_id)])
+        return True
+    try:
+        customer_import_task.apply_async(args=[str(upload_id), str(job_id)], retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure: the sweeper is the fallback
+        logger.warning("could not enqueue import %s; the sweeper will", upload_id)
+        return False
+    return True
 
 
 def import_upload_run(*, upload_id: Any, actor: Any = None, job_id: Any = None) -> ImportOutcome:
@@ -854,16 +1047,42 @@ def import_upload_run(*, upload_id: Any, actor: Any = None, job_id: Any = None) 
     outlives the import.
     """
     upload = ImportUpload.objects.select_related("organization", "data_key").get(pk=upload_id)
-    if upload.status != ImportStatus.RUNNING or upload.content is None:
+    stale = job_id is not None and str(upload.job_id) != str(job_id)  # an earlier run's message
+    if upload.status == ImportStatus.RUNNING and upload.content is None and not stale:
+        # Its file was destroyed before the run began (an erasure in this book): say so.
+        ended = ImportUpload.objects.filter(pk=upload.pk, status=ImportStatus.RUNNING).update(
+            status=ImportStatus.EXPIRED, finished_at=timezone.now(), lease_expires_at=None
+        )
+        if ended and job_id:
+            job_fail(job_id=job_id, error=str(_("The file was destroyed; nothing was imported.")))
+    if upload.status != ImportStatus.RUNNING or upload.content is None or stale:
         return ImportOutcome(**{k: v for k, v in upload.report.items() if k == "rows"})
     actor = actor if actor is not None else upload.uploaded_by
-    progress = _ProgressWriter(job_id) if job_id else None
+    ImportUpload.objects.filter(pk=upload.pk, status=ImportStatus.RUNNING).update(
+        lease_expires_at=timezone.now() + _lease()
+    )
+    progress = _ProgressWriter(job_id, upload_id=upload.pk)
+
+    def applied(outcome: ImportOutcome) -> None:
+        # In the import's own transaction: the rows and the upload's "applied" commit together,
+        # so a run that dies after its commit is never taken for a lost one, and a run the
+        # sweeper already failed (its lease expired) cannot commit its rows any more.
+        if not ImportUpload.objects.filter(pk=upload.pk, status=ImportStatus.RUNNING).update(
+            status=ImportStatus.APPLIED,
+            report=outcome.as_dict(),
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+        ):
+            raise importing.FileError(str(_LEASE_LOST))
+
     try:
-        data = aead.decrypt(
-            upload.data_key.unwrap(),
-            bytes(upload.content),
-            _upload_aad(upload),
-            what=f"import {upload.pk}",
+        data = _unpack(
+            aead.decrypt(
+                upload.data_key.unwrap(),
+                bytes(upload.content),
+                _upload_aad(upload),
+                what=f"import {upload.pk}",
+            )
         )
         if job_id:
             job_start(job_id=job_id, total=upload.row_count)
@@ -875,23 +1094,30 @@ def import_upload_run(*, upload_id: Any, actor: Any = None, job_id: Any = None) 
             progress=progress,
             source="upload",
             generate_references=upload.generate_references,
+            on_applied=applied,
         )
         del data
     except Exception:
-        ImportUpload.objects.filter(pk=upload.pk).update(
-            status=ImportStatus.FAILED, finished_at=timezone.now()
-        )
-        _upload_wipe(upload)
-        if job_id:
-            job_fail(job_id=job_id, error=str(_("The import failed; nothing was imported.")))
+        if ImportUpload.objects.filter(pk=upload.pk, status=ImportStatus.RUNNING).update(
+            status=ImportStatus.FAILED, finished_at=timezone.now(), lease_expires_at=None
+        ):
+            _upload_wipe(upload)
+            if job_id:
+                job_fail(job_id=job_id, error=str(_("The import failed; nothing was imported.")))
         raise
     finally:
-        if progress is not None:
-            progress.close()
-    status = ImportStatus.APPLIED if outcome.applied else ImportStatus.REJECTED
-    ImportUpload.objects.filter(pk=upload.pk).update(
-        status=status, report=outcome.as_dict(), finished_at=timezone.now()
-    )
+        progress.close()
+    if not outcome.applied:
+        rejected = ImportUpload.objects.filter(pk=upload.pk, status=ImportStatus.RUNNING).update(
+            status=ImportStatus.REJECTED,
+            report=outcome.as_dict(),
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+        )
+        if not rejected:
+            # The sweeper failed this run meanwhile (its lease expired) and said why; the file
+            # stays for another try, until it expires.
+            return outcome
     _upload_wipe(upload)
     if job_id:
         counts = {
@@ -920,10 +1146,14 @@ class _ProgressWriter:
     be rolled back with a rejected file), so on PostgreSQL it goes through a second,
     autocommit connection. SQLite allows one writer at a time, so there (the embedded mode,
     where jobs run in-process and nobody polls meanwhile) progress is written at the end only.
+
+    It is also the run's heartbeat: each chunk moves the upload's lease on (only while the
+    upload is still running), so the sweeper tells a slow import from a lost one.
     """
 
-    def __init__(self, job_id: Any) -> None:
-        self.job_id = str(job_id)
+    def __init__(self, job_id: Any, *, upload_id: Any = None) -> None:
+        self.job_id = str(job_id) if job_id else None
+        self.upload_id = str(upload_id) if upload_id else None
         self.connection: Any = None
         if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
             self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
@@ -932,10 +1162,17 @@ class _ProgressWriter:
         if self.connection is None:
             return
         with self.connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Job._meta.db_table} SET done = %s WHERE id = %s",  # noqa: S608
-                [done, self.job_id],
-            )
+            if self.job_id:
+                cursor.execute(
+                    f"UPDATE {Job._meta.db_table} SET done = %s WHERE id = %s",  # noqa: S608
+                    [done, self.job_id],
+                )
+            if self.upload_id:
+                cursor.execute(
+                    f"UPDATE {ImportUpload._meta.db_table} SET lease_expires_at = %s "  # noqa: S608
+                    "WHERE id = %s AND status = %s",
+                    [timezone.now() + _lease(), self.upload_id, ImportStatus.RUNNING.value],
+                )
 
     def close(self) -> None:
         if self.connection is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import import_upload_run
+from .services import import_upload_run, import_uploads_expire, import_uploads_sweep
 
 
 @shared_task(
@@ -19,3 +19,15 @@ def customer_import_task(upload_id: str, job_id: str) -> str:
     does nothing."""
     outcome = import_upload_run(upload_id=upload_id, job_id=job_id)
     return f"rows={outcome.rows} customers={outcome.customers} applied={outcome.applied}"
+
+
+@shared_task(name="customers.tasks.sweep_stalled_imports")
+def sweep_stalled_imports() -> int:
+    """Beat, every minute: fail running imports whose lease expired (a killed worker)."""
+    return import_uploads_sweep()
+
+
+@shared_task(name="customers.tasks.expire_import_uploads")
+def expire_import_uploads() -> int:
+    """Beat, every 15 minutes: wipe uploads left unapplied past their expiry."""
+    return import_uploads_expire()

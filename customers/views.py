@@ -46,7 +46,7 @@ from .forms import (
     ImportUploadForm,
     RevealForm,
 )
-from .models import Customer, ImportStatus, ImportUpload, Organization
+from .models import Customer, ImportUpload, Organization
 from .registry import fields_of
 
 logger = logging.getLogger(__name__)
@@ -558,7 +558,7 @@ def _upload(request: HttpRequest, slug: str, pk: uuid.UUID) -> ImportUpload:
 def import_mapping(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpResponse:
     """Step 2: confirm or change which column fills which field, then import."""
     upload = _upload(request, slug, pk)
-    if upload.status != ImportStatus.UPLOADED:
+    if not upload.can_apply:
         return redirect("customers:import_result", slug=slug, pk=upload.pk)
     first = services.next_generated_reference(upload.organization)
     form = ImportMappingForm(

@@ -75,16 +75,18 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
             organization=cast.seller,
             values={"reference": "M-1", "full_name": "Matrix Customer", "national_id": "X1"},
         )
-        cast.upload = import_upload_create(
-            actor=cast.broker,
-            organization=cast.seller,
-            data=b"reference,full_name\nM-2,Second Customer\n",
-        )
         _deal_world(cast)
         portal_world(cast)
         audits_world(cast)
         lifecycle_world(cast)
         notices_world(cast)
+        # After the worlds: an erasure in the seller's book (lifecycle_world) destroys the
+        # files still kept for an import, as it must.
+        cast.upload = import_upload_create(
+            actor=cast.broker,
+            organization=cast.seller,
+            data=b"reference,full_name\nM-2,Second Customer\n",
+        )
         # What each case checks it starts from: an earlier case's writes must not leak.
         cast.events_at_start = AuditEvent.objects.count()
         yield cast

@@ -325,6 +325,20 @@ HANDOVER_STALE_AFTER = env_int("HANDOVER_STALE_AFTER", 120)
 HANDOVER_CHUNK_SIZE = env_int("HANDOVER_CHUNK_SIZE", 1000)
 #: Customer-id ranges per handover stage, each its own task: how many workers share a stage.
 HANDOVER_PARTITIONS = env_int("HANDOVER_PARTITIONS", 4)
+#: Customer imports (customers/importing.py): what one file may hold, checked while it streams,
+#: so that a hostile file is refused at once with a message naming the limit.
+IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 200)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 500_000)
+IMPORT_MAX_CELLS = env_int("IMPORT_MAX_CELLS", 20_000_000)
+IMPORT_MAX_LINE_CHARS = env_int("IMPORT_MAX_LINE_CHARS", 1_000_000)
+IMPORT_XLSX_MAX_SHARED_STRINGS = env_int("IMPORT_XLSX_MAX_SHARED_STRINGS", 2_000_000)
+IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", 500 * 2**20)
+IMPORT_XLSX_MAX_COMPRESSION_RATIO = env_int("IMPORT_XLSX_MAX_COMPRESSION_RATIO", 100)
+#: Hours an upload may wait at the mapping step (or after a lost run) before it is wiped and
+#: its key destroyed.
+IMPORT_UPLOAD_EXPIRE_HOURS = env_int("IMPORT_UPLOAD_EXPIRE_HOURS", 24)
+#: Seconds a running import holds its lease without a heartbeat before the sweeper fails it.
+IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", 300)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "transferdesk-heartbeat": {
         "task": "transferdesk.tasks.heartbeat",
@@ -340,6 +354,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "transfers-sweep-stalled-stages": {
         "task": "transfers.tasks.sweep_stalled_stages",
         "schedule": timedelta(seconds=env_int("HANDOVER_SWEEP_INTERVAL", 60)),
+        "options": {"queue": "maintenance"},
+    },
+    # The upload row is the truth: fail imports whose worker vanished (their lease expired),
+    # and wipe uploads nobody applied in time (their file and key destroyed).
+    "customers-sweep-stalled-imports": {
+        "task": "customers.tasks.sweep_stalled_imports",
+        "schedule": timedelta(seconds=env_int("IMPORT_SWEEP_INTERVAL", 60)),
+        "options": {"queue": "maintenance"},
+    },
+    "customers-expire-import-uploads": {
+        "task": "customers.tasks.expire_import_uploads",
+        "schedule": timedelta(minutes=15),
         "options": {"queue": "maintenance"},
     },
     # Data-subject requests close to their legal deadline: remind the assignee once.
