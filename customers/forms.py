@@ -198,6 +198,13 @@ class RevealForm(forms.Form):
     )
 
 
+#: The two organisation permissions, in the words of the access page.
+BOOK_PERMISSION_LABELS = {
+    "manage_customers": _("See, correct and import"),
+    "reveal_core": _("Reveal core fields"),
+}
+
+
 class _BrokerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.display_name} ({obj.get_username()})"
@@ -224,8 +231,6 @@ class BookGrantForm(forms.Form):
 
         from accounts.choices import Role
 
-        from .models import Organization
-
         users = cast(forms.ModelChoiceField, self.fields["user"])
         users.queryset = (
             get_user_model()
@@ -235,14 +240,10 @@ class BookGrantForm(forms.Form):
             .order_by("username")
         )
         permissions = cast(forms.ChoiceField, self.fields["permission"])
-        permissions.choices = [
-            (codename, label) for codename, label in Organization._meta.permissions
-        ]
+        permissions.choices = list(BOOK_PERMISSION_LABELS.items())
 
     def permission_label(self, codename: str) -> str:
-        from .models import Organization
-
-        return str(dict(Organization._meta.permissions).get(codename, codename))
+        return str(BOOK_PERMISSION_LABELS.get(codename, codename))
 
 
 class BookRevokeForm(forms.Form):
