@@ -303,3 +303,16 @@ def test_compliance_invites_a_broker_from_the_staff_page_and_revokes_it(
     client.post(reverse("accounts:invitation_revoke", kwargs={"pk": invitation.pk}))
     invitation.refresh_from_db()
     assert invitation.revoked_at is not None
+
+
+def test_the_admin_lists_invitations_without_their_token_hash_and_cannot_edit_them(
+    cast, deal, client
+):
+    invitation, _ = _invite_buyer(cast, deal)
+    client.force_login(cast.admin)
+    listing = client.get(reverse("admin:accounts_invitation_changelist"))
+    assert listing.status_code == 200 and "new.buyer@example.test" in listing.content.decode()
+    detail = client.get(reverse("admin:accounts_invitation_change", args=[invitation.pk]))
+    assert detail.status_code == 200
+    assert invitation.token_sha256 not in detail.content.decode()
+    assert client.get(reverse("admin:accounts_invitation_add")).status_code == 403

@@ -157,3 +157,11 @@ def test_the_book_page_links_to_the_access_page_for_compliance_only(cast, client
     assert _access(cast) in client.get(book).content.decode()
     client.force_login(cast.broker)
     assert _access(cast) not in client.get(book).content.decode()
+
+
+def test_administrators_reach_the_access_page_from_the_admins_organisation_list(cast, client):
+    client.force_login(cast.admin)
+    listing = client.get(reverse("admin:customers_organization_changelist")).content.decode()
+    assert _access(cast) in listing
+    # A buyer organisation has no book to give.
+    assert reverse("customers:book_access", kwargs={"slug": cast.buyer_org.slug}) not in listing
