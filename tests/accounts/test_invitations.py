@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +29,14 @@ from transfers.models import DealAssignment
 pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "a long and unusual passphrase 42"
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit_counts():
+    """The accept page's counters live in the shared cache (Redis under CI): none at start."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

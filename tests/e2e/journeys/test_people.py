@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from playwright.sync_api import Browser, Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
@@ -91,6 +92,7 @@ def test_broker_invites_a_buyer_who_sets_a_password_and_compliance_gives_and_tak
     lang: str,
 ) -> None:
     words = WORDS[lang]
+    cache.delete("invite:rl:ip:127.0.0.1")  # the accept page's counter of this address
     deal = deal_services.deal_create(
         actor=cast.broker, reference="PEOPLE-1", title="Northwind book", seller=cast.seller,
         buyer=cast.buyer_org, purposes="Service continuity", legal_basis="Contract",
