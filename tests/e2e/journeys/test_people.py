@@ -49,6 +49,9 @@ WORDS = {
         "reason": "Reason",
         "taken": "Access taken away from",
         "nobody": "Nobody holds access to this book",
+        "invite_staff": "Invite staff",
+        "role": "Role",
+        "revoked": "Invitation revoked",
     },
     "zh-hans": {
         "email": "电子邮件",
@@ -69,6 +72,9 @@ WORDS = {
         "reason": "原因",
         "taken": "已收回",
         "nobody": "无人拥有此名册的访问权限",
+        "invite_staff": "邀请员工",
+        "role": "角色",
+        "revoked": "邀请已撤销",
     },
 }
 
@@ -139,7 +145,7 @@ def test_broker_invites_a_buyer_who_sets_a_password_and_compliance_gives_and_tak
         assert user.organization == cast.buyer_org and user.email == "li.hua@buyer.example"
         assert user.has_role("buyer") and user.check_password(NEW_PASSWORD)
         assert DealAssignment.objects.filter(deal=deal, user=user, role="buyer").exists()
-        assert Invitation.objects.get().accepted_user == user
+        assert Invitation.objects.get(email="li.hua@buyer.example").accepted_user == user
 
         # The same link again, in another browser: it says it was used, and nothing more.
         console.allow(r"status of 410")
@@ -156,29 +162,46 @@ def test_broker_invites_a_buyer_who_sets_a_password_and_compliance_gives_and_tak
     finally:
         buyer_context.close()
 
-    # Compliance gives broker2 the seller's book on the access page, then takes it back.
+    # Compliance invites a new broker from the user menu's "Invite staff", then withdraws it.
     sign_out(page)
     sign_in(page, "compliance", PASSWORD)
+    page.click(".td-user")
+    page.get_by_role("link", name=words["invite_staff"]).click()
+    _field(page, words["email"]).fill("new.broker@firm.example")
+    _field(page, words["role"]).select_option("broker")
+    with page.expect_navigation():
+        page.get_by_role("button", name=words["send"]).click()
+    expect(page.get_by_role("cell", name="new.broker@firm.example")).to_be_visible()
+    _shot(page, "06-compliance-invites-staff")
+    staff_invitation = Invitation.objects.get(email="new.broker@firm.example")
+    assert staff_invitation.role == "broker" and staff_invitation.organization == cast.broker_firm
+    with page.expect_navigation():
+        page.get_by_role("button", name=words["revoke"]).click()
+    expect(page.get_by_text(words["revoked"])).to_be_visible()
+    staff_invitation.refresh_from_db()
+    assert staff_invitation.revoked_at is not None
+
+    # Compliance gives broker2 the seller's book on the access page, then takes it back.
     page.goto(f"/customers/books/{cast.seller.slug}/")
     page.get_by_role("link", name=words["access"]).click()
     expect(page.get_by_text(words["nobody"])).to_be_visible()
     _field(page, words["broker"]).select_option(label=f"{cast.other_broker.display_name} (broker2)")
     _field(page, words["permission"]).select_option("manage_customers")
     _field(page, words["reason"]).fill("Joins the data-room team")
-    _shot(page, "06-compliance-gives-a-book")
+    _shot(page, "07-compliance-gives-a-book")
     with page.expect_navigation():
         page.get_by_role("button", name=words["give"]).click()
     expect(page.get_by_text(words["holds"])).to_be_visible()
-    _shot(page, "07-book-given")
+    _shot(page, "08-book-given")
     assert cast.other_broker.has_perm("customers.manage_customers", cast.seller)
 
     page.get_by_role("link", name=words["revoke"]).click()
     _field(page, words["reason"]).fill("Left the data-room team")
-    _shot(page, "08-compliance-confirms-the-revocation")
+    _shot(page, "09-compliance-confirms-the-revocation")
     with page.expect_navigation():
         page.get_by_role("button", name=words["revoke"]).click()
     expect(page.get_by_text(words["taken"])).to_be_visible()
     expect(page.get_by_text(words["nobody"])).to_be_visible()
-    _shot(page, "09-book-taken-back")
+    _shot(page, "10-book-taken-back")
     fresh = User.objects.get(pk=cast.other_broker.pk)
     assert not fresh.has_perm("customers.manage_customers", cast.seller)
