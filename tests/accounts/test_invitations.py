@@ -325,3 +325,47 @@ def test_the_admin_lists_invitations_without_their_token_hash_and_cannot_edit_th
     assert detail.status_code == 200
     assert invitation.token_sha256 not in detail.content.decode()
     assert client.get(reverse("admin:accounts_invitation_add")).status_code == 403
+
+
+@pytest.mark.postgres
+def test_two_people_accepting_one_invitation_at_once_create_one_account(transactional_db):
+    """Two browsers post the same link at the same moment (on PostgreSQL, two connections):
+    one account is created, the other attempt is told the invitation was used."""
+    import threading
+
+    from django.contrib.auth.models import Group
+    from django.db import connections
+
+    from tests.factories import make_cast
+
+    for role in Role:
+        Group.objects.get_or_create(name=role.value)
+    cast = make_cast()
+    deal = deal_services.deal_create(
+        actor=cast.broker, reference="RACE-1", title="Race", seller=cast.seller,
+        buyer=cast.buyer_org, purposes="Service continuity", legal_basis="Contract",
+    )  # fmt: skip
+    _, token = _invite_buyer(cast, deal)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def accept(username: str) -> None:
+        try:
+            barrier.wait()
+            invitation_accept(token=token, username=username, password=NEW_PASSWORD)
+            outcomes.append("created")
+        except InvitationInvalid as exc:
+            outcomes.append(exc.reason)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=accept, args=(name,)) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "used"]
+    assert User.objects.filter(username__in=["first", "second"]).count() == 1
+    assert (
+        DealAssignment.objects.filter(deal=deal, role="buyer").exclude(user=cast.buyer).count() == 1
+    )
