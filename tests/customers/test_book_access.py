@@ -165,3 +165,30 @@ def test_administrators_reach_the_access_page_from_the_admins_organisation_list(
     assert _access(cast) in listing
     # A buyer organisation has no book to give.
     assert reverse("customers:book_access", kwargs={"slug": cast.buyer_org.slug}) not in listing
+
+
+def test_the_access_page_costs_the_same_queries_for_two_grants_or_twelve(
+    cast, client, django_assert_max_num_queries
+):
+    from accounts.choices import Role
+    from customers.services import organization_grant
+    from tests.factories import UserFactory
+
+    def grant(user):
+        for permission in ("manage_customers", "reveal_core"):
+            organization_grant(
+                actor=cast.admin, user=user, organization=cast.seller, permission=permission
+            )
+
+    grant(cast.broker)
+    client.force_login(cast.compliance)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(_access(cast)).status_code == 200
+    for n in range(5):
+        grant(UserFactory(username=f"extra{n}", organization=cast.broker_firm, roles=[Role.BROKER]))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(_access(cast))
+    assert page.content.decode().count("extra") >= 5
