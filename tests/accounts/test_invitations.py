@@ -369,3 +369,40 @@ def test_two_people_accepting_one_invitation_at_once_create_one_account(transact
     assert (
         DealAssignment.objects.filter(deal=deal, role="buyer").exclude(user=cast.buyer).count() == 1
     )
+
+
+def test_the_deal_page_refuses_a_hostile_invitation_with_a_message_and_creates_nothing(
+    cast, deal, client
+):
+    client.force_login(cast.broker)
+    response = client.post(
+        reverse("transfers:deal_invite", kwargs={"pk": deal.pk}),
+        {"email": "<script>alert(1)</script>", "language": "xx"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "Enter a valid email address." in body
+    assert not Invitation.objects.exists()
+
+
+@pytest.mark.parametrize("reason", ["expired", "revoked"])
+def test_an_expired_or_revoked_link_says_so_and_shows_nothing_of_the_invitation(
+    cast, deal, client, reason
+):
+    invitation, token = _invite_buyer(cast, deal)
+    if reason == "expired":
+        Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now())
+    else:
+        invitation_revoke(actor=cast.broker, invitation=invitation)
+    url = reverse("invitation_accept", kwargs={"token": token})
+    for response in (
+        client.get(url),
+        client.post(url, {"username": "x", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}),
+    ):
+        assert response.status_code == 410
+        body = response.content.decode()
+        assert {"expired": "has expired", "revoked": "was withdrawn"}[reason] in body
+        assert "INV-1" not in body and "new.buyer@example.test" not in body
+    assert not User.objects.filter(username="x").exists()
