@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from . import views
 from .forms import SignInForm
 
 app_name = "accounts"
@@ -31,4 +32,6 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("invitations/", views.staff_invitations, name="staff_invitations"),
+    path("invitations/<uuid:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
 ]

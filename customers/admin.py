@@ -3,19 +3,31 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from transferdesk.crypto.admin import MaskedHistoryAdmin, masked_personal_data
 
+from .choices import OrganizationKind
 from .models import Customer, ImportUpload, Interaction, Organization, PurchaseRecord
 
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("legal_name", "slug", "kind", "country")
+    list_display = ("legal_name", "slug", "kind", "country", "book_access")
     list_filter = ("kind", "country")
     search_fields = ("legal_name", "slug", "registration_number")
     prepopulated_fields = {"slug": ("legal_name",)}
+
+    @admin.display(description=_("Access to the book"))
+    def book_access(self, obj: Organization) -> str:
+        """Who holds the book is given and taken on its own audited page, not in the admin's
+        permission screens (which would bypass the GRANT and REVOKE events)."""
+        if obj.kind != OrganizationKind.SELLER:
+            return "—"
+        url = reverse("customers:book_access", kwargs={"slug": obj.slug})
+        return format_html('<a href="{}">{}</a>', url, _("Manage"))
 
 
 @admin.register(Customer)

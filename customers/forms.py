@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db import models
@@ -239,4 +239,63 @@ class RevealForm(forms.Form):
     reason = forms.ChoiceField(
         label=_("Reason for revealing"),
         choices=[("", _("Choose a reason…")), *RevealReason.choices],
+    )
+
+
+#: The two organisation permissions, in the words of the access page.
+BOOK_PERMISSION_LABELS = {
+    "manage_customers": _("See, correct and import"),
+    "reveal_core": _("Reveal core fields"),
+}
+
+
+class _BrokerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.display_name} ({obj.get_username()})"
+
+
+class BookGrantForm(forms.Form):
+    """Give a broker one of the two organisation permissions. The person is chosen from active
+    brokers only (never buyers); an id outside that list is refused as an unknown choice."""
+
+    user: forms.ModelChoiceField[Any] = _BrokerChoiceField(
+        label=_("Broker"),
+        queryset=None,
+        error_messages={"invalid_choice": _("Choose a broker from the list.")},
+    )
+    permission = forms.ChoiceField(
+        label=_("Permission"),
+        error_messages={"invalid_choice": _("Choose one of the two permissions.")},
+    )
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=300)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from django.contrib.auth import get_user_model
+
+        from accounts.choices import Role
+
+        users = cast(forms.ModelChoiceField, self.fields["user"])
+        users.queryset = (
+            get_user_model()
+            .objects.filter(is_active=True, groups__name=Role.BROKER)
+            .exclude(groups__name=Role.BUYER)
+            .distinct()
+            .order_by("username")
+        )
+        permissions = cast(forms.ChoiceField, self.fields["permission"])
+        permissions.choices = list(BOOK_PERMISSION_LABELS.items())
+
+    def permission_label(self, codename: str) -> str:
+        return str(BOOK_PERMISSION_LABELS.get(codename, codename))
+
+
+class BookRevokeForm(forms.Form):
+    """Why the access is taken away: required, kept in the REVOKE event."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=300,
+        widget=forms.TextInput(),
+        help_text=_("Recorded in the audit trail with the revocation."),
     )

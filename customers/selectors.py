@@ -260,3 +260,71 @@ def segments_of(organization: Organization) -> list[str]:
         .values_list("segment", flat=True)
         .distinct()
     )
+
+
+# --- who holds a customer book ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookGrant:
+    """One standing organisation permission of a user, as the access page lists it."""
+
+    user: Any
+    permission: str
+    label: str
+    since: datetime.datetime | None
+
+
+def organization_for_access(*, user: Any, slug: str) -> Organization | None:
+    """The seller whose access a compliance officer or an administrator manages. Compliance
+    reaches every book through ``restrict``; an administrator (no role, so no book to view)
+    manages access to every seller's book without seeing it."""
+    from .choices import OrganizationKind
+
+    books: QuerySet[Organization] = (
+        Organization.objects.filter(kind=OrganizationKind.SELLER)
+        if user.is_superuser
+        else Organization.objects.restrict(user, "view")
+    )
+    return books.filter(slug=slug).first()
+
+
+def organization_grants(*, organization: Organization) -> list[BookGrant]:
+    """Who holds ``manage_customers`` and ``reveal_core`` on the book, and since when (the
+    latest GRANT event for that user and permission). A constant number of queries whatever
+    the count."""
+    from audits.choices import AuditAction
+    from audits.models import AuditEvent
+
+    from .models import ORGANIZATION_PERMISSIONS, OrganizationUserObjectPermission
+
+    rows = (
+        OrganizationUserObjectPermission.objects.filter(
+            content_object=organization, permission__codename__in=ORGANIZATION_PERMISSIONS
+        )
+        .select_related("user", "user__organization", "permission")
+        .prefetch_related("user__groups")
+        .order_by("user__username", "permission__codename")
+    )
+    since: dict[tuple[str, str], datetime.datetime] = {}
+    events = AuditEvent.objects.filter(
+        action=AuditAction.GRANT,
+        object_type="customers.organization",
+        object_id=str(organization.pk),
+    ).order_by("seq")
+    for event in events.only("time", "details"):
+        details = event.details or {}
+        since[(str(details.get("user")), str(details.get("permission")))] = event.time
+    for row in rows:
+        # The roles from the prefetched groups, into the user's cached ``role_names``, so that
+        # showing each person's role costs no query per row.
+        row.user.__dict__["role_names"] = frozenset(g.name for g in row.user.groups.all())
+    return [
+        BookGrant(
+            user=row.user,
+            permission=row.permission.codename,
+            label=row.permission.name,
+            since=since.get((str(row.user_id), row.permission.codename)),
+        )
+        for row in rows
+    ]

@@ -25,6 +25,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import Role
 from audits.choices import AuditAction
 from audits.services import record_event
 from transferdesk.crypto import aead, blind_index
@@ -43,9 +44,11 @@ from transferdesk.models import DataKey, DataKeyPurpose
 from transfers.portal_services import followups_for_customer_change
 
 from . import bulk, importing
-from .choices import Tier
+from .choices import OrganizationKind, Tier
 from .models import (
+    MANAGE_CUSTOMERS,
     ORGANIZATION_PERMISSIONS,
+    REVEAL_CORE,
     Customer,
     ImportStatus,
     ImportUpload,
@@ -306,46 +309,126 @@ def _check_permission(permission: str) -> None:
 
 @transaction.atomic(durable=True)
 def organization_grant(
-    *, actor: Any, user: Any, organization: Organization, permission: str
+    *, actor: Any, user: Any, organization: Organization, permission: str, reason: str = ""
 ) -> bool:
     """Give ``user`` an organisation permission (``manage_customers`` or ``reveal_core``).
 
     Returns False (and records nothing) if the user already held it. The event names who gave
     what to whom (guarantee 6): the permission and the grantee's id and username.
     """
+    return _grant(
+        actor=actor, user=user, organization=organization, permission=permission, reason=reason
+    )
+
+
+def _grant(
+    *, actor: Any, user: Any, organization: Organization, permission: str, reason: str
+) -> bool:
     from guardian.shortcuts import assign_perm, get_user_perms
 
     _check_permission(permission)
     if permission in get_user_perms(user, organization):
         return False
     assign_perm(f"customers.{permission}", user, organization)
-    record_event(
-        action=AuditAction.GRANT,
-        actor=actor,
-        obj=organization,
-        details={"permission": permission, "user": user.pk, "username": user.get_username()},
-    )
+    details = {"permission": permission, "user": user.pk, "username": user.get_username()}
+    if reason:
+        details["reason"] = reason
+    record_event(action=AuditAction.GRANT, actor=actor, obj=organization, details=details)
     return True
 
 
 @transaction.atomic(durable=True)
 def organization_revoke(
-    *, actor: Any, user: Any, organization: Organization, permission: str
+    *, actor: Any, user: Any, organization: Organization, permission: str, reason: str = ""
 ) -> bool:
     """Take an organisation permission away; False (nothing recorded) if it was not held."""
+    return _revoke(
+        actor=actor, user=user, organization=organization, permission=permission, reason=reason
+    )
+
+
+def _revoke(
+    *, actor: Any, user: Any, organization: Organization, permission: str, reason: str
+) -> bool:
     from guardian.shortcuts import get_user_perms, remove_perm
 
     _check_permission(permission)
     if permission not in get_user_perms(user, organization):
         return False
     remove_perm(f"customers.{permission}", user, organization)
-    record_event(
-        action=AuditAction.REVOKE,
-        actor=actor,
-        obj=organization,
-        details={"permission": permission, "user": user.pk, "username": user.get_username()},
-    )
+    details = {"permission": permission, "user": user.pk, "username": user.get_username()}
+    if reason:
+        details["reason"] = reason
+    record_event(action=AuditAction.REVOKE, actor=actor, obj=organization, details=details)
     return True
+
+
+#: Longest reason kept with a grant or a revocation made on the access page.
+ACCESS_REASON_MAX = 300
+
+
+def _check_access_admin(actor: Any) -> None:
+    """Giving or taking a customer book is for compliance officers and administrators."""
+    if not (actor.is_active and (actor.is_superuser or actor.has_role(Role.COMPLIANCE))):
+        raise PermissionDenied
+
+
+def _check_grantee(user: Any, organization: Organization) -> None:
+    if organization.kind != OrganizationKind.SELLER:
+        raise ValidationError(_("Only a seller's customer book can be given."))
+    if not user.is_active or not user.has_role(Role.BROKER) or user.has_role(Role.BUYER):
+        raise ValidationError(_("A customer book is only given to an active broker."))
+
+
+@transaction.atomic(durable=True)
+def organization_access_grant(
+    *, actor: Any, user: Any, organization: Organization, permission: str, reason: str = ""
+) -> bool:
+    """The access page's grant: a compliance officer or an administrator gives a broker (never
+    a buyer) ``manage_customers`` or ``reveal_core`` on a seller's book.
+
+    ``reveal_core`` needs ``manage_customers`` first: revealing is done from the record page,
+    which ``manage_customers`` opens, so alone it would be a dormant grant that nobody can use
+    yet every access review lists; granting both at once would give more than was asked for.
+    """
+    from guardian.shortcuts import get_user_perms
+
+    _check_access_admin(actor)
+    _check_permission(permission)
+    _check_grantee(user, organization)
+    if permission == REVEAL_CORE and MANAGE_CUSTOMERS not in get_user_perms(user, organization):
+        raise ValidationError(
+            _("Give “see, correct and import the book” first: revealing core fields needs it.")
+        )
+    return _grant(
+        actor=actor,
+        user=user,
+        organization=organization,
+        permission=permission,
+        reason=reason.strip()[:ACCESS_REASON_MAX],
+    )
+
+
+@transaction.atomic(durable=True)
+def organization_access_revoke(
+    *, actor: Any, user: Any, organization: Organization, permission: str, reason: str
+) -> list[str]:
+    """The access page's revocation, with a reason (required, recorded in the event). Taking
+    ``manage_customers`` takes ``reveal_core`` too, which could no longer be used; returns the
+    permissions revoked (empty: nothing was held, nothing recorded)."""
+    _check_access_admin(actor)
+    _check_permission(permission)
+    reason = reason.strip()[:ACCESS_REASON_MAX]
+    if not reason:
+        raise ValidationError(_("Say why the access is taken away."))
+    order = [REVEAL_CORE, MANAGE_CUSTOMERS] if permission == MANAGE_CUSTOMERS else [REVEAL_CORE]
+    return [
+        name
+        for name in order
+        if _revoke(
+            actor=actor, user=user, organization=organization, permission=name, reason=reason
+        )
+    ]
 
 
 # --- import ---------------------------------------------------------------------------------

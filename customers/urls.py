@@ -11,6 +11,13 @@ app_name = "customers"
 urlpatterns = [
     path("", views.organization_list, name="organization_list"),
     path("books/<slug:slug>/", views.customer_list, name="customer_list"),
+    path("books/<slug:slug>/access/", views.book_access, name="book_access"),
+    path("books/<slug:slug>/access/grant/", views.book_access_grant, name="book_access_grant"),
+    path(
+        "books/<slug:slug>/access/<int:user_pk>/<str:permission>/revoke/",
+        views.book_access_revoke,
+        name="book_access_revoke",
+    ),
     path("books/<slug:slug>/import/", views.import_upload, name="import_upload"),
     path(
         "books/<slug:slug>/import/<uuid:pk>/mapping/",

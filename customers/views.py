@@ -20,11 +20,12 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -39,6 +40,8 @@ from transferdesk.permissions import role_required
 from . import importing, selectors, services
 from .choices import StatusChangeReason, Tier
 from .forms import (
+    BookGrantForm,
+    BookRevokeForm,
     CoreCorrectionForm,
     CustomerEditForm,
     CustomerFilterForm,
@@ -179,6 +182,8 @@ def customer_list(request: HttpRequest, slug: str) -> HttpResponse:
             "filtered": any(filters.values()),
             "no_substring_search": selectors.NO_SUBSTRING_SEARCH,
             "can_import": "import" in actions,
+            "can_manage_access": request.user.is_superuser
+            or request.user.has_role(Role.COMPLIANCE),  # type: ignore[union-attr]
             "page_sizes": PAGE_SIZES,
             "per_page": per_page,
         },
@@ -638,3 +643,122 @@ def import_report(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespons
     response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{upload.pk}-report.csv"'
     return response
+
+
+# --- who holds the book (compliance officers and administrators) ---------------------------
+
+
+def _access_admin(request: HttpRequest, slug: str) -> Organization:
+    """Compliance officers and administrators only (403 for everyone else, before any lookup);
+    a slug that is not a seller's book is the 404 of a missing one."""
+    user: Any = request.user
+    if not (user.is_superuser or user.has_role(Role.COMPLIANCE)):
+        raise PermissionDenied
+    organization = selectors.organization_for_access(user=user, slug=slug)
+    if organization is None:
+        raise Http404
+    return organization
+
+
+def _access_page(
+    request: HttpRequest,
+    organization: Organization,
+    form: BookGrantForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "customers/book_access.html",
+        {
+            "organization": organization,
+            "grants": selectors.organization_grants(organization=organization),
+            "form": form or BookGrantForm(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def book_access(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who holds ``manage_customers`` and ``reveal_core`` on a seller's book, since when; a
+    form to give either to a broker; a revoke button per grant."""
+    return _access_page(request, _access_admin(request, slug))
+
+
+@login_required
+@require_POST
+def book_access_grant(request: HttpRequest, slug: str) -> HttpResponse:
+    organization = _access_admin(request, slug)
+    form = BookGrantForm(request.POST)
+    if form.is_valid():
+        user, permission = form.cleaned_data["user"], form.cleaned_data["permission"]
+        try:
+            granted = services.organization_access_grant(
+                actor=request.user,
+                user=user,
+                organization=organization,
+                permission=permission,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            if granted:
+                messages.success(
+                    request,
+                    _("{person} now holds “{permission}” on this book.").format(
+                        person=user.display_name, permission=form.permission_label(permission)
+                    ),
+                )
+            else:
+                messages.info(
+                    request, _("{person} already held it.").format(person=user.display_name)
+                )
+            return redirect("customers:book_access", slug=organization.slug)
+    return _access_page(request, organization, form, status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def book_access_revoke(
+    request: HttpRequest, slug: str, user_pk: int, permission: str
+) -> HttpResponse:
+    """Confirm, with a reason, then take the permission away (``manage_customers`` takes
+    ``reveal_core`` with it)."""
+    organization = _access_admin(request, slug)
+    grant = next(
+        (
+            g
+            for g in selectors.organization_grants(organization=organization)
+            if g.user.pk == user_pk and g.permission == permission
+        ),
+        None,
+    )
+    if grant is None:
+        raise Http404
+    form = BookRevokeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            revoked = services.organization_access_revoke(
+                actor=request.user,
+                user=grant.user,
+                organization=organization,
+                permission=permission,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            if revoked:
+                messages.success(
+                    request,
+                    _("Access taken away from {person}.").format(person=grant.user.display_name),
+                )
+            return redirect("customers:book_access", slug=organization.slug)
+    return render(
+        request,
+        "customers/book_access_revoke.html",
+        {"organization": organization, "grant": grant, "form": form},
+        status=400 if form.errors else 200,
+    )

@@ -63,6 +63,17 @@ MATRIX: dict[str, Row] = {
     "accounts:logout": Row(everyone(302), method="post"),
     "accounts:password_change": Row(signed_in(200)),
     "accounts:password_change_done": Row(signed_in(200)),
+    # Inviting staff: compliance officers (and administrators) only.
+    "accounts:staff_invitations": Row(only({"compliance": 200})),
+    # The world's invitation is the deal's, made by its broker: the broker may revoke it;
+    # anyone else (compliance included: not a staff invitation) is outside the scope.
+    "accounts:invitation_revoke": Row(
+        {**signed_in(404), "broker": 302},
+        method="post",
+        kwargs=lambda world: {"pk": world.invitation.pk},
+    ),
+    # The invited person's page: the link is the only key, the same page for everyone.
+    "invitation_accept": Row(everyone(200), kwargs=lambda world: {"token": world.invitation_token}),
     "transfers:deal_list": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
     "transfers:deal_create": Row(only({"broker": 200, "other_broker": 200})),
     "transfers:approval_queue": Row(only({"compliance": 200})),
@@ -90,6 +101,12 @@ MATRIX: dict[str, Row] = {
         only({"broker": 302, "other_broker": 404, "compliance": 403}),
         method="post",
         kwargs=lambda world: {"pk": world.deal.pk, "assignment_pk": world.assignment.pk},
+    ),
+    # Inviting a buyer by e-mail: the deal's broker (an empty form: refused with a message, 302).
+    "transfers:deal_invite": Row(
+        only({"broker": 302, "other_broker": 404, "compliance": 403}),
+        method="post",
+        kwargs=_deal,
     ),
     "transfers:nda_publish": Row(
         only({"broker": 200, "other_broker": 404, "compliance": 403}), kwargs=_deal
@@ -225,6 +242,22 @@ MATRIX: dict[str, Row] = {
         method="post",
         kwargs=lambda world: {"pk": world.customer.pk},
         data={"reason": "identity_check"},
+    ),
+    # Who holds a book: compliance officers (and administrators) give and take it; brokers and
+    # buyers may not (403). An empty grant form is shown again with its errors (400).
+    "customers:book_access": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"slug": world.seller.slug}
+    ),
+    "customers:book_access_grant": Row(
+        only({"compliance": 400}), method="post", kwargs=lambda world: {"slug": world.seller.slug}
+    ),
+    "customers:book_access_revoke": Row(
+        only({"compliance": 200}),
+        kwargs=lambda world: {
+            "slug": world.seller.slug,
+            "user_pk": world.broker.pk,
+            "permission": "manage_customers",
+        },
     ),
     "customers:import_upload": Row(
         only({"broker": 200, "other_broker": 404}),

@@ -112,6 +112,15 @@ def _deal_world(cast):
     cast.deal = deal("DEAL-1", cast.buyer_org, cast.broker, cast.buyer)
     deal("DEAL-2", cast.other_buyer_org, cast.other_broker, cast.other_buyer)
     cast.assignment = cast.deal.assignments.get(user=cast.buyer)
+    from accounts.services import invitation_create
+
+    cast.invitation, cast.invitation_token = invitation_create(
+        actor=cast.broker,
+        email="invited@example.test",
+        role="buyer",
+        organization=cast.buyer_org,
+        deal=cast.deal,
+    )
     for _ in range(6):
         CustomerFactory(organization=cast.seller, segment="retail")
 

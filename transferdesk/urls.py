@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts.views import set_language
+from accounts.views import invitation_accept, set_language
 from transfers.register_urls import campaign_urlpatterns
 
 from . import health, views
@@ -14,6 +14,7 @@ urlpatterns = [
     path("jobs/<uuid:pk>/progress", views.job_progress, name="job_progress"),
     path("jobs/periodic/", views.periodic_jobs, name="periodic_jobs"),
     path("accounts/", include("accounts.urls")),
+    path("invite/<str:token>/", invitation_accept, name="invitation_accept"),
     path("customers/", include("customers.urls")),
     path("deals/", include("transfers.urls")),
     path("portal/", include("transfers.portal_urls")),

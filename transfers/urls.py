@@ -18,6 +18,7 @@ urlpatterns = [
         views.assignment_remove,
         name="assignment_remove",
     ),
+    path("<uuid:pk>/invite/", views.deal_invite, name="deal_invite"),
     path("<uuid:pk>/nda/", views.nda_publish, name="nda_publish"),
     path("<uuid:pk>/stages/new/", views.stage_create, name="stage_create"),
     path("stages/<uuid:pk>/", views.stage_detail, name="stage_detail"),

@@ -15,11 +15,14 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
+from accounts.forms import InvitationForm
+from accounts.services import invitation_create
 from audits.models import AuditEvent
 from transferdesk.http import AuthenticatedHttpRequest
 from transferdesk.permissions import role_required
@@ -147,8 +150,46 @@ def deal_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "can_change": can["change"],
             "can_plan": can["plan"],
             "object_labels": OBJECT_LABELS,
+            "invite_form": InvitationForm() if can["change"] else None,
+            "invitations": _pending_invitations(deal) if can["change"] else [],
         },
     )
+
+
+def _pending_invitations(deal: TransferDeal) -> Any:
+    return deal.invitations.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).select_related("invited_by")
+
+
+@require_POST
+@staff
+def deal_invite(request: AuthenticatedHttpRequest, pk: Any) -> HttpResponse:
+    """The deal's broker invites a user of the buying organisation by e-mail; accepting the
+    invitation creates their account and assigns them to the deal as its buyer."""
+    deal = _deal(request, pk, "change")
+    form = InvitationForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect("transfers:deal_detail", pk=deal.pk)
+    try:
+        invitation_create(
+            actor=request.user,
+            email=form.cleaned_data["email"],
+            role=Role.BUYER,
+            organization=deal.buyer,
+            deal=deal,
+            language=form.cleaned_data["language"],
+        )
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(
+            request, _("Invitation sent to {email}.").format(email=form.cleaned_data["email"])
+        )
+    return redirect("transfers:deal_detail", pk=deal.pk)
 
 
 @require_POST
