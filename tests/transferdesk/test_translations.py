@@ -107,3 +107,12 @@ def test_catalogue_holds_every_translatable_string_of_the_sources(
         f"{len(missing)} translatable string(s) are not in {CATALOGUE.relative_to(project)}; "
         "run `make messages` and translate them:\n" + "\n".join(missing)
     )
+
+
+def test_no_message_is_in_the_catalogue_twice() -> None:
+    """Entries appended by separate changes can repeat a message; the compiled catalogue would
+    then keep only one of them, silently, and msgfmt refuses the file."""
+    from collections import Counter
+
+    counts = Counter(_key(entry) for entry in _catalogue())
+    assert [key for key, n in counts.items() if n > 1] == []
