@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audits.choices import AuditAction
 from audits.services import record_event
+from transferdesk import jobs
 from transferdesk.crypto import aead, blind_index
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
 from transferdesk.crypto.keyring import KEY_BYTES, get_keyring
@@ -775,13 +776,15 @@ def import_upload_start(*, actor: Any, upload: ImportUpload) -> Job | None:
         import_upload_run(upload_id=upload.pk, actor=actor)
         upload.refresh_from_db()
         return None
-    from .tasks import customer_import_task
-
     with transaction.atomic():
         job = job_create(kind="customer_import", actor=actor, total=upload.row_count, obj=upload)
         ImportUpload.objects.filter(pk=upload.pk).update(job=job)
         upload.job = job
-        transaction.on_commit(lambda: customer_import_task.delay(str(upload.pk), str(job.pk)))
+        transaction.on_commit(
+            lambda: jobs.enqueue(
+                "customers.tasks.customer_import", str(upload.pk), str(job.pk), fail_job=job.pk
+            )
+        )
     return job
 
 
