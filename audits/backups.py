@@ -57,6 +57,7 @@ from transferdesk.crypto.keyring import KEY_ID_PATTERN, decode_key
 from .choices import AuditAction
 from .models import BackupRun, RestoreDrill
 from .models.backups import RunStatus
+from .selectors import chain_head
 from .services import record_event
 
 MAGIC = b"TDBK\x01\n"
@@ -399,6 +400,9 @@ def backup_run(*, actor: Any = None) -> BackupRun:
     name = f"transferdesk-{stamp}-{run.pk.hex[:8]}.tdbk"
     path = directory / name
     partial = path.with_suffix(".partial")
+    # The head committed before the dump starts is inside the dump: a checkpoint that the
+    # restored chain, and the live one, must still hold (``audits.checkpoints``).
+    head = chain_head()
     try:
         with partial.open("wb") as target:
             os.chmod(partial, 0o600)
@@ -418,6 +422,7 @@ def backup_run(*, actor: Any = None) -> BackupRun:
             "key_id": key_id,
             "database": connection.vendor,
             "database_version": result.engine,
+            "chain_head": {"seq": head.seq, "mac": head.mac},
             "tables": result.tables,
         }
         (directory / f"{name}.manifest.json").write_text(json.dumps(manifest, indent=1))
