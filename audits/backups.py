@@ -62,6 +62,7 @@ from transferdesk.crypto.keyring import KEY_ID_PATTERN, decode_key
 from .choices import AuditAction
 from .models import BackupRun, RestoreDrill
 from .models.backups import RunStatus
+from .selectors import chain_head
 from .services import record_event
 
 MAGIC = b"TDBK\x01\n"
@@ -419,6 +420,9 @@ def backup_run(*, actor: Any = None) -> BackupRun:
     name = f"transferdesk-{stamp}-{run.pk.hex[:8]}.tdbk"
     path = directory / name
     partial = path.with_suffix(".partial")
+    # The head committed before the dump starts is inside the dump: a checkpoint that the
+    # restored chain, and the live one, must still hold (``audits.checkpoints``).
+    head = chain_head()
     try:
         with partial.open("wb") as target:
             os.chmod(partial, 0o600)
@@ -438,6 +442,7 @@ def backup_run(*, actor: Any = None) -> BackupRun:
             "key_id": key_id,
             "database": connection.vendor,
             "database_version": result.engine,
+            "chain_head": {"seq": head.seq, "mac": head.mac},
             "tables": result.tables,
         }
         manifest["mac"] = manifest_mac(manifest, keys[key_id])

@@ -18,7 +18,7 @@ import datetime as dt
 import hmac
 import json
 import multiprocessing
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,11 +99,110 @@ def compute_mac(key: bytes, row: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """A chain head someone recorded: the chain must still hold event ``seq`` with ``mac``.
+
+    Receipts, reports, backup manifests, destruction certificates and earlier verifications
+    each record one (``audits.checkpoints`` collects them); an operator can give more with
+    ``verify_audit_chain --anchor``. ``mac`` may be a prefix (receipts print 32 hex digits).
+    ``about`` holds the language-neutral facts that name it (deal, stage, file, date), so
+    that ``describe`` can say which checkpoint it is in whatever language reads it later.
+    """
+
+    seq: int
+    mac: str
+    source: str
+    about: Mapping[str, str] = field(default_factory=dict)
+
+    def as_params(self) -> dict[str, Any]:
+        return {"source": self.source, "seq": self.seq, "mac": self.mac, **self.about}
+
+    def describe(self) -> str:
+        return checkpoint_label(self.as_params())
+
+
+def checkpoint_label(params: Mapping[str, Any]) -> str:
+    """Which checkpoint, in words (``params`` as ``Checkpoint.as_params`` stores them)."""
+    source = params.get("source", "")
+    if source == "receipt":
+        return _("the receipt of stage {stage} of deal {deal}, issued {at}").format(
+            stage=params.get("stage", "?"), deal=params.get("deal", "?"), at=params.get("at", "?")
+        )
+    if source == "report":
+        from .models import ReportKind
+
+        kind = params.get("kind", "")
+        label = ReportKind(kind).label if kind in ReportKind.values else kind
+        return _("the report “{kind}” issued {at}").format(kind=label, at=params.get("at", "?"))
+    if source == "backup":
+        return _("the backup {file}, taken {at}").format(
+            file=params.get("file", "?"), at=params.get("at", "?")
+        )
+    if source == "certificate":
+        return _("the destruction certificate issued {at}").format(at=params.get("at", "?"))
+    if source == "verification":
+        return _("the verification of {at}").format(at=params.get("at", "?"))
+    if source == "anchor":
+        return _("the head given with --anchor")
+    return _("a receipt or report")
+
+
+def problem_message(problem: str, params: Mapping[str, Any]) -> str:
+    """A verification problem in words, in the active language (stored runs keep only the
+    problem code and ``params``, so a page shows them in its reader's language)."""
+    seq = params.get("seq")
+    checkpoint = params.get("checkpoint") or {}
+    if problem == "removed":
+        return _("event {seq} is missing: removed (the next event present is {next})").format(
+            seq=seq, next=params.get("next")
+        )
+    if problem == "reordered" and params.get("mac_ok") is False:
+        return _(
+            "event {seq} does not follow event {prev} and its MAC does not match: "
+            "reordered, inserted or forged"
+        ).format(seq=seq, prev=params.get("prev"))
+    if problem == "reordered":
+        return _(
+            "event {seq} appears out of order after event {prev}: reordered or inserted"
+        ).format(seq=seq, prev=params.get("prev"))
+    if problem == "altered":
+        return _("event {seq} was altered or forged: its MAC does not match its content").format(
+            seq=seq
+        )
+    if problem == "relinked":
+        return _(
+            "event {seq} does not link to event {prev}: an event before it was removed, "
+            "replaced or inserted"
+        ).format(seq=seq, prev=params.get("prev"))
+    if problem == "anchor_mismatch":
+        return _("event {seq} differs from the MAC that {checkpoint} recorded for it").format(
+            seq=seq, checkpoint=checkpoint_label(checkpoint)
+        )
+    if problem == "truncated":
+        if not params.get("head"):
+            return _(
+                "the trail is empty but {checkpoint} recorded event {recorded}: "
+                "events 1 to {recorded} are missing, the whole trail was removed"
+            ).format(checkpoint=checkpoint_label(checkpoint), recorded=checkpoint.get("seq"))
+        return _(
+            "the chain ends at event {head} but {checkpoint} recorded event {recorded}: "
+            "events {first} to {recorded} are missing, the tail was removed"
+        ).format(
+            head=params.get("head"),
+            checkpoint=checkpoint_label(checkpoint),
+            recorded=checkpoint.get("seq"),
+            first=params.get("head", 0) + 1,
+        )
+    return problem
+
+
+@dataclass(frozen=True)
 class ChainVerification:
     """The outcome of walking the chain. ``ok`` is False from the first broken event on.
 
     ``problem`` is a stable code (``altered``, ``removed``, ``reordered``, ``relinked``,
-    ``anchor_mismatch``, ``truncated``) for alerts and scripts; ``message`` says it in words.
+    ``anchor_mismatch``, ``truncated``) for alerts and scripts; ``message`` says it in words;
+    ``params`` holds what ``problem_message`` needs to say it again in another language.
     """
 
     ok: bool
@@ -114,6 +213,8 @@ class ChainVerification:
     problem: str = ""
     message: str = ""
     anchors_checked: tuple[int, ...] = field(default=())
+    params: Mapping[str, Any] = field(default_factory=dict)
+    checkpoints_checked: tuple[Checkpoint, ...] = field(default=())
 
 
 def iter_chain_rows(*, chunk_size: int = 10_000) -> Iterator[tuple[Any, ...]]:
@@ -139,35 +240,70 @@ def _mac_matches(key: bytes, values: tuple[Any, ...]) -> bool:
     return hmac.digest(key, message, "sha256").hex() == values[-1]
 
 
+Progress = Callable[[int], None]
+
+
 def verify_rows(
     rows: Iterable[tuple[Any, ...]],
     *,
     key: bytes,
     anchors: Mapping[int, str] | None = None,
+    checkpoints: Sequence[Checkpoint] = (),
+    progress: Progress | None = None,
+    every: int = 10_000,
 ) -> ChainVerification:
-    """Check that ``rows`` (tuples of ``CHAIN_FIELDS`` in seq order) form one intact chain."""
+    """Check that ``rows`` (tuples of ``CHAIN_FIELDS`` in seq order) form one intact chain
+    that still holds every checkpoint. ``progress(events walked)`` is called every ``every``
+    events."""
     steps = ((v[0], v[-2], v[-1], _mac_matches(key, v)) for v in rows)
-    return _walk(steps, anchors=anchors)
+    return _walk(_reporting(steps, progress, every), checkpoints=_merge(anchors, checkpoints))
+
+
+def _reporting(
+    steps: Iterable[tuple[int, str, str, bool]], progress: Progress | None, every: int
+) -> Iterator[tuple[int, str, str, bool]]:
+    if progress is None:
+        yield from steps
+        return
+    for n, step in enumerate(steps, start=1):
+        yield step
+        if n % every == 0:
+            progress(n)
+
+
+def _merge(
+    anchors: Mapping[int, str] | None, checkpoints: Sequence[Checkpoint]
+) -> dict[int, Checkpoint]:
+    """One checkpoint per position: the one with the longest MAC (a prefix proves less)."""
+    merged: dict[int, Checkpoint] = {}
+    given = [Checkpoint(seq=s, mac=m, source="anchor") for s, m in (anchors or {}).items()]
+    for checkpoint in [*checkpoints, *given]:
+        held = merged.get(checkpoint.seq)
+        if held is None or len(checkpoint.mac) > len(held.mac):
+            merged[checkpoint.seq] = checkpoint
+    return merged
 
 
 def _walk(
-    steps: Iterable[tuple[int, str, str, bool]], *, anchors: Mapping[int, str] | None
+    steps: Iterable[tuple[int, str, str, bool]], *, checkpoints: Mapping[int, Checkpoint]
 ) -> ChainVerification:
     """Walk ``(seq, prev_mac, mac, mac_ok)`` in seq order and name the first broken event.
 
     For each event, in this order: its position (``seq`` must be the previous one plus one:
     a gap means removed events, a step back means reordered or inserted ones), its link
     (``prev_mac`` must equal the previous event's ``mac``), its own MAC (``mac_ok``). The
-    first failure stops the walk. ``anchors`` maps seq to the MAC (or a prefix of it) that a
-    receipt or report printed for it: a chain that no longer reaches an anchor was truncated.
+    first failure stops the walk. ``checkpoints`` maps seq to a head that a receipt, report,
+    backup or earlier verification recorded: a chain that no longer reaches one was
+    truncated, and the message names it and the missing range.
     """
-    anchors = dict(anchors or {})
+    pending = dict(checkpoints)
     expected_seq = 1
     prev_mac = GENESIS_MAC
     count = 0
-    checked: list[int] = []
+    checked: list[Checkpoint] = []
 
-    def failed(seq: int, problem: str, message: str) -> ChainVerification:
+    def failed(seq: int, problem: str, **params: Any) -> ChainVerification:
+        params = {"seq": seq, **params}
         return ChainVerification(
             ok=False,
             count=count,
@@ -175,85 +311,50 @@ def _walk(
             head_mac=prev_mac,
             first_bad_seq=seq,
             problem=problem,
-            message=message,
-            anchors_checked=tuple(checked),
+            message=problem_message(problem, params),
+            anchors_checked=tuple(c.seq for c in checked),
+            params=params,
+            checkpoints_checked=tuple(checked),
         )
 
     for seq, row_prev, stored_mac, mac_ok in steps:
         if seq > expected_seq:
-            return failed(
-                expected_seq,
-                "removed",
-                _("event {seq} is missing: removed (the next event present is {next})").format(
-                    seq=expected_seq, next=seq
-                ),
-            )
+            return failed(expected_seq, "removed", next=seq)
         if seq < expected_seq:
-            return failed(
-                seq,
-                "reordered",
-                _(
-                    "event {seq} appears out of order after event {prev}: reordered or inserted"
-                ).format(seq=seq, prev=expected_seq - 1),
-            )
+            return failed(seq, "reordered", prev=expected_seq - 1)
         linked = row_prev == prev_mac
         if not mac_ok and not linked:
-            return failed(
-                seq,
-                "reordered",
-                _(
-                    "event {seq} does not follow event {prev} and its MAC does not match: "
-                    "reordered, inserted or forged"
-                ).format(seq=seq, prev=seq - 1),
-            )
+            return failed(seq, "reordered", prev=seq - 1, mac_ok=False)
         if not mac_ok:
-            return failed(
-                seq,
-                "altered",
-                _("event {seq} was altered or forged: its MAC does not match its content").format(
-                    seq=seq
-                ),
-            )
+            return failed(seq, "altered")
         if not linked:
-            return failed(
-                seq,
-                "relinked",
-                _(
-                    "event {seq} does not link to event {prev}: an event before it was removed, "
-                    "replaced or inserted"
-                ).format(seq=seq, prev=seq - 1),
-            )
-        if seq in anchors:
+            return failed(seq, "relinked", prev=seq - 1)
+        if seq in pending:
+            checkpoint = pending.pop(seq)
             # A printed head may carry a prefix of the MAC (receipts show 32 hex digits).
-            if not stored_mac.startswith(anchors.pop(seq)):
-                return failed(
-                    seq,
-                    "anchor_mismatch",
-                    _(
-                        "event {seq} differs from the MAC a receipt or report recorded for it"
-                    ).format(seq=seq),
-                )
-            checked.append(seq)
+            if not checkpoint.mac or not stored_mac.startswith(checkpoint.mac):
+                return failed(seq, "anchor_mismatch", checkpoint=checkpoint.as_params())
+            checked.append(checkpoint)
         count += 1
         expected_seq = seq + 1
         prev_mac = stored_mac
 
-    if anchors:
-        missing = min(anchors)
+    if pending:
+        # The latest checkpoint past the end: the whole missing range is named.
+        missing = pending[max(pending)]
         return failed(
-            missing,
+            expected_seq,
             "truncated",
-            _(
-                "the chain ends at event {head} but a receipt or report recorded event {seq}: "
-                "the tail was removed"
-            ).format(head=expected_seq - 1, seq=missing),
+            head=expected_seq - 1,
+            checkpoint=missing.as_params(),
         )
     return ChainVerification(
         ok=True,
         count=count,
         head_seq=expected_seq - 1,
         head_mac=prev_mac,
-        anchors_checked=tuple(checked),
+        anchors_checked=tuple(c.seq for c in checked),
+        checkpoints_checked=tuple(checked),
     )
 
 
@@ -261,14 +362,19 @@ def verify_chain(
     *,
     chunk_size: int = 10_000,
     anchors: Mapping[int, str] | None = None,
+    checkpoints: Sequence[Checkpoint] = (),
     jobs: int = 1,
+    progress: Progress | None = None,
 ) -> ChainVerification:
     """Walk the stored chain from the first event to the head, in constant memory.
 
-    ``jobs`` > 1 recomputes the MACs in that many processes, each over a range of ``seq``,
-    then walks positions and links (three short columns) in this process; the outcome is the
-    same as with one process. It forks, so it is for the command line: inside a transaction
-    (whose rows other processes cannot see) or for a short chain it walks in one process.
+    The chain must hold every one of ``checkpoints`` (and ``anchors``, SEQ → MAC); collect
+    them first (``audits.checkpoints.known_checkpoints``), so that each was recorded before
+    the walk starts reading. ``jobs`` > 1 recomputes the MACs in that many processes, each over
+    a range of ``seq``, then walks positions and links (three short columns) in this process;
+    the outcome is the same as with one process. It forks, so it is for the command line:
+    inside a transaction (whose rows other processes cannot see) or for a short chain it walks
+    in one process.
     """
     key = audit_key()
     using = router.db_for_read(AuditEvent)
@@ -277,9 +383,16 @@ def verify_chain(
         if bounds["hi"] is not None and bounds["hi"] - bounds["lo"] >= PARALLEL_MIN_EVENTS:
             return _verify_in_processes(
                 lo=bounds["lo"], hi=bounds["hi"], jobs=jobs, chunk_size=chunk_size,
-                anchors=anchors, using=using,
+                checkpoints=_merge(anchors, checkpoints), using=using,
             )  # fmt: skip
-    return verify_rows(iter_chain_rows(chunk_size=chunk_size), key=key, anchors=anchors)
+    return verify_rows(
+        iter_chain_rows(chunk_size=chunk_size),
+        key=key,
+        anchors=anchors,
+        checkpoints=checkpoints,
+        progress=progress,
+        every=chunk_size,
+    )
 
 
 #: Below this many events, forking costs more than it saves.
@@ -292,7 +405,7 @@ def _verify_in_processes(
     hi: int,
     jobs: int,
     chunk_size: int,
-    anchors: Mapping[int, str] | None,
+    checkpoints: Mapping[int, Checkpoint],
     using: str,
 ) -> ChainVerification:
     # Ranges (after, upto]: the first is open below and every range stops at the head seen now,
@@ -318,7 +431,7 @@ def _verify_in_processes(
         .iterator(chunk_size=chunk_size * 5)
     )
     # Only the first bad MAC matters: the walk stops there at the latest.
-    return _walk(((s, p, m, s != first_bad) for s, p, m in light), anchors=anchors)
+    return _walk(((s, p, m, s != first_bad) for s, p, m in light), checkpoints=checkpoints)
 
 
 def _forget_inherited_connections() -> None:

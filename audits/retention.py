@@ -50,6 +50,7 @@ from accounts.choices import Role
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer, Interaction, Organization, PurchaseRecord
 from customers.registry import fields_of
+from transferdesk import jobs
 from transferdesk.crypto.blind_index import SETTING as BLIND_INDEX_SETTING
 from transferdesk.crypto.keyring import decode_key
 from transferdesk.jobs import job_fail, job_progress, job_start, job_succeed
@@ -906,8 +907,6 @@ def certificate_request(*, run: PurgeRun, actor: Any = None) -> Any:
     certificate job; asking again returns it)."""
     from transferdesk.jobs import JobStatus, job_create
 
-    from .tasks_lifecycle import certificate_for_run_task
-
     with transaction.atomic():
         locked = PurgeRun.objects.select_for_update().get(pk=run.pk)
         previous = locked.certificate_job
@@ -923,7 +922,13 @@ def certificate_request(*, run: PurgeRun, actor: Any = None) -> Any:
         run.certificate_job = job
         user_id = actor.pk if actor is not None else None
         transaction.on_commit(
-            lambda: certificate_for_run_task.delay(str(run.pk), str(job.pk), user_id)
+            lambda: jobs.enqueue(
+                "audits.tasks_lifecycle.certificate_for_run",
+                str(run.pk),
+                str(job.pk),
+                user_id,
+                fail_job=job.pk,
+            )
         )
     return job
 

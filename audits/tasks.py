@@ -6,35 +6,25 @@ import logging
 
 from celery import shared_task
 
-from .chain import verify_chain
-from .choices import AuditAction
-from .services import record_event
+from .models import VerificationTrigger
+from .verification import chain_verification_run, chain_verification_start
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="audits.tasks.verify_audit_chain", queue="maintenance")
-def verify_audit_chain_task() -> str:
-    """Daily (beat): verify the whole chain; a broken chain raises an alert event.
+def verify_audit_chain_task(run_id: str | None = None) -> str:
+    """Daily (beat, no argument) or asked for on the compliance page (a run id): verify the
+    whole chain against every known checkpoint and record the run, successes included.
 
-    The alert is itself appended to the chain (after the current head), so compliance sees it
-    in the explorer and the dashboard, and it names the first broken event by position only.
+    A broken chain also appends an alert event (``audits.verification``), so compliance sees
+    it in the explorer and the dashboard.
     """
-    result = verify_chain()
+    if run_id is None:
+        run_id = str(chain_verification_start(trigger=VerificationTrigger.DAILY).pk)
+    _run, result = chain_verification_run(run_id=run_id)
     if result.ok:
-        logger.info("audit chain OK: %s events, head %s", result.count, result.head_seq)
         return f"OK {result.count} {result.head_seq} {result.head_mac}"
-    logger.error("audit chain broken at event %s: %s", result.first_bad_seq, result.message)
-    record_event(
-        action=AuditAction.CHAIN_VERIFICATION_FAILED,
-        object_type="audits.auditevent",
-        object_id=result.first_bad_seq,
-        details={
-            "first_bad_seq": result.first_bad_seq,
-            "problem": result.problem,
-            "verified_events": result.count,
-        },
-    )
     return f"FAILED {result.first_bad_seq} {result.problem}"
 
 

@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -22,14 +23,23 @@ from accounts.choices import Role
 from transferdesk.permissions import role_required
 
 from . import dashboard as charts
+from .chain import checkpoint_label
 from .choices import AuditAction
 from .forms import CampaignForm, DecisionForm, EventFilterForm, ReportForm
 from .labels import detail_pairs, object_type_label
-from .models import AccessReviewCampaign, AccessReviewItem, AuditEvent, ReportRun, ReviewDecision
+from .models import (
+    AccessReviewCampaign,
+    AccessReviewItem,
+    AuditEvent,
+    ChainVerificationRun,
+    ReportRun,
+    ReviewDecision,
+)
 from .reports.common import ReportParams
 from .reports.service import report_path, report_request
 from .reviews import campaign_start, review_item_decide
 from .services import record_event
+from .verification import chain_verification_request, run_message
 
 compliance_only = role_required(Role.COMPLIANCE)
 PAGE_SIZE = 50
@@ -338,3 +348,58 @@ def review_report(request: HttpRequest, pk: int) -> HttpResponse:
         actor=request.user, kind="access_review", params=ReportParams(campaign=campaign.pk)
     )
     return redirect("audits:report_detail", pk=run.pk)
+
+
+# --- audit chain verification ----------------------------------------------------------------
+
+#: Runs a page of the verification history shows.
+RUNS_PAGE_SIZE = 20
+
+
+def _run_context(run: ChainVerificationRun | None) -> dict[str, Any]:
+    if run is None:
+        return {"run": None, "message": "", "checkpoint": ""}
+    latest = max(run.checkpoints or [{}], key=lambda c: c.get("seq", 0))
+    return {
+        "run": run,
+        "message": run_message(run),
+        "checkpoint": checkpoint_label(latest) if latest else "",
+        "checkpoint_seq": latest.get("seq"),
+    }
+
+
+@require_GET
+@compliance_only
+def chain(request: HttpRequest) -> HttpResponse:
+    """Verify the audit chain: start a run, watch it, read its result and every past run
+    (the daily ones included), newest first."""
+    runs = ChainVerificationRun.objects.select_related("started_by")
+    current = None
+    if request.GET.get("run"):
+        try:
+            current = runs.filter(pk=uuid.UUID(request.GET["run"])).first()
+        except ValueError:
+            current = None
+    page = Paginator(runs.order_by("-started_at"), RUNS_PAGE_SIZE).get_page(request.GET.get("page"))
+    history = [(run, run_message(run)) for run in page.object_list]
+    return render(
+        request,
+        "audits/chain.html",
+        {**_run_context(current), "page_obj": page, "history": history},
+    )
+
+
+@require_POST
+@compliance_only
+def chain_verify(request: HttpRequest) -> HttpResponse:
+    """Start a verification of the whole chain, as a job with progress."""
+    run = chain_verification_request(actor=request.user)
+    return redirect(f"{reverse('audits:chain')}?run={run.pk}")
+
+
+@require_GET
+@compliance_only
+def chain_run(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """One run's progress and result, polled by htmx while it runs."""
+    run = get_object_or_404(ChainVerificationRun.objects.select_related("job"), pk=pk)
+    return render(request, "audits/_chain_run.html", _run_context(run))

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
+from transferdesk import jobs
 from transferdesk.jobs import Job, job_create
 from transferdesk.permissions import role_required
 
@@ -161,13 +162,17 @@ def policy_confirm(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def policy_run(request: HttpRequest, pk: Any) -> HttpResponse:
     """Run one confirmed policy now, as a job with progress."""
-    from .tasks_lifecycle import purge_policy_task
-
     policy = get_object_or_404(RetentionPolicy, pk=pk, confirmed_at__isnull=False)
     with transaction.atomic():
         job = job_create(kind="purge", actor=request.user, obj=policy)
         transaction.on_commit(
-            lambda: purge_policy_task.delay(str(policy.pk), str(job.pk), request.user.pk)
+            lambda: jobs.enqueue(
+                "audits.tasks_lifecycle.purge_policy",
+                str(policy.pk),
+                str(job.pk),
+                request.user.pk,
+                fail_job=job.pk,
+            )
         )
     messages.success(request, _("The purge has started; its progress is shown below."))
     return redirect("lifecycle:retention")
@@ -236,11 +241,16 @@ def backups(request: HttpRequest) -> HttpResponse:
 @compliance_only
 @require_POST
 def drill_start(request: HttpRequest) -> HttpResponse:
-    from .tasks_lifecycle import restore_drill_task
-
     with transaction.atomic():
         job = job_create(kind="restore_drill", actor=request.user, total=1)
-        transaction.on_commit(lambda: restore_drill_task.delay(request.user.pk, str(job.pk)))
+        transaction.on_commit(
+            lambda: jobs.enqueue(
+                "audits.tasks_lifecycle.restore_drill",
+                request.user.pk,
+                str(job.pk),
+                fail_job=job.pk,
+            )
+        )
     messages.success(request, _("The restore drill has started."))
     return redirect("lifecycle:backups")
 

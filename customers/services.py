@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.choices import Role
 from audits.choices import AuditAction
 from audits.services import record_event
+from transferdesk import jobs
 from transferdesk.crypto import aead, blind_index
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
 from transferdesk.crypto.keyring import KEY_BYTES, get_keyring
@@ -1107,19 +1108,10 @@ def import_upload_start(*, actor: Any, upload: ImportUpload) -> Job | None:
 
 
 def _enqueue_import(upload_id: Any, job_id: Any) -> bool:
-    """Send the import to its queue; a broker that is down is logged, not raised: the sweeper
-    sends a job that never started again (the upload row, not the broker, is the truth)."""
-    from .tasks import customer_import_task
-
-    if customer_import_task.app.conf.task_always_eager:
-        customer_import_task.apply_async(args=[str(upload_id), str(job_id)])
-        return True
-    try:
-        customer_import_task.apply_async(args=[str(upload_id), str(job_id)], retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure: the sweeper is the fallback
-        logger.warning("could not enqueue import %s; the sweeper will", upload_id)
-        return False
-    return True
+    """Send the import to its queue through the one bounded door; a broker that is down or
+    hung is logged, not raised: the sweeper sends a job that never started again (the upload
+    row, not the broker, is the truth), so no ``fail_job`` here."""
+    return jobs.enqueue("customers.tasks.customer_import", str(upload_id), str(job_id))
 
 
 def import_upload_run(*, upload_id: Any, actor: Any = None, job_id: Any = None) -> ImportOutcome:

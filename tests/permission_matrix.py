@@ -185,6 +185,12 @@ MATRIX: dict[str, Row] = {
     "audits:report_download": Row(
         only({"compliance": 200}), kwargs=lambda world: {"pk": world.report.pk}
     ),
+    # Verify the audit chain: start a run (a job; redirect to the page), watch it, its history.
+    "audits:chain": Row(only({"compliance": 200})),
+    "audits:chain_verify": Row(only({"compliance": 302}), method="post"),
+    "audits:chain_run": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.chain_run.pk}
+    ),
     "audits:reviews": Row(only({"compliance": 200})),
     "audits:review_create": Row(only({"compliance": 200})),
     "audits:review_detail": Row(

@@ -7,13 +7,18 @@ Modelled on NetBox's ``core.models.Job``.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import uuid
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
 
 
 class JobStatus(models.TextChoices):
@@ -123,3 +128,46 @@ def job_fail(*, job_id: uuid.UUID | str, error: str) -> None:
     Job.objects.filter(pk=job_id).update(
         status=JobStatus.FAILED, error=error[:2000], finished_at=timezone.now()
     )
+
+
+def enqueue(name: str, *ids: Any, fail_job: uuid.UUID | str | None = None) -> bool:
+    """Send the task ``name`` (``"app.tasks.function"``) with primary keys as its arguments,
+    giving up within ``ENQUEUE_TIMEOUT`` seconds; the one door every enqueue goes
+    through.
+
+    A broker that is down, or hung (a stopped Redis accepts the connection and never answers),
+    is logged and returns False instead of holding the request: the broker settings bound every
+    connect and socket read, and the publish is not retried. The row is the truth: a stage or a
+    notice campaign is picked up by its sweeper; a job nothing sweeps (``fail_job``) is marked
+    failed with a reason, so the person who started it sees it and can start it again.
+
+    With no broker (the embedded default) the task runs in-process and its errors propagate.
+    """
+    from .celery import app
+
+    importlib.import_module(name.rsplit(".", 1)[0])  # registers the task in this process
+    task = app.tasks[name]
+    args = [str(value) if isinstance(value, uuid.UUID) else value for value in ids]
+    if app.conf.task_always_eager:
+        task.apply_async(args=args)
+        return True
+    try:
+        task.apply_async(args=args, retry=False)
+    except Exception:
+        logger.warning(
+            "could not enqueue %s %s within %ss; left to its sweeper",
+            name,
+            args,
+            settings.ENQUEUE_TIMEOUT,
+            exc_info=True,
+        )
+        if fail_job is not None:
+            job_fail(
+                job_id=fail_job,
+                error=gettext(
+                    "The task queue did not answer, so the job was not started and nothing "
+                    "was changed. Start it again in a few minutes."
+                ),
+            )
+        return False
+    return True

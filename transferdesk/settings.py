@@ -296,7 +296,20 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+#: Longest (seconds) an enqueue waits for the broker before it gives up and leaves the work to
+#: the row's sweeper (``transferdesk.jobs.enqueue``). A Redis stopped by SIGSTOP still accepts
+#: connections and never answers: without a socket timeout a publish waits for ever, so an
+#: approval would hang the page. Every connect and every socket read is bounded, and a lost
+#: connection is not retried (``max_retries``: the web side has the sweeper; the worker and beat
+#: pass their own retry policies, which take precedence).
+ENQUEUE_TIMEOUT = env_int("ENQUEUE_TIMEOUT", 2)
+CELERY_BROKER_CONNECTION_TIMEOUT = ENQUEUE_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_timeout": ENQUEUE_TIMEOUT,
+    "socket_connect_timeout": ENQUEUE_TIMEOUT,
+    "max_retries": 0,
+}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -42,6 +42,7 @@ from audits.services import record_event
 from customers.choices import Tier
 from customers.models import Customer
 from customers.registry import fields_of
+from transferdesk import jobs
 from transferdesk.crypto import aead
 from transferdesk.crypto.errors import CryptoError
 
@@ -234,13 +235,11 @@ def run_stage(stage_id: Any) -> str:
         except LeaseLost:
             return "lease lost"
         return "delivered"
-    from .tasks import handover_run_part
-
     parts = partitions()
     for index in range(parts):
-        # If the broker fails here the stage stays running without progress, and the
-        # sweeper resumes it once its heartbeat is stale.
-        handover_run_part.apply_async(args=[str(stage.pk), lease, index, parts])
+        # If the broker fails here (bounded by ENQUEUE_TIMEOUT) the stage stays running
+        # without progress, and the sweeper resumes it once its heartbeat is stale.
+        jobs.enqueue("transfers.tasks.handover_run_part", str(stage.pk), lease, index, parts)
     return f"{parts} partitions enqueued"
 
 

@@ -549,17 +549,9 @@ def enqueue_campaign(campaign_id: Any, job_id: Any) -> bool:
     A broker that is down is logged, not raised: the campaign row says "sending" with a queued
     job, and ``sweep_campaigns`` (beat) enqueues it again.
     """
-    from .notice_tasks import notice_campaign_send
-
-    if notice_campaign_send.app.conf.task_always_eager:
-        notice_campaign_send.apply_async(args=[str(campaign_id), str(job_id)])
-        return True
-    try:
-        notice_campaign_send.apply_async(args=[str(campaign_id), str(job_id)], retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure: the sweep is the fallback
-        logger.warning("could not enqueue notice campaign %s; the sweep will", campaign_id)
-        return False
-    return True
+    return jobs.enqueue(
+        "transfers.notice_tasks.notice_campaign_send", str(campaign_id), str(job_id)
+    )
 
 
 def sweep_campaigns(*, older_than: timedelta = timedelta(minutes=10)) -> int:

@@ -8,8 +8,11 @@ changed item, ciphertext or digest is named.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +97,69 @@ class Verification:
     problems: list[str] = field(default_factory=list)
 
 
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+#: Longest id an item may carry (UUIDs and pseudonyms are far shorter).
+MAX_ITEM_ID = 200
+_REQUIRED = ("manifest", "items", "signature", "public_key")
+
+
+def _base64_bytes(value: Any, size: int) -> bool:
+    if not isinstance(value, str) or len(value) > 4 * size:
+        return False
+    try:
+        return len(base64.b64decode(value, validate=True)) == size
+    except (binascii.Error, ValueError):
+        return False
+
+
+def bundle_problem(bundle: Any) -> str | None:
+    """Why ``bundle`` is not shaped like a receipt bundle, in words, or None if it is.
+
+    Every value the verifier will use is checked for its type and form first (objects, a
+    list of [id, 64-hex digest] pairs, a whole item count, base64 key and signature of the
+    right length), so a malformed upload gets a clear answer rather than an error.
+    """
+    if not isinstance(bundle, dict):
+        return _("This is not a receipt bundle: the file must hold a JSON object.")
+    missing = [name for name in _REQUIRED if name not in bundle]
+    if missing:
+        return _("This is not a receipt bundle: it lacks {fields}.").format(
+            fields=", ".join(f"“{name}”" for name in missing)
+        )
+    manifest = bundle["manifest"]
+    if not isinstance(manifest, dict):
+        return _("The bundle's “manifest” must be a JSON object.")
+    stage = manifest.get("stage")
+    if not isinstance(stage, dict) or not isinstance(stage.get("id"), str):
+        return _("The manifest does not name its stage.")
+    count = manifest.get("item_count")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        return _("The manifest's “item_count” must be a whole number.")
+    root = manifest.get("merkle_root")
+    if not isinstance(root, str) or not _HEX64.match(root):
+        return _("The manifest's “merkle_root” must be 64 hexadecimal digits.")
+    items = bundle["items"]
+    if not isinstance(items, list):
+        return _("The bundle's “items” must be a list.")
+    for number, row in enumerate(items, start=1):
+        if not (
+            isinstance(row, list)
+            and len(row) == 2
+            and isinstance(row[0], str)
+            and 0 < len(row[0]) <= MAX_ITEM_ID
+            and isinstance(row[1], str)
+            and _HEX64.match(row[1])
+        ):
+            return _(
+                "Item {number} must be a pair: an id and a digest of 64 hexadecimal digits."
+            ).format(number=number)
+    if not _base64_bytes(bundle["public_key"], 32):
+        return _("The bundle's “public_key” must be a 32-byte key in base64.")
+    if not _base64_bytes(bundle["signature"], 64):
+        return _("The bundle's “signature” must be a 64-byte signature in base64.")
+    return None
+
+
 def verify_bundle(
     bundle: dict[str, Any],
     *,
@@ -102,33 +168,17 @@ def verify_bundle(
 ) -> Verification:
     """Check a receipt bundle; with ``stage``, also every stored item against it."""
     problems: list[str] = []
-    try:
-        manifest = bundle["manifest"]
-        items = bundle["items"]
-        signature = bundle["signature"]
-        public_b64 = bundle["public_key"]
-    except (KeyError, TypeError):
-        return Verification(False, _("FAIL: not a TransferDesk receipt (fields missing)"))
-    # An uploaded file is anyone's: every part must have the shape this module writes.
-    well_formed = (
-        isinstance(manifest, dict)
-        and isinstance(manifest.get("stage", {}), dict)
-        and isinstance(items, list)
-        and all(
-            isinstance(row, list) and len(row) == 2 and all(isinstance(v, str) for v in row)
-            for row in items
-        )
-        and isinstance(signature, str)
-        and isinstance(public_b64, str)
-    )
-    if not well_formed:
-        return Verification(False, _("FAIL: not a TransferDesk receipt (fields missing)"))
+    malformed = bundle_problem(bundle)
+    if malformed:
+        return Verification(False, malformed, [malformed])
+    manifest = bundle["manifest"]
+    items = bundle["items"]
+    signature = bundle["signature"]
+    public_b64 = bundle["public_key"]
     if manifest.get("format") != signing.MANIFEST_FORMAT:
         problems.append(
             _("unknown manifest format {format}").format(format=repr(manifest.get("format")))
         )
-    import base64
-
     try:
         public_fp = signing.fingerprint(base64.b64decode(public_b64))
     except ValueError:
@@ -473,9 +523,11 @@ def bundle_json(stage: HandoverStage) -> bytes:
     return json.dumps(manifest_bundle(stage), ensure_ascii=False, indent=1).encode()
 
 
-def stage_for_bundle(bundle: dict[str, Any]) -> HandoverStage | None:
+def stage_for_bundle(bundle: Any) -> HandoverStage | None:
     """The local stage a bundle speaks of, if this installation holds it."""
-    stage_id = bundle.get("manifest", {}).get("stage", {}).get("id")
+    if bundle_problem(bundle) is not None:
+        return None
+    stage_id = bundle["manifest"]["stage"]["id"]
     try:
         return HandoverStage.objects.select_related("deal").filter(pk=stage_id).first()
     except Exception:  # noqa: BLE001 - a malformed id is simply "not ours"

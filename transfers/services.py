@@ -27,6 +27,7 @@ from audits.choices import AuditAction
 from audits.services import record_event
 from customers.choices import Tier
 from customers.models import Organization
+from transferdesk import jobs
 from transferdesk.models import DataKey, DataKeyPurpose
 
 from . import signing
@@ -551,21 +552,10 @@ def stage_cancel(*, actor: Any, stage: HandoverStage) -> HandoverStage:
 
 
 def enqueue_stage(stage_id: Any) -> bool:
-    """Send the stage to the handover queue; a broker that is down is logged, not raised.
+    """Send the stage to the handover queue; a broker that is down or hung is logged, not
+    raised, and given up on within ``ENQUEUE_TIMEOUT`` seconds (``jobs.enqueue``).
 
     The approval has committed by now, and the sweeper re-enqueues any approved stage that has
-    not started, so a failed publish only delays the handover. ``retry=False`` keeps kombu from
-    blocking the request in its publish-retry loop while the broker is away.
+    not started, so a failed publish only delays the handover.
     """
-    from .tasks import handover_run_stage
-
-    if handover_run_stage.app.conf.task_always_eager:
-        # In-process mode (no broker): nothing to lose, and errors must surface.
-        handover_run_stage.apply_async(args=[str(stage_id)])
-        return True
-    try:
-        handover_run_stage.apply_async(args=[str(stage_id)], retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure: the sweeper is the fallback
-        logger.warning("could not enqueue handover stage %s; the sweeper will", stage_id)
-        return False
-    return True
+    return jobs.enqueue("transfers.tasks.handover_run_stage", str(stage_id))

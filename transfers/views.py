@@ -478,9 +478,13 @@ def verify_receipt(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             bundle = json.loads(form.cleaned_data["file"].read().decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             form.add_error("file", _("This is not a JSON receipt bundle."))
         else:
+            malformed = receipts.bundle_problem(bundle)
+            if malformed:
+                form.add_error("file", malformed)
+                return render(request, "transfers/verify.html", {"form": form}, status=400)
             stage = receipts.stage_for_bundle(bundle)
             if stage is not None and not (
                 HandoverStage.objects.restrict(request.user, "view").filter(pk=stage.pk).exists()

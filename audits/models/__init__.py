@@ -20,6 +20,7 @@ from .reviews import (
     CampaignStatus,
     ReviewDecision,
 )
+from .verification import ChainVerificationRun, VerificationTrigger
 
 __all__ = [
     "GENESIS_MAC",
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEvent",
     "BackupRun",
     "CampaignStatus",
+    "ChainVerificationRun",
     "DealDestruction",
     "DestructionCertificate",
     "DestructionTombstone",
@@ -40,4 +42,5 @@ __all__ = [
     "RestoreDrill",
     "RetentionPolicy",
     "ReviewDecision",
+    "VerificationTrigger",
 ]

@@ -17,6 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.languages import user_language
+from transferdesk import jobs
 from transferdesk.jobs import job_create, job_fail, job_progress, job_start, job_succeed
 
 from ..choices import AuditAction
@@ -74,8 +75,6 @@ def report_request(
     *, actor: Any, kind: str, params: ReportParams, language: str | None = None
 ) -> ReportRun:
     """Create the report's row and job, and enqueue its generation once this commits."""
-    from ..tasks import report_generate_task
-
     kind = ReportKind(kind)
     # Fail now, on the page, rather than in the worker: the deal or campaign must exist.
     if kind in (ReportKind.DEAL_AUDIT, ReportKind.PROCESSING) and not params.deal:
@@ -88,7 +87,9 @@ def report_request(
     data["language"] = language or translation.get_language() or settings.LANGUAGE_CODE
     job = job_create(kind=f"report_{kind.value}", actor=actor)
     run = ReportRun.objects.create(kind=kind, params=data, job=job, requested_by=actor)
-    transaction.on_commit(lambda: report_generate_task.delay(str(run.pk)))
+    transaction.on_commit(
+        lambda: jobs.enqueue("audits.tasks.report_generate", str(run.pk), fail_job=job.pk)
+    )
     return run
 
 

@@ -143,7 +143,9 @@ def test_a_truncated_tail_is_caught_by_a_head_printed_on_a_receipt(chain, tamper
 
     assert verify_chain().ok  # on its own a shorter chain is still a chain
     result = verify_chain(anchors=dict([receipt_head]))
-    assert (result.ok, result.first_bad_seq, result.problem) == (False, 6, "truncated")
+    # The first missing event is named, and the message gives the whole missing range.
+    assert (result.ok, result.first_bad_seq, result.problem) == (False, 5, "truncated")
+    assert "events 5 to 6 are missing" in result.message
 
 
 def test_an_anchor_that_matches_is_reported_as_checked(chain):

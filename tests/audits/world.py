@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from audits.models import ReportKind, ReportRun
+from audits.models import ChainVerificationRun, ReportKind, ReportRun, VerificationTrigger
 from audits.reviews import campaign_start
 
 
@@ -22,6 +22,7 @@ def audits_world(world: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"%PDF-1.4 matrix\n")
     world.report = run
+    world.chain_run = ChainVerificationRun.objects.create(trigger=VerificationTrigger.DAILY)
     world.campaign = campaign_start(
         actor=world.compliance, name="Matrix review", deadline=timezone.now() + timedelta(days=7)
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -126,6 +128,65 @@ def test_approval_succeeds_with_redis_down_and_the_sweeper_runs_the_stage_once(
         finally:
             worker.stop()
     finally:
+        redis.stop()
+        _point_broker_at(original_broker)
+    assert_exactly_once(stage, 200)
+    assert (
+        AuditEvent.objects.filter(
+            action=AuditAction.HANDOVER_STARTED, object_id=str(stage.pk)
+        ).count()
+        == 1
+    )
+
+
+def test_approval_returns_with_redis_hung_by_sigstop_and_the_stage_is_delivered_once(tcast):
+    """A stopped Redis accepts the connection and never answers: the approval must still
+    return (the enqueue gives up within ENQUEUE_TIMEOUT), and the sweeper delivers the stage
+    once Redis runs again. The approval runs in a thread joined with a generous bound, so the
+    test fails instead of hanging."""
+    from datetime import timedelta
+
+    redis = RedisServer()
+    redis.start()
+    original_broker = app.conf.broker_url
+    _point_broker_at(redis.url)
+    stage = submitted_stage(tcast, 200)
+    worker = LiveWorker(queues="handover", redis_url=redis.url)
+    worker.start()
+    with app.producer_or_acquire() as producer:  # a warm pooled connection, as in production
+        producer.connection.default_channel.client.ping()
+    os.kill(redis.process.pid, signal.SIGSTOP)
+    outcome: dict[str, object] = {}
+
+    def approve():
+        try:
+            outcome["stage"] = services.stage_approve(
+                actor=tcast.compliance, stage=stage, note="Reviewed."
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    try:
+        approval = threading.Thread(target=approve, daemon=True)
+        approval.start()
+        approval.join(timeout=20)
+        assert not approval.is_alive(), "stage_approve is still blocked on the stopped broker"
+        assert "error" not in outcome, outcome.get("error")
+        assert stage_row(stage).status == StageStatus.APPROVED
+        os.kill(redis.process.pid, signal.SIGCONT)
+
+        # What beat does every minute. The timed-out publish may still reach Redis once it
+        # runs again: either way the stage is claimed once.
+        def delivered():
+            engine.sweep(older_than=timedelta(0))
+            return stage_row(stage).status == StageStatus.DELIVERED
+
+        wait_for(delivered, every=1.0)
+    finally:
+        os.kill(redis.process.pid, signal.SIGCONT)
+        worker.stop()
         redis.stop()
         _point_broker_at(original_broker)
     assert_exactly_once(stage, 200)
