@@ -46,9 +46,15 @@ from transferdesk.crypto import aead
 from transferdesk.crypto.errors import CryptoError
 
 from . import signing
-from .choices import DealStatus, StageKind, StageStatus
-from .models import HandoverItem, HandoverStage, StageManifest, TransferDeal
-from .selectors import eligible, exclusion_counts, stage_selection
+from .choices import DealStatus, RunRefusal, StageKind, StageStatus
+from .models import HandoverItem, HandoverStage, StageApproval, StageManifest, TransferDeal
+from .selectors import (
+    approved_members,
+    approved_population,
+    eligible,
+    exclusion_counts,
+    stage_selection,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +210,79 @@ def decrypt_item(item: HandoverItem, deal_key: bytes) -> dict[str, Any]:
     return json.loads(plaintext)
 
 
+# --- the approval the run needs ----------------------------------------------------------
+
+
+def latest_approval(stage: HandoverStage) -> StageApproval | None:
+    return StageApproval.objects.filter(stage_id=stage.pk).select_related("approved_by").first()
+
+
+def run_refusal(stage: HandoverStage) -> tuple[RunRefusal | None, StageApproval | None]:
+    """Why the engine must not run ``stage``, or None, with the approval it runs under.
+
+    The page and the service are not the only doors to a stage row (the admin was one; the
+    database is another), so the engine checks for itself (DESIGN.md guarantee 8): a sealed
+    approval by a compliance officer other than the requester, for the kind, tiers and
+    selection the stage has now, whose frozen population is intact; and, for an identified
+    stage, every customer it would hand over told with their objection window closed. A few
+    queries per claim or partition, none per customer.
+    """
+    from accounts.choices import Role
+
+    approval = latest_approval(stage)
+    if approval is None:
+        return RunRefusal.NOT_APPROVED, None
+    if not signing.seal_matches(approval.scope(), approval.seal):
+        return RunRefusal.SEAL, approval
+    approver = approval.approved_by
+    if (
+        approver is None
+        or approval.requested_by_id is None
+        or approver.pk == approval.requested_by_id
+        or not approver.has_role(Role.COMPLIANCE)
+    ):
+        return RunRefusal.NOT_FOUR_EYES, approval
+    if (
+        stage.kind != approval.kind
+        or sorted(stage.tier_scope) != sorted(approval.tier_scope)
+        or (stage.selection or {}) != (approval.selection or {})
+    ):
+        return RunRefusal.SCOPE_CHANGED, approval
+    if approved_members(approval).count() != approval.customers:
+        return RunRefusal.POPULATION_CHANGED, approval
+    if stage.kind == StageKind.IDENTIFIED:
+        from .notices import untold_count
+
+        if untold_count(stage.deal, approved_population(stage, approval)):
+            return RunRefusal.UNTOLD, approval
+    return None, approval
+
+
+def _refuse(stage: HandoverStage, refusal: RunRefusal, *, lease: str | None = None) -> None:
+    """Fail a stage the engine will not run, with its reason and an audit event; nothing is
+    delivered. ``lease``: only while this worker still owns the stage."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        reason = str(refusal.label)
+    stages = HandoverStage.objects.filter(pk=stage.pk)
+    if lease is not None:
+        stages = stages.filter(lease=lease, status=StageStatus.RUNNING)
+    else:
+        stages = stages.filter(status__in=(StageStatus.APPROVED, StageStatus.RUNNING))
+    failed = stages.update(
+        status=StageStatus.FAILED, refusal=refusal.value, failure_reason=reason, lease=""
+    )
+    if failed:
+        logger.warning("stage %s refused: %s", stage.pk, refusal.value)
+        record_event(
+            action=AuditAction.HANDOVER_REFUSED,
+            obj=stage,
+            deal=stage.deal_id,
+            details={"reason": refusal.value, "kind": stage.kind, "tiers": list(stage.tier_scope)},
+        )
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -225,12 +304,15 @@ def run_stage(stage_id: Any) -> str:
     """Claim (or resume) a stage and fan its partitions out; safe to call any number of
     times for the same stage. Aggregate stages are computed here in one go."""
     lease = uuid.uuid4().hex
-    stage = _claim(stage_id, lease)
-    if stage is None:
+    claimed = _claim(stage_id, lease)
+    if claimed is None:
         return "not claimed"
+    stage, approval = claimed
+    if approval is None:
+        return "refused"
     if stage.kind == StageKind.AGGREGATE:
         try:
-            _complete(stage, lease, result=_aggregate(stage))
+            _complete(stage, lease, result=_aggregate(stage, approval))
         except LeaseLost:
             return "lease lost"
         return "delivered"
@@ -250,11 +332,15 @@ def run_part(stage_id: Any, lease: str, index: int, parts: int) -> str:
     stage = HandoverStage.objects.select_related("deal", "deal__data_key").get(pk=stage_id)
     if stage.status != StageStatus.RUNNING or stage.lease != lease:
         return "stale message"
+    refusal, approval = run_refusal(stage)
+    if refusal is not None or approval is None:
+        _refuse(stage, refusal or RunRefusal.NOT_APPROVED, lease=lease)
+        return "refused"
     with _partition_lock(stage.pk, index) as held:
         if not held:
             return "partition held by a live worker"
         try:
-            _items(stage, lease, *partition_bounds(index, parts))
+            _items(stage, approval, lease, *partition_bounds(index, parts))
         except LeaseLost:
             logger.info("stage %s: lease lost to another worker", stage_id)
             return "lease lost"
@@ -264,7 +350,7 @@ def run_part(stage_id: Any, lease: str, index: int, parts: int) -> str:
                 status=StageStatus.FAILED, failure_reason=str(exc)[:2000]
             )
             raise
-    if _anything_pending(stage, (index + 1) % parts, parts):
+    if _anything_pending(stage, approval, (index + 1) % parts, parts):
         return "partition done"
     try:
         _complete(stage, lease)
@@ -294,8 +380,10 @@ def _partition_lock(stage_id: Any, index: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [PARTITION_LOCK_CLASS, key])
 
 
-def _anything_pending(stage: HandoverStage, start: int = 0, parts: int = 1) -> bool:
-    """Whether an eligible customer of the stage has no item yet.
+def _anything_pending(
+    stage: HandoverStage, approval: StageApproval, start: int = 0, parts: int = 1
+) -> bool:
+    """Whether an eligible customer of the stage's approved population has no item yet.
 
     Range by range, starting with partition ``start`` (the one after the caller's: while
     partitions run, the next one is the likeliest to be unfinished), stopping at the first
@@ -310,7 +398,7 @@ def _anything_pending(stage: HandoverStage, start: int = 0, parts: int = 1) -> b
     """
     for offset in range(parts):
         lower, upper = partition_bounds((start + offset) % parts, parts)
-        customers = eligible(stage_selection(stage)).filter(pk__gte=lower).order_by()
+        customers = approved_population(stage, approval).filter(pk__gte=lower).order_by()
         stored = HandoverItem.objects.filter(stage_id=stage.pk, customer_id__gte=lower)
         if upper is not None:
             customers = customers.filter(pk__lt=upper)
@@ -330,7 +418,9 @@ def _anything_pending(stage: HandoverStage, start: int = 0, parts: int = 1) -> b
 
 
 @transaction.atomic
-def _claim(stage_id: Any, lease: str) -> HandoverStage | None:
+def _claim(stage_id: Any, lease: str) -> tuple[HandoverStage, StageApproval | None] | None:
+    """Claim the stage for this worker; ``(stage, None)`` when it was refused (failed, with
+    its reason and event: see ``run_refusal``), None when there is nothing to claim."""
     stage = HandoverStage.objects.select_for_update().select_related("deal").get(pk=stage_id)
     now = timezone.now()
     if stage.status == StageStatus.APPROVED:
@@ -341,12 +431,16 @@ def _claim(stage_id: Any, lease: str) -> HandoverStage | None:
         resumed = True
     else:
         return None  # delivered, cancelled, or a live worker holds it
+    refusal, approval = run_refusal(stage)
+    if refusal is not None or approval is None:
+        _refuse(stage, refusal or RunRefusal.NOT_APPROVED)
+        return stage, None
     stage.status = StageStatus.RUNNING
     stage.lease = lease
     stage.heartbeat_at = now
     if not resumed:
         stage.started_at = now
-        stage.total = eligible(stage_selection(stage)).count()
+        stage.total = approved_population(stage, approval).count()
         stage.done = 0
     else:
         stage.done = stage.items.count()
@@ -361,16 +455,24 @@ def _claim(stage_id: Any, lease: str) -> HandoverStage | None:
         deal=stage.deal_id,
         details={"done": stage.done, "total": stage.total, "resumed": resumed},
     )
-    return stage
+    return stage, approval
 
 
-def _items(stage: HandoverStage, lease: str, lower: uuid.UUID, upper: uuid.UUID | None) -> None:
+def _items(
+    stage: HandoverStage,
+    approval: StageApproval,
+    lease: str,
+    lower: uuid.UUID,
+    upper: uuid.UUID | None,
+) -> None:
     """Store the items of one customer-id range, a chunk per transaction.
 
     Each chunk is one transaction holding its items and the stage's progress and heartbeat
     (one conditional update per chunk, so a worker that lost its lease rolls the chunk back).
-    Rows are read as plain tuples (the ORM builds the SQL, so the selection and the
-    exclusions are the selectors' own) in customer-id order from a keyset cursor; customers
+    A chunk is the next customers of the approval's frozen population (a keyset cursor on
+    its unique index: a range scan of the chunk's size, whatever the stage's), whose rows are
+    then read as plain tuples by primary key (the ORM builds the SQL, so the selection and the
+    exclusions are the selectors' own: who objected after approval is left out); customers
     that already have an item (a resumed or redelivered run) are skipped before any
     decryption, with one index range lookup per chunk rather than an anti-join (see
     ``_anything_pending``); the items are written with one bulk statement per chunk (see
@@ -383,10 +485,11 @@ def _items(stage: HandoverStage, lease: str, lower: uuid.UUID, upper: uuid.UUID 
     sealer = aead.Cipher(deal_key)
     pkey = pseudonym_key(deal_key) if stage.kind == StageKind.PSEUDONYMISED else None
     reader = _RowReader(snapshot_fields(stage))
-    selection = eligible(stage_selection(stage)).filter(pk__gte=lower)
+    members = approved_members(approval).filter(customer_id__gte=lower)
     if upper is not None:
-        selection = selection.filter(pk__lt=upper)
-    rows = selection.order_by("pk").values_list(*reader.columns)
+        members = members.filter(customer_id__lt=upper)
+    members = members.order_by("customer_id")
+    rows = eligible(stage_selection(stage)).order_by("pk").values_list(*reader.columns)
     # Customers of the range that already have an item (a resumed or redelivered run): read
     # once, so they are skipped before any decryption. One range read per partition rather
     # than a lookup per chunk: the planner may serve either through the stage index, which
@@ -404,10 +507,15 @@ def _items(stage: HandoverStage, lease: str, lower: uuid.UUID, upper: uuid.UUID 
     last: Any = None
     while True:
         with transaction.atomic():
-            batch = _fetch(rows if last is None else rows.filter(pk__gt=last), size)
-            if not batch:
+            ids = list(
+                (members if last is None else members.filter(customer_id__gt=last)).values_list(
+                    "customer_id", flat=True
+                )[:size]
+            )
+            if not ids:
                 return
-            last = batch[-1][0]
+            last = ids[-1]
+            batch = _fetch(rows.filter(pk__in=ids), size)
             for row in batch:
                 if stored and str(row[0]) in stored:
                     continue
@@ -541,9 +649,10 @@ class _ItemWriter:
             return cursor.rowcount
 
 
-def _aggregate(stage: HandoverStage) -> dict[str, Any]:
-    """Statistics by segment and country; cells under the threshold are suppressed."""
-    rows = eligible(stage_selection(stage)).values_list("segment", "country")
+def _aggregate(stage: HandoverStage, approval: StageApproval) -> dict[str, Any]:
+    """Statistics by segment and country of the approved population; cells under the
+    threshold are suppressed."""
+    rows = approved_population(stage, approval).values_list("segment", "country")
     by_segment: Counter[str] = Counter()
     by_country: Counter[str] = Counter()
     total = 0
