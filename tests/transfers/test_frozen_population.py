@@ -26,13 +26,18 @@ _serial = itertools.count()
 
 def make_customers(org, n):
     """``n`` more customers of the seller (an import), each with its own national id."""
-    return [
-        CustomerFactory(
-            organization=org, segment="retail", country="CN", phone="+8613800000000",
-            national_id=f"NID{next(_serial):06d}",
-        )  # fmt: skip
-        for _ in range(n)
-    ]
+    made = []
+    for _ in range(n):
+        made.append(
+            CustomerFactory(
+                organization=org,
+                segment="retail",
+                country="CN",
+                phone="+8613800000000",
+                national_id=f"NID{next(_serial):06d}",
+            )
+        )
+    return made
 
 
 @pytest.fixture(autouse=True)
