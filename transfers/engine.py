@@ -217,14 +217,17 @@ def latest_approval(stage: HandoverStage) -> StageApproval | None:
     return StageApproval.objects.filter(stage_id=stage.pk).select_related("approved_by").first()
 
 
-def run_refusal(stage: HandoverStage) -> tuple[RunRefusal | None, StageApproval | None]:
+def run_refusal(
+    stage: HandoverStage, *, notices: bool = True
+) -> tuple[RunRefusal | None, StageApproval | None]:
     """Why the engine must not run ``stage``, or None, with the approval it runs under.
 
     The page and the service are not the only doors to a stage row (the admin was one; the
     database is another), so the engine checks for itself (DESIGN.md guarantee 8): a sealed
     approval by a compliance officer other than the requester, for the kind, tiers and
     selection the stage has now, whose frozen population is intact; and, for an identified
-    stage, every customer it would hand over told with their objection window closed. A few
+    stage, every customer it would hand over told with their objection window closed
+    (``notices``: asked once, at the claim; a partition checks the approval only). A few
     queries per claim or partition, none per customer.
     """
     from accounts.choices import Role
@@ -250,7 +253,7 @@ def run_refusal(stage: HandoverStage) -> tuple[RunRefusal | None, StageApproval 
         return RunRefusal.SCOPE_CHANGED, approval
     if approved_members(approval).count() != approval.customers:
         return RunRefusal.POPULATION_CHANGED, approval
-    if stage.kind == StageKind.IDENTIFIED:
+    if notices and stage.kind == StageKind.IDENTIFIED:
         from .notices import untold_count
 
         if untold_count(stage.deal, approved_population(stage, approval)):
@@ -332,7 +335,7 @@ def run_part(stage_id: Any, lease: str, index: int, parts: int) -> str:
     stage = HandoverStage.objects.select_related("deal", "deal__data_key").get(pk=stage_id)
     if stage.status != StageStatus.RUNNING or stage.lease != lease:
         return "stale message"
-    refusal, approval = run_refusal(stage)
+    refusal, approval = run_refusal(stage, notices=False)
     if refusal is not None or approval is None:
         _refuse(stage, refusal or RunRefusal.NOT_APPROVED, lease=lease)
         return "refused"
@@ -398,11 +401,19 @@ def _anything_pending(
     """
     for offset in range(parts):
         lower, upper = partition_bounds((start + offset) % parts, parts)
-        customers = approved_population(stage, approval).filter(pk__gte=lower).order_by()
+        members = approved_members(approval).filter(customer_id__gte=lower)
         stored = HandoverItem.objects.filter(stage_id=stage.pk, customer_id__gte=lower)
         if upper is not None:
-            customers = customers.filter(pk__lt=upper)
+            members = members.filter(customer_id__lt=upper)
             stored = stored.filter(customer_id__lt=upper)
+        # The range on both sides: this range's approved customers only, not all of them.
+        customers = (
+            eligible(stage_selection(stage))
+            .filter(pk__in=members.values("customer_id"), pk__gte=lower)
+            .order_by()
+        )
+        if upper is not None:
+            customers = customers.filter(pk__lt=upper)
         top = customers.order_by("-pk").values_list("pk", flat=True).first()
         if top is None:
             continue

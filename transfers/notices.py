@@ -26,7 +26,7 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -276,10 +276,13 @@ def untold_count(deal: TransferDeal, customers: QuerySet[Customer]) -> int:
     """How many of ``customers`` have not been told of ``deal`` with their window closed.
 
     Customer by customer: a customer with no notice at all (imported after the campaign) is
-    untold as much as one whose e-mail failed. One set-based query (an anti-join against
-    the notices), whatever the number of customers.
+    untold as much as one whose e-mail failed. One set-based query, whatever the number of
+    customers: ``NOT EXISTS`` (an anti-join on the notices' (campaign, customer) index) rather
+    than ``NOT IN``, which over a nullable column cannot become a join and, once the notices
+    outgrow ``work_mem``, is re-run for every customer.
     """
-    return customers.exclude(pk__in=told_customers(deal)).count()
+    told = told_customers(deal).filter(customer_id=OuterRef("pk"))
+    return customers.exclude(Exists(told)).count()
 
 
 def identified_stage_refusal(
