@@ -481,8 +481,9 @@ def _items(
     Each chunk is one transaction holding its items and the stage's progress and heartbeat
     (one conditional update per chunk, so a worker that lost its lease rolls the chunk back).
     A chunk is the next customers of the approval's frozen population (a keyset cursor on
-    its unique index: a range scan of the chunk's size, whatever the stage's), whose rows are
-    then read as plain tuples by primary key (the ORM builds the SQL, so the selection and the
+    its unique index), whose rows are read as plain tuples in customer-id order, the
+    customers and the approval both bounded to the chunk's id range, so the semi-join costs
+    the chunk's size whatever the stage's (the ORM builds the SQL, so the selection and the
     exclusions are the selectors' own: who objected after approval is left out); customers
     that already have an item (a resumed or redelivered run) are skipped before any
     decryption, with one index range lookup per chunk rather than an anti-join (see
@@ -500,7 +501,10 @@ def _items(
     if upper is not None:
         members = members.filter(customer_id__lt=upper)
     members = members.order_by("customer_id")
-    rows = eligible(stage_selection(stage)).order_by("pk").values_list(*reader.columns)
+    selection = eligible(stage_selection(stage)).filter(pk__gte=lower)
+    if upper is not None:
+        selection = selection.filter(pk__lt=upper)
+    rows = selection.order_by("pk").values_list(*reader.columns)
     # Customers of the range that already have an item (a resumed or redelivered run): read
     # once, so they are skipped before any decryption. One range read per partition rather
     # than a lookup per chunk: the planner may serve either through the stage index, which
@@ -516,17 +520,19 @@ def _items(
     encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     encode, sha256, aad = encoder.encode, hashlib.sha256, HandoverItem.aad
     last: Any = None
-    while True:
+    while last is not _END:
         with transaction.atomic():
-            ids = list(
-                (members if last is None else members.filter(customer_id__gt=last)).values_list(
-                    "customer_id", flat=True
-                )[:size]
-            )
-            if not ids:
-                return
-            last = ids[-1]
-            batch = _fetch(rows.filter(pk__in=ids), size)
+            # The chunk: the next ``size`` approved customers, bounded by the id of the last
+            # of them (one index-only probe), so that both sides of the semi-join below are
+            # ranges of the chunk's size; the rest of the partition when fewer are left.
+            pending = members if last is None else members.filter(customer_id__gt=last)
+            edge = list(pending.values_list("customer_id", flat=True)[size - 1 : size])
+            chunk = rows if last is None else rows.filter(pk__gt=last)
+            if edge:
+                pending = pending.filter(customer_id__lte=edge[0])
+                chunk = chunk.filter(pk__lte=edge[0])
+            batch = _fetch(chunk.filter(pk__in=pending.values("customer_id")), size)
+            last = edge[0] if edge else _END
             for row in batch:
                 if stored and str(row[0]) in stored:
                     continue
@@ -550,6 +556,10 @@ def _items(
             ).update(done=F("done") + added, heartbeat_at=now)
             if moved != 1:
                 raise LeaseLost
+
+
+#: ``_items``' cursor once the last chunk of a range is done.
+_END = object()
 
 
 def _fetch(rows: Any, size: int) -> list[tuple[Any, ...]]:
