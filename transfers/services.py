@@ -538,6 +538,13 @@ def _freeze_approval(*, stage: HandoverStage, actor: Any, at: Any) -> StageAppro
         cursor.execute(
             insert.format(table=ApprovedCustomer._meta.db_table, sql=sql), [approval.pk, *params]
         )
+        if connection.vendor == "postgresql":
+            # Statistics now, not when autovacuum gets round to it: the engine usually runs
+            # right after approval, and without them the planner joins the approved customers
+            # by a nested loop, one index probe per customer (four times slower at 30,000). ANALYZE
+            # samples a bounded number of rows whatever the table's size, and counts this
+            # transaction's own rows.
+            cursor.execute("ANALYZE " + connection.ops.quote_name(ApprovedCustomer._meta.db_table))
     approval.customers = approved_members(approval).count()
     if approval.customers > stage.total:
         raise TransitionRefused(
