@@ -41,6 +41,7 @@ class AuditAction(models.TextChoices):
     HANDOVER_STARTED = "handover_started", _("Handover started")
     HANDOVER_INTERRUPTED = "handover_interrupted", _("Handover interrupted")
     HANDOVER_COMPLETED = "handover_completed", _("Handover completed")
+    HANDOVER_REFUSED = "handover_refused", _("Handover refused by the engine")
     ACKNOWLEDGED = "acknowledged", _("Receipt acknowledged")
     ACKNOWLEDGE_REFUSED = "acknowledge_refused", _("Receipt acknowledgement refused")
     # Data subjects

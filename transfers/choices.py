@@ -43,6 +43,32 @@ class StageStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class RunRefusal(models.TextChoices):
+    """Why the engine refused to run a stage (DESIGN.md guarantee 8, checked at run time)."""
+
+    NOT_APPROVED = "not_approved", _("The stage has no recorded four-eyes approval.")
+    NOT_FOUR_EYES = (
+        "not_four_eyes",
+        _("The stage's approval was not made by a compliance officer other than its requester."),
+    )
+    SEAL = "seal", _("The stage's approval record does not verify.")
+    SCOPE_CHANGED = (
+        "scope_changed",
+        _("The stage's kind, tiers or selection differ from what was approved."),
+    )
+    POPULATION_CHANGED = (
+        "population_changed",
+        _("The stage's approved customers differ from those recorded at approval."),
+    )
+    UNTOLD = (
+        "untold",
+        _(
+            "Customers of this identified stage have not been told, or their objection window is "
+            "still open."
+        ),
+    )
+
+
 class ExclusionReason(models.TextChoices):
     """Why a selected customer is not handed over; values mirror ``CustomerStatus``."""
 

@@ -47,9 +47,15 @@ from transferdesk.crypto import aead
 from transferdesk.crypto.errors import CryptoError
 
 from . import signing
-from .choices import DealStatus, StageKind, StageStatus
-from .models import HandoverItem, HandoverStage, StageManifest, TransferDeal
-from .selectors import eligible, exclusion_counts, stage_selection
+from .choices import DealStatus, RunRefusal, StageKind, StageStatus
+from .models import HandoverItem, HandoverStage, StageApproval, StageManifest, TransferDeal
+from .selectors import (
+    approved_members,
+    approved_population,
+    eligible,
+    exclusion_counts,
+    stage_selection,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +211,82 @@ def decrypt_item(item: HandoverItem, deal_key: bytes) -> dict[str, Any]:
     return json.loads(plaintext)
 
 
+# --- the approval the run needs ----------------------------------------------------------
+
+
+def latest_approval(stage: HandoverStage) -> StageApproval | None:
+    return StageApproval.objects.filter(stage_id=stage.pk).select_related("approved_by").first()
+
+
+def run_refusal(
+    stage: HandoverStage, *, notices: bool = True
+) -> tuple[RunRefusal | None, StageApproval | None]:
+    """Why the engine must not run ``stage``, or None, with the approval it runs under.
+
+    The page and the service are not the only doors to a stage row (the admin was one; the
+    database is another), so the engine checks for itself (DESIGN.md guarantee 8): a sealed
+    approval by a compliance officer other than the requester, for the kind, tiers and
+    selection the stage has now, whose frozen population is intact; and, for an identified
+    stage, every customer it would hand over told with their objection window closed
+    (``notices``: asked once, at the claim; a partition checks the approval only). A few
+    queries per claim or partition, none per customer.
+    """
+    from accounts.choices import Role
+
+    approval = latest_approval(stage)
+    if approval is None:
+        return RunRefusal.NOT_APPROVED, None
+    if not signing.seal_matches(approval.scope(), approval.seal):
+        return RunRefusal.SEAL, approval
+    approver = approval.approved_by
+    if (
+        approver is None
+        or approval.requested_by_id is None
+        or approver.pk == approval.requested_by_id
+        or not approver.has_role(Role.COMPLIANCE)
+    ):
+        return RunRefusal.NOT_FOUR_EYES, approval
+    if (
+        stage.kind != approval.kind
+        or sorted(stage.tier_scope) != sorted(approval.tier_scope)
+        or (stage.selection or {}) != (approval.selection or {})
+    ):
+        return RunRefusal.SCOPE_CHANGED, approval
+    if approved_members(approval).count() != approval.customers:
+        return RunRefusal.POPULATION_CHANGED, approval
+    if notices and stage.kind == StageKind.IDENTIFIED:
+        from .notices import untold_count
+
+        if untold_count(stage.deal, approved_population(stage, approval)):
+            return RunRefusal.UNTOLD, approval
+    return None, approval
+
+
+def _refuse(stage: HandoverStage, refusal: RunRefusal, *, lease: str | None = None) -> None:
+    """Fail a stage the engine will not run, with its reason and an audit event; nothing is
+    delivered. ``lease``: only while this worker still owns the stage."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        reason = str(refusal.label)
+    stages = HandoverStage.objects.filter(pk=stage.pk)
+    if lease is not None:
+        stages = stages.filter(lease=lease, status=StageStatus.RUNNING)
+    else:
+        stages = stages.filter(status__in=(StageStatus.APPROVED, StageStatus.RUNNING))
+    failed = stages.update(
+        status=StageStatus.FAILED, refusal=refusal.value, failure_reason=reason, lease=""
+    )
+    if failed:
+        logger.warning("stage %s refused: %s", stage.pk, refusal.value)
+        record_event(
+            action=AuditAction.HANDOVER_REFUSED,
+            obj=stage,
+            deal=stage.deal_id,
+            details={"reason": refusal.value, "kind": stage.kind, "tiers": list(stage.tier_scope)},
+        )
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -226,12 +308,15 @@ def run_stage(stage_id: Any) -> str:
     """Claim (or resume) a stage and fan its partitions out; safe to call any number of
     times for the same stage. Aggregate stages are computed here in one go."""
     lease = uuid.uuid4().hex
-    stage = _claim(stage_id, lease)
-    if stage is None:
+    claimed = _claim(stage_id, lease)
+    if claimed is None:
         return "not claimed"
+    stage, approval = claimed
+    if approval is None:
+        return "refused"
     if stage.kind == StageKind.AGGREGATE:
         try:
-            _complete(stage, lease, result=_aggregate(stage))
+            _complete(stage, lease, result=_aggregate(stage, approval))
         except LeaseLost:
             return "lease lost"
         return "delivered"
@@ -249,11 +334,15 @@ def run_part(stage_id: Any, lease: str, index: int, parts: int) -> str:
     stage = HandoverStage.objects.select_related("deal", "deal__data_key").get(pk=stage_id)
     if stage.status != StageStatus.RUNNING or stage.lease != lease:
         return "stale message"
+    refusal, approval = run_refusal(stage, notices=False)
+    if refusal is not None or approval is None:
+        _refuse(stage, refusal or RunRefusal.NOT_APPROVED, lease=lease)
+        return "refused"
     with _partition_lock(stage.pk, index) as held:
         if not held:
             return "partition held by a live worker"
         try:
-            _items(stage, lease, *partition_bounds(index, parts))
+            _items(stage, approval, lease, *partition_bounds(index, parts))
         except LeaseLost:
             logger.info("stage %s: lease lost to another worker", stage_id)
             return "lease lost"
@@ -263,7 +352,7 @@ def run_part(stage_id: Any, lease: str, index: int, parts: int) -> str:
                 status=StageStatus.FAILED, failure_reason=str(exc)[:2000]
             )
             raise
-    if _anything_pending(stage, (index + 1) % parts, parts):
+    if _anything_pending(stage, approval, (index + 1) % parts, parts):
         return "partition done"
     try:
         _complete(stage, lease)
@@ -293,8 +382,10 @@ def _partition_lock(stage_id: Any, index: int) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [PARTITION_LOCK_CLASS, key])
 
 
-def _anything_pending(stage: HandoverStage, start: int = 0, parts: int = 1) -> bool:
-    """Whether an eligible customer of the stage has no item yet.
+def _anything_pending(
+    stage: HandoverStage, approval: StageApproval, start: int = 0, parts: int = 1
+) -> bool:
+    """Whether an eligible customer of the stage's approved population has no item yet.
 
     Range by range, starting with partition ``start`` (the one after the caller's: while
     partitions run, the next one is the likeliest to be unfinished), stopping at the first
@@ -309,11 +400,19 @@ def _anything_pending(stage: HandoverStage, start: int = 0, parts: int = 1) -> b
     """
     for offset in range(parts):
         lower, upper = partition_bounds((start + offset) % parts, parts)
-        customers = eligible(stage_selection(stage)).filter(pk__gte=lower).order_by()
+        members = approved_members(approval).filter(customer_id__gte=lower)
         stored = HandoverItem.objects.filter(stage_id=stage.pk, customer_id__gte=lower)
         if upper is not None:
-            customers = customers.filter(pk__lt=upper)
+            members = members.filter(customer_id__lt=upper)
             stored = stored.filter(customer_id__lt=upper)
+        # The range on both sides: this range's approved customers only, not all of them.
+        customers = (
+            eligible(stage_selection(stage))
+            .filter(pk__in=members.values("customer_id"), pk__gte=lower)
+            .order_by()
+        )
+        if upper is not None:
+            customers = customers.filter(pk__lt=upper)
         top = customers.order_by("-pk").values_list("pk", flat=True).first()
         if top is None:
             continue
@@ -329,7 +428,9 @@ def _anything_pending(stage: HandoverStage, start: int = 0, parts: int = 1) -> b
 
 
 @transaction.atomic
-def _claim(stage_id: Any, lease: str) -> HandoverStage | None:
+def _claim(stage_id: Any, lease: str) -> tuple[HandoverStage, StageApproval | None] | None:
+    """Claim the stage for this worker; ``(stage, None)`` when it was refused (failed, with
+    its reason and event: see ``run_refusal``), None when there is nothing to claim."""
     stage = HandoverStage.objects.select_for_update().select_related("deal").get(pk=stage_id)
     now = timezone.now()
     if stage.status == StageStatus.APPROVED:
@@ -340,12 +441,16 @@ def _claim(stage_id: Any, lease: str) -> HandoverStage | None:
         resumed = True
     else:
         return None  # delivered, cancelled, or a live worker holds it
+    refusal, approval = run_refusal(stage)
+    if refusal is not None or approval is None:
+        _refuse(stage, refusal or RunRefusal.NOT_APPROVED)
+        return stage, None
     stage.status = StageStatus.RUNNING
     stage.lease = lease
     stage.heartbeat_at = now
     if not resumed:
         stage.started_at = now
-        stage.total = eligible(stage_selection(stage)).count()
+        stage.total = approved_population(stage, approval).count()
         stage.done = 0
     else:
         stage.done = stage.items.count()
@@ -360,16 +465,25 @@ def _claim(stage_id: Any, lease: str) -> HandoverStage | None:
         deal=stage.deal_id,
         details={"done": stage.done, "total": stage.total, "resumed": resumed},
     )
-    return stage
+    return stage, approval
 
 
-def _items(stage: HandoverStage, lease: str, lower: uuid.UUID, upper: uuid.UUID | None) -> None:
+def _items(
+    stage: HandoverStage,
+    approval: StageApproval,
+    lease: str,
+    lower: uuid.UUID,
+    upper: uuid.UUID | None,
+) -> None:
     """Store the items of one customer-id range, a chunk per transaction.
 
     Each chunk is one transaction holding its items and the stage's progress and heartbeat
     (one conditional update per chunk, so a worker that lost its lease rolls the chunk back).
-    Rows are read as plain tuples (the ORM builds the SQL, so the selection and the
-    exclusions are the selectors' own) in customer-id order from a keyset cursor; customers
+    A chunk is the next customers of the approval's frozen population (a keyset cursor on
+    its unique index), whose rows are read as plain tuples in customer-id order, the
+    customers and the approval both bounded to the chunk's id range, so the semi-join costs
+    the chunk's size whatever the stage's (the ORM builds the SQL, so the selection and the
+    exclusions are the selectors' own: who objected after approval is left out); customers
     that already have an item (a resumed or redelivered run) are skipped before any
     decryption, with one index range lookup per chunk rather than an anti-join (see
     ``_anything_pending``); the items are written with one bulk statement per chunk (see
@@ -382,6 +496,10 @@ def _items(stage: HandoverStage, lease: str, lower: uuid.UUID, upper: uuid.UUID 
     sealer = aead.Cipher(deal_key)
     pkey = pseudonym_key(deal_key) if stage.kind == StageKind.PSEUDONYMISED else None
     reader = _RowReader(snapshot_fields(stage))
+    members = approved_members(approval).filter(customer_id__gte=lower)
+    if upper is not None:
+        members = members.filter(customer_id__lt=upper)
+    members = members.order_by("customer_id")
     selection = eligible(stage_selection(stage)).filter(pk__gte=lower)
     if upper is not None:
         selection = selection.filter(pk__lt=upper)
@@ -401,12 +519,19 @@ def _items(stage: HandoverStage, lease: str, lower: uuid.UUID, upper: uuid.UUID 
     encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     encode, sha256, aad = encoder.encode, hashlib.sha256, HandoverItem.aad
     last: Any = None
-    while True:
+    while last is not _END:
         with transaction.atomic():
-            batch = _fetch(rows if last is None else rows.filter(pk__gt=last), size)
-            if not batch:
-                return
-            last = batch[-1][0]
+            # The chunk: the next ``size`` approved customers, bounded by the id of the last
+            # of them (one index-only probe), so that both sides of the semi-join below are
+            # ranges of the chunk's size; the rest of the partition when fewer are left.
+            pending = members if last is None else members.filter(customer_id__gt=last)
+            edge = list(pending.values_list("customer_id", flat=True)[size - 1 : size])
+            chunk = rows if last is None else rows.filter(pk__gt=last)
+            if edge:
+                pending = pending.filter(customer_id__lte=edge[0])
+                chunk = chunk.filter(pk__lte=edge[0])
+            batch = _fetch(chunk.filter(pk__in=pending.values("customer_id")), size)
+            last = edge[0] if edge else _END
             for row in batch:
                 if stored and str(row[0]) in stored:
                     continue
@@ -430,6 +555,10 @@ def _items(stage: HandoverStage, lease: str, lower: uuid.UUID, upper: uuid.UUID 
             ).update(done=F("done") + added, heartbeat_at=now)
             if moved != 1:
                 raise LeaseLost
+
+
+#: ``_items``' cursor once the last chunk of a range is done.
+_END = object()
 
 
 def _fetch(rows: Any, size: int) -> list[tuple[Any, ...]]:
@@ -540,9 +669,10 @@ class _ItemWriter:
             return cursor.rowcount
 
 
-def _aggregate(stage: HandoverStage) -> dict[str, Any]:
-    """Statistics by segment and country; cells under the threshold are suppressed."""
-    rows = eligible(stage_selection(stage)).values_list("segment", "country")
+def _aggregate(stage: HandoverStage, approval: StageApproval) -> dict[str, Any]:
+    """Statistics by segment and country of the approved population; cells under the
+    threshold are suppressed."""
+    rows = approved_population(stage, approval).values_list("segment", "country")
     by_segment: Counter[str] = Counter()
     by_country: Counter[str] = Counter()
     total = 0

@@ -22,7 +22,7 @@ from customers.models import Organization
 from transferdesk.models import DataKey
 from transferdesk.permissions import RestrictedQuerySet
 
-from .choices import AssignmentRole, DealStatus, StageKind, StageStatus
+from .choices import AssignmentRole, DealStatus, RunRefusal, StageKind, StageStatus
 
 #: ``restrict(user, action)`` action → the deal permission it needs.
 ACTION_PERMISSIONS = {
@@ -310,6 +310,11 @@ class HandoverStage(models.Model):
     )
     rejection_reason = models.TextField(_("rejection reason"), blank=True)
     failure_reason = models.TextField(_("failure reason"), blank=True)
+    #: Why the engine refused to run the stage (its approval did not match it); shown in the
+    #: reader's language, while ``failure_reason`` keeps the English text for logs.
+    refusal = models.CharField(
+        _("refused because"), max_length=32, choices=RunRefusal.choices, blank=True
+    )
     done = models.BigIntegerField(_("done"), default=0)
     total = models.BigIntegerField(_("total"), default=0)
     skipped = models.BigIntegerField(_("skipped at run time"), default=0)
@@ -417,6 +422,93 @@ class HandoverItem(models.Model):
     @staticmethod
     def aad(stage_id: Any, customer_id: Any) -> bytes:
         return f"transfers.HandoverItem|{stage_id}|{customer_id}".encode()
+
+
+class StageApproval(models.Model):
+    """The four-eyes approval of a stage, bound to what was approved.
+
+    Written only by ``services.stage_approve``: who asked, which compliance officer approved,
+    the kind, tiers and selection the stage had then, and how many customers it selected
+    (the customers themselves are ``ApprovedCustomer`` rows). The engine runs a stage only
+    when its latest approval still matches the stage row and verifies its seal (an HMAC under
+    a key derived from the receipt signing key, which is not in the database), so a stage
+    row changed afterwards, in the admin or in the database, is refused, not delivered.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    stage = models.ForeignKey(HandoverStage, on_delete=models.CASCADE, related_name="approvals")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("approved"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=16, choices=StageKind.choices)
+    tier_scope = models.JSONField(_("tiers"), default=list)
+    selection = models.JSONField(_("selection"), default=dict, blank=True)
+    customers = models.BigIntegerField(_("customers approved"))
+    seal = models.CharField(_("seal"), max_length=64)
+
+    class Meta:
+        ordering = ["stage", "-approved_at"]
+        verbose_name = _("stage approval")
+        verbose_name_plural = _("stage approvals")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(requested_by=models.F("approved_by")),
+                name="stage_approval_four_eyes",
+                violation_error_message=_(
+                    "A stage is approved by someone other than its requester."
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"approval {self.pk} of {self.stage_id}"
+
+    def scope(self) -> dict[str, Any]:
+        """What the approval binds, in the form the seal covers."""
+        return {
+            "stage": str(self.stage_id),
+            "requested_by": self.requested_by_id,
+            "approved_by": self.approved_by_id,
+            "approved_at": self.approved_at.isoformat(),
+            "kind": str(self.kind),
+            "tier_scope": sorted(self.tier_scope),
+            "selection": {k: sorted(map(str, v)) for k, v in (self.selection or {}).items()},
+            "customers": self.customers,
+        }
+
+
+class ApprovedCustomer(models.Model):
+    """One customer of an approved stage's population, frozen at approval.
+
+    The engine hands over only these customers (and only those of them still eligible when it
+    runs: an objection after approval still excludes), so a customer imported after approval
+    is never delivered in that stage. No foreign key to the customer: erasure deletes customer
+    rows with raw SQL, as for handover items.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    approval = models.ForeignKey(
+        StageApproval, on_delete=models.CASCADE, related_name="members", db_index=False
+    )
+    customer_id = models.UUIDField(_("customer"))
+
+    class Meta:
+        verbose_name = _("approved customer")
+        verbose_name_plural = _("approved customers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["approval", "customer_id"],
+                name="approved_customer_once",
+                violation_error_message=_("This customer is already in this approval."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.approval_id}/{self.customer_id}"
 
 
 class StageManifest(models.Model):

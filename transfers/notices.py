@@ -25,7 +25,7 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Exists, F, Max, OuterRef, QuerySet
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -256,45 +256,63 @@ def deal_purpose_changed(deal: TransferDeal) -> bool:
     return purpose_differs(deal)
 
 
-def identified_stage_refusal(stage: HandoverStage) -> str | None:
+def told_customers(deal: TransferDeal, *, at: datetime | None = None) -> QuerySet[Notice, Any]:
+    """Ids of the customers a transfer notice of ``deal`` reached (sent, or notified by letter
+    or phone) and whose objection deadline has passed: the only customers an identified stage
+    may hand over (PIPL art. 22; GDPR art. 13/14)."""
+    return Notice.objects.filter(
+        campaign__deal=deal,
+        campaign__kind=CampaignKind.TRANSFER,
+        campaign__objection_deadline__lte=at or timezone.now(),
+        status__in=(NoticeStatus.SENT, NoticeStatus.MANUAL_DONE),
+    ).values("customer_id")
+
+
+def untold_count(deal: TransferDeal, customers: QuerySet[Customer]) -> int:
+    """How many of ``customers`` have not been told of ``deal`` with their window closed.
+
+    Customer by customer: a customer with no notice at all (imported after the campaign) is
+    untold as much as one whose e-mail failed. One set-based query, whatever the number of
+    customers: ``NOT EXISTS`` (an anti-join on the notices' (campaign, customer) index) rather
+    than ``NOT IN``, which over a nullable column cannot become a join and, once the notices
+    outgrow ``work_mem``, is re-run for every customer.
+    """
+    told = told_customers(deal).filter(customer_id=OuterRef("pk"))
+    return customers.exclude(Exists(told)).count()
+
+
+def identified_stage_refusal(
+    stage: HandoverStage, customers: QuerySet[Customer] | None = None
+) -> str | None:
     """What the notices still owe an identified stage: every customer it hands over told
-    (a failed e-mail or a letter not yet sent is not a notice), and consent where the
-    purpose changed. ``services.approval_refusal`` asks this after the objection window."""
+    (a failed e-mail, a letter not yet sent or no notice at all is not a notice) with their
+    objection deadline passed, and consent where the purpose changed.
+    ``services.approval_refusal`` asks this after the objection window; ``stage_approve``
+    asks it again of the population it freezes (``customers``)."""
     if stage.kind != StageKind.IDENTIFIED:
         return None
-    untold = (
-        Notice.objects.filter(
-            campaign__deal=stage.deal,
-            customer_id__in=eligible(stage_selection(stage)).values("pk"),
-            status__in=(NoticeStatus.PENDING, NoticeStatus.FAILED, NoticeStatus.MANUAL),
-        )
-        .exclude(
-            customer_id__in=Notice.objects.filter(
-                campaign__deal=stage.deal,
-                status__in=(NoticeStatus.SENT, NoticeStatus.MANUAL_DONE),
-            ).values("customer_id")
-        )
-        .values("customer_id")
-        .distinct()
-        .count()
-    )
+    population = eligible(stage_selection(stage)) if customers is None else customers
+    untold = untold_count(stage.deal, population)
     if untold:
         return str(
             _(
-                "{count} customer(s) in this stage have not been told yet (delivery failed or "
-                "a letter or call is outstanding)."
+                "{count} customer(s) in this stage have not been told yet or their objection "
+                "window is still open (no notice reached them: imported after the notices, "
+                "delivery failed, or a letter or call is outstanding)."
             ).format(count=untold)
         )
-    return consent_refusal(stage)
+    return consent_refusal(stage, population)
 
 
-def consent_refusal(stage: HandoverStage) -> str | None:
+def consent_refusal(
+    stage: HandoverStage, customers: QuerySet[Customer] | None = None
+) -> str | None:
     """Why an identified stage of a deal with a changed purpose cannot be approved yet: some
     customers it would hand over have no recorded consent (PIPL art. 22, last sentence)."""
     if stage.kind != StageKind.IDENTIFIED or not deal_purpose_changed(stage.deal):
         return None
     missing = (
-        eligible(stage_selection(stage))
+        (eligible(stage_selection(stage)) if customers is None else customers)
         .exclude(pk__in=ConsentRecord.objects.filter(deal=stage.deal).values("customer_id"))
         .count()
     )

@@ -18,7 +18,7 @@ from customers.registry import fields_of
 from transferdesk.permissions import RestrictedQuerySet
 
 from .choices import ExclusionReason, StageStatus
-from .models import HandoverStage, TransferDeal
+from .models import ApprovedCustomer, HandoverStage, StageApproval, TransferDeal
 
 #: General fields a selection may filter on (the registry's general tier minus identifiers and
 #: free text that make no sense as a filter).
@@ -51,6 +51,21 @@ def stage_selection(stage: HandoverStage) -> QuerySet[Customer]:
 def eligible(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     """Only active customers move: objectors, held and erased are excluded."""
     return queryset.filter(status=CustomerStatus.ACTIVE)
+
+
+def approved_members(approval: StageApproval) -> QuerySet[ApprovedCustomer]:
+    """The customers frozen in an approval (``ApprovedCustomer`` rows)."""
+    return ApprovedCustomer.objects.filter(approval_id=approval.pk)
+
+
+def approved_population(stage: HandoverStage, approval: StageApproval) -> QuerySet[Customer]:
+    """Who the engine hands over: the stage's eligible selection, narrowed to the customers
+    frozen at approval. A customer imported after approval is not among them; one who
+    objected (or was put on hold, or erased) after approval is no longer eligible. One
+    semi-join on the approval's unique index, no per-customer work."""
+    return eligible(stage_selection(stage)).filter(
+        pk__in=approved_members(approval).values("customer_id")
+    )
 
 
 def exclusion_counts(queryset: QuerySet[Customer]) -> dict[str, int]:

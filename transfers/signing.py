@@ -67,6 +67,28 @@ def verify_signature(body: dict[str, Any], signature_b64: str, public_b64: str) 
     return True
 
 
+def _seal_key() -> bytes:
+    """A key for sealing records the engine trusts (stage approvals), derived from the signing
+    key: outside the database, so whoever can write to the database cannot forge a seal."""
+    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+
+    raw = signing_key().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return hashlib.sha256(b"transferdesk/seal/v1\x00" + raw).digest()
+
+
+def seal(body: dict[str, Any]) -> str:
+    """HMAC-SHA256 of the canonical body under the seal key (hex)."""
+    import hmac
+
+    return hmac.new(_seal_key(), canonical_json(body), hashlib.sha256).hexdigest()
+
+
+def seal_matches(body: dict[str, Any], value: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(seal(body), value or "")
+
+
 def _leaf(digest_hex: str) -> bytes:
     # Domain separation between leaves and inner nodes (no second-preimage splicing).
     return hashlib.sha256(b"\x00" + bytes.fromhex(digest_hex)).digest()

@@ -31,10 +31,39 @@ def make_deal(cast, *, reference="D-1", buyer=None, broker=None, buyer_user=None
 
 
 def open_notice_window(deal):
-    """Stand-in for the notices issue: notices sent, objection window closed."""
-    deal.notices_sent_at = timezone.now() - timedelta(days=31)
-    deal.objection_window_closes_at = timezone.now() - timedelta(days=1)
+    """Stand-in for a notice campaign whose objection window has passed: the deal's campaigns
+    end a day ago, and every customer of the seller that no campaign of the deal reached yet
+    gets a sent notice in a stand-in campaign (customers whose notice failed or waits for a
+    letter stay untold: the notice tests look at those)."""
+    from customers.models import Customer
+    from transfers.notice_models import (
+        CampaignStatus,
+        Notice,
+        NoticeCampaign,
+        NoticeStatus,
+    )
+
+    sent, closed = timezone.now() - timedelta(days=31), timezone.now() - timedelta(days=1)
+    deal.notices_sent_at = sent
+    deal.objection_window_closes_at = closed
     deal.save(update_fields=["notices_sent_at", "objection_window_closes_at"])
+    NoticeCampaign.objects.filter(deal=deal).update(objection_deadline=closed)
+    untouched = Customer.objects.filter(organization_id=deal.seller_id).exclude(
+        pk__in=Notice.objects.filter(campaign__deal=deal).values("customer_id")
+    )
+    ids = list(untouched.values_list("pk", flat=True))
+    if not ids:
+        return
+    campaign = NoticeCampaign.objects.create(
+        deal=deal, status=CampaignStatus.SENT, objection_deadline=closed, sent_at=sent
+    )
+    Notice.objects.bulk_create(
+        [
+            Notice(campaign=campaign, customer_id=pk, status=NoticeStatus.SENT, sent_at=sent)
+            for pk in ids
+        ],
+        batch_size=2000,
+    )
 
 
 def make_customers(org, n, *, statuses=None, segment="retail"):

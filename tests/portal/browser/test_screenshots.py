@@ -39,9 +39,12 @@ def _prepare() -> dict:
     deal.notices_sent_at = timezone.now() - timedelta(days=40)
     deal.objection_window_closes_at = timezone.now() - timedelta(days=5)
     deal.save(update_fields=["notices_sent_at", "objection_window_closes_at"])
-    # The demo's campaign declares a changed purpose; consents are another issue's pages.
+    # The demo's campaign declares a changed purpose; consents are another issue's pages. Its
+    # objection deadline passes with the deal's window (each customer's window counts).
     if hasattr(deal, "notice_campaigns"):
-        deal.notice_campaigns.update(purpose_changed=False)
+        deal.notice_campaigns.update(
+            purpose_changed=False, objection_deadline=deal.objection_window_closes_at
+        )
     for stage in HandoverStage.objects.filter(deal=deal).order_by("order"):
         if stage.status == StageStatus.DRAFT:
             stage = services.stage_submit(actor=broker, stage=stage)
