@@ -57,7 +57,10 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def roles(self, create: bool, extracted: list[Role] | None, **kwargs: object) -> None:
         if create and extracted:
-            self.groups.set(Group.objects.filter(name__in=[str(r) for r in extracted]))
+            # get_or_create: the role groups come from a data migration, and a transactional
+            # test's flush removes them for the tests after it (on PostgreSQL, where the suite
+            # empties tables instead of rolling back).
+            self.groups.set([Group.objects.get_or_create(name=str(r))[0] for r in extracted])
 
 
 @dataclass

@@ -186,6 +186,9 @@ def test_no_sentinel_is_in_postgres_after_an_import_and_a_core_correction(
     from customers.services import customer_correct_core, customer_import, organization_grant
 
     caplog.set_level(logging.DEBUG)
+    # Sentinels are not resident ids: a seller outside China keeps the plain id rule.
+    seller.country = "GB"
+    seller.save(update_fields=["country"])
     columns = [
         "reference",
         "full_name",
@@ -309,6 +312,9 @@ def test_a_large_import_run_as_a_job_leaves_no_sentinel_in_messages_or_logs(
     from transferdesk.jobs import Job, JobStatus
 
     caplog.set_level(logging.DEBUG)
+    # Sentinels are not resident ids: a seller outside China keeps the plain id rule.
+    seller.country = "GB"
+    seller.save(update_fields=["country"])
     rows = importing.JOB_THRESHOLD_ROWS + 50
     sentinels = [sentinel("jobname"), sentinel("jobaddr"), sentinel("jobnid"), sentinel("jobpref")]
     buffer = io.StringIO()
