@@ -137,7 +137,9 @@ def _timeline(deal: TransferDeal) -> list[AuditEvent]:
     for event in events:
         details = event.details if isinstance(event.details, dict) else {}
         ids.update(v for k in ("to_user", "from_user") if isinstance(v := details.get(k), int))
-    names = {u.pk: u.display_name for u in get_user_model().objects.filter(pk__in=ids)}
+    names: dict[Any, str] = {
+        u.pk: u.display_name for u in get_user_model().objects.filter(pk__in=ids)
+    }
     roles = dict(AssignmentRole.choices)
     for event in events:
         details = event.details if isinstance(event.details, dict) else {}
