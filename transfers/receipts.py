@@ -475,7 +475,12 @@ def bundle_json(stage: HandoverStage) -> bytes:
 
 def stage_for_bundle(bundle: dict[str, Any]) -> HandoverStage | None:
     """The local stage a bundle speaks of, if this installation holds it."""
-    stage_id = bundle.get("manifest", {}).get("stage", {}).get("id")
+    # An uploaded file is anyone's: any part may be of any JSON type.
+    manifest = bundle.get("manifest") if isinstance(bundle, dict) else None
+    stage = manifest.get("stage") if isinstance(manifest, dict) else None
+    stage_id = stage.get("id") if isinstance(stage, dict) else None
+    if not isinstance(stage_id, str):
+        return None
     try:
         return HandoverStage.objects.select_related("deal").filter(pk=stage_id).first()
     except Exception:  # noqa: BLE001 - a malformed id is simply "not ours"
