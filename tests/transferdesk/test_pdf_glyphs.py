@@ -83,3 +83,32 @@ def test_a_character_no_shipped_font_covers_is_drawn_as_its_code():
     assert text.count("[U+20BB7]") == 2, text
     assert any(f == pdf.CJK and "吉" in t for f, t in runs), runs
     _assert_every_glyph_exists(runs)
+
+
+@pytest.mark.django_db
+def test_the_deal_audit_timeline_draws_an_extension_b_name_as_its_code(cast):
+    from audits.reports import render_report
+    from audits.reports.common import ReportParams
+    from tests.audits.reporting import make_deal
+
+    cast.broker.username = "𠮷田"
+    cast.broker.save(update_fields=["username"])
+    make_deal(cast, title="𠮷野家 客户转让")
+    out = io.BytesIO()
+    render_report(
+        kind="deal_audit", params=ReportParams(deal="D-1"), target=out, generated_by="王芳"
+    )
+    reader = pypdf.PdfReader(io.BytesIO(out.getvalue()))
+    runs: list[tuple[str, str]] = []
+    for page in reader.pages:
+
+        def visit(text, _cm, _tm, font_dict, _size):
+            if text and font_dict is not None:
+                base = str(font_dict["/BaseFont"]).split("+")[-1].lstrip("/")
+                runs.append((_FACES.get(base, base), text))
+
+        page.extract_text(visitor_text=visit)
+    text = "".join(t for _f, t in runs)
+    assert "\U00020bb7" not in text
+    assert "[U+20BB7]田" in text and "[U+20BB7]野家" in text, text
+    _assert_every_glyph_exists(runs)
