@@ -406,7 +406,9 @@ def incident_notices(request: HttpRequest, pk: Any) -> HttpResponse:
 # E-mail HTML carries inline styles (mail clients ignore style sheets): this page alone allows
 # them, and nothing else (no images, no forms), as the transfer notice's preview does.
 @compliance_only  # type: ignore[arg-type]
-@csp_replace({"style-src": ["'unsafe-inline'"], "img-src": ["'none'"], "form-action": ["'none'"]})  # type: ignore[arg-type]
+@csp_replace(  # type: ignore[arg-type]
+    {"style-src": ["'self'", "'unsafe-inline'"], "img-src": ["'none'"], "form-action": ["'none'"]}
+)
 def incident_notice_preview(request: HttpRequest, pk: Any) -> HttpResponse:
     """The notice e-mail as a customer sees it (placeholder name and link, every field the
     incident exposed), in the language asked for (``?lang=zh-hans``)."""
@@ -414,7 +416,7 @@ def incident_notice_preview(request: HttpRequest, pk: Any) -> HttpResponse:
     language = "zh-hans" if request.GET.get("lang", "").startswith("zh") else "en"
     context = incident_services.notice_preview(incident, language=language)
     with translation.override(language):
-        return render(request, "notice/email/incident.html", context)
+        return render(request, "notice/email/incident.html", {**context, "preview": True})
 
 
 @compliance_only

@@ -29,6 +29,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import translation
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -398,14 +400,54 @@ def propose_mapping(headers: list[str]) -> dict[int, str]:
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the file: row (spreadsheet numbering, 0 for the file itself),
-    column (as headed in the file, or empty) and a message without the offending value."""
+    column (as headed in the file, or empty) and a message without the offending value.
+
+    A lazy message (``gettext_lazy``, ``format_lazy``, ``Messages``) is stored in every
+    language, so the result page shows it in its reader's: the import may run in a worker, in
+    the default language, or for someone reading another language. A plain string is stored
+    as it is, and shown as stored."""
 
     row: int
     column: str
-    message: str
+    #: Given as text or lazily; a ``str`` (in the active language) once built.
+    message: Any
+    #: What ``message`` was made from (set from it): rendered again in each language.
+    source: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.source is None:
+            object.__setattr__(self, "source", self.message)
+        object.__setattr__(self, "message", str(self.message))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "message": self.message}
+        data: dict[str, Any] = {"row": self.row, "column": self.column, "message": self.message}
+        if not isinstance(self.source, str):
+            data["messages"] = {}
+            for code, _name in settings.LANGUAGES:
+                with translation.override(code):
+                    data["messages"][code] = str(self.source)
+        return data
+
+
+class Messages:
+    """A ``ValidationError``'s messages as one text, rendered in the language active when read
+    (its messages are lazy), so a problem holding it can be stored in every language."""
+
+    def __init__(self, error: ValidationError) -> None:
+        self.error = error
+
+    def __str__(self) -> str:
+        return " ".join(self.error.messages)
+
+
+def localised(problem: dict[str, Any]) -> str:
+    """A stored problem's message in the active language (as stored, for older rows)."""
+    messages = problem.get("messages")
+    if isinstance(messages, dict):
+        text = messages.get(translation.get_language() or "")
+        if isinstance(text, str):
+            return text
+    return str(problem.get("message", ""))
 
 
 class FileError(Exception):
@@ -761,7 +803,7 @@ def parse_date(value: Any) -> datetime.date:
                 return datetime.date(*(int(g) for g in match.groups()))
             except ValueError:
                 break
-    raise ValidationError(_("Enter a date as YYYY-MM-DD."))
+    raise ValidationError(gettext_lazy("Enter a date as YYYY-MM-DD."))
 
 
 def parse_amount(value: Any) -> Decimal:
@@ -769,11 +811,11 @@ def parse_amount(value: Any) -> Decimal:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise ValidationError(_("Enter an amount such as 1234.50.")) from None
+        raise ValidationError(gettext_lazy("Enter an amount such as 1234.50.")) from None
     if not amount.is_finite() or abs(amount) >= _AMOUNT_LIMIT:
-        raise ValidationError(_("Enter an amount below one trillion."))
+        raise ValidationError(gettext_lazy("Enter an amount below one trillion."))
     if amount != amount.quantize(Decimal("0.01")):
-        raise ValidationError(_("Use at most two decimal places."))
+        raise ValidationError(gettext_lazy("Use at most two decimal places."))
     return amount.quantize(Decimal("0.01"))
 
 
@@ -786,7 +828,10 @@ def _choice(value: str, choices: Any, aliases: dict[str, str]) -> str:
         if lowered == choice_value or key.lower() == str(label).lower():
             return choice_value
     raise ValidationError(
-        _("Use one of: {values}.").format(values=", ".join(v for v, _label in choices.choices))
+        format_lazy(
+            gettext_lazy("Use one of: {values}."),
+            values=", ".join(v for v, _label in choices.choices),
+        )
     )
 
 
@@ -859,7 +904,7 @@ class RowValidator:
 
         def fail(name: str, message: Any) -> None:
             problems.append(
-                Problem(line, columns.get(name, str(TARGETS_BY_NAME[name].label)), str(message))
+                Problem(line, columns.get(name, str(TARGETS_BY_NAME[name].label)), message)
             )
 
         width = len(row)
@@ -868,7 +913,7 @@ class RowValidator:
             try:
                 value = self._clean(target, raw)
             except ValidationError as exc:
-                fail(target.name, " ".join(exc.messages))
+                fail(target.name, Messages(exc))
                 continue
             if value not in ("", None):
                 values[target.name] = value
@@ -878,7 +923,7 @@ class RowValidator:
             self.next_reference += 1
         for name in self.required:
             if name not in values and not any(p.column == columns[name] for p in problems):
-                fail(name, _("This field is required."))
+                fail(name, gettext_lazy("This field is required."))
 
         # Blind indexes from the normalised values: the phone is already E.164 (``_clean``
         # parsed it), so nothing is parsed twice, and the writer stores these very digests.
@@ -886,11 +931,14 @@ class RowValidator:
         reference = values.get("reference")
         if reference:
             if reference in self.existing_references:
-                fail("reference", _("A customer with this reference already exists."))
+                fail("reference", gettext_lazy("A customer with this reference already exists."))
             elif reference in self.seen_references:
                 fail(
                     "reference",
-                    _("Same reference as row {row}.").format(row=self.seen_references[reference]),
+                    format_lazy(
+                        gettext_lazy("Same reference as row {row}."),
+                        row=self.seen_references[reference],
+                    ),
                 )
             else:
                 self.seen_references[reference] = line
@@ -956,7 +1004,7 @@ class RowValidator:
         if digest in existing:
             fail(name, exists_message)
         elif digest in seen:
-            fail(name, _("Same value as row {row}.").format(row=seen[digest]))
+            fail(name, format_lazy(gettext_lazy("Same value as row {row}."), row=seen[digest]))
         else:
             seen[digest] = line
 
@@ -976,8 +1024,11 @@ class RowValidator:
         for name in missing:
             fail(
                 name,
-                _("Required when the row has other {kind} columns.").format(
-                    kind=_("purchase") if prefix == "purchase_" else _("interaction")
+                format_lazy(
+                    gettext_lazy("Required when the row has other {kind} columns."),
+                    kind=gettext_lazy("purchase")
+                    if prefix == "purchase_"
+                    else gettext_lazy("interaction"),
                 ),
             )
         if missing:
@@ -996,7 +1047,9 @@ class RowValidator:
             # same values as their ASCII forms; names and free text are kept as written.
             text = blind_index.normalise_text(text)
         if target.max_length is not None and len(text) > target.max_length:
-            raise ValidationError(_("At most {limit} characters.").format(limit=target.max_length))
+            raise ValidationError(
+                format_lazy(gettext_lazy("At most {limit} characters."), limit=target.max_length)
+            )
         if kind == Kind.EMAIL:
             validate_email(text)
             return text
@@ -1008,16 +1061,20 @@ class RowValidator:
             return parse_amount(text)
         if kind == Kind.COUNTRY:
             if not re.fullmatch(r"[A-Za-z]{2}", text):
-                raise ValidationError(_("Use the two-letter ISO country code, e.g. CN or GB."))
+                raise ValidationError(
+                    gettext_lazy("Use the two-letter ISO country code, e.g. CN or GB.")
+                )
             return text.upper()
         if kind == Kind.CURRENCY:
             if not re.fullmatch(r"[A-Za-z]{3}", text):
-                raise ValidationError(_("Use the three-letter ISO currency code, e.g. CNY."))
+                raise ValidationError(
+                    gettext_lazy("Use the three-letter ISO currency code, e.g. CNY.")
+                )
             return text.upper()
         if kind == Kind.LEGAL_BASIS:
             return _choice(text, LegalBasis, _LEGAL_BASIS_ALIASES)
         if kind == Kind.CHANNEL:
             return _choice(text, InteractionChannel, _CHANNEL_ALIASES)
         if "\x00" in text:
-            raise ValidationError(_("Contains a NUL character."))
+            raise ValidationError(gettext_lazy("Contains a NUL character."))
         return text

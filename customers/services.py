@@ -23,6 +23,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
 from django.db.models.functions import Length
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
@@ -777,8 +778,9 @@ def _mapping_problems(
                 importing.Problem(
                     importing.FILE_LEVEL,
                     "",
-                    _("Several columns are mapped to “{field}”; map it once.").format(
-                        field=importing.TARGETS_BY_NAME[name].label
+                    format_lazy(
+                        _("Several columns are mapped to “{field}”; map it once."),
+                        field=importing.TARGETS_BY_NAME[name].label,
                     ),
                 )
             )
@@ -787,7 +789,7 @@ def _mapping_problems(
             importing.Problem(
                 importing.FILE_LEVEL,
                 "",
-                str(_("A column holds the references: map it or generate references, not both.")),
+                _("A column holds the references: map it or generate references, not both."),
             )
         )
     for target in importing.TARGETS:
@@ -798,8 +800,9 @@ def _mapping_problems(
                 importing.Problem(
                     importing.FILE_LEVEL,
                     "",
-                    _("No column is mapped to “{field}”, which every customer needs.").format(
-                        field=target.label
+                    format_lazy(
+                        _("No column is mapped to “{field}”, which every customer needs."),
+                        field=target.label,
                     ),
                 )
             )
@@ -860,7 +863,7 @@ def _run(
         outcome.add(
             [
                 importing.Problem(
-                    importing.FILE_LEVEL, "", str(_("The file has a header but no customer rows."))
+                    importing.FILE_LEVEL, "", _("The file has a header but no customer rows.")
                 )
             ]
         )

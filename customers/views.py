@@ -604,7 +604,9 @@ def import_result(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespons
     """Step 3: what happened (or the progress of the job), with every problem listed."""
     upload = _upload(request, slug, pk)
     report = upload.report or {}
-    problems = Paginator(report.get("problems", []), 100).get_page(request.GET.get("page"))
+    # In the reader's language where the problem was stored in every language.
+    shown = [{**p, "message": importing.localised(p)} for p in report.get("problems", [])]
+    problems = Paginator(shown, 100).get_page(request.GET.get("page"))
     return render(
         request,
         "customers/import_result.html",
@@ -613,7 +615,7 @@ def import_result(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespons
             "upload": upload,
             "report": report,
             "page_obj": problems,
-            "file_level": [p for p in report.get("problems", []) if p["row"] == 0],
+            "file_level": [p for p in shown if p["row"] == 0],
         },
     )
 
@@ -634,7 +636,11 @@ def import_report(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespons
     for problem in (upload.report or {}).get("problems", []):
         row = problem["row"] or _("whole file")
         writer.writerow(
-            [_safe_cell(row), _safe_cell(problem["column"]), _safe_cell(problem["message"])]
+            [
+                _safe_cell(row),
+                _safe_cell(problem["column"]),
+                _safe_cell(importing.localised(problem)),
+            ]
         )
     for column in (upload.report or {}).get("unmapped_columns", []):
         writer.writerow(

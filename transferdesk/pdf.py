@@ -2,7 +2,9 @@
 
 * Fonts are embedded TrueType: Bitstream Vera (shipped inside reportlab) for Latin text and
   Droid Sans Fallback (shipped in ``static/fonts``) for CJK, so Chinese renders the same on every
-  machine. Text is split into runs by which font has the glyph.
+  machine. Text is split into runs by which font has the glyph. A character neither font
+  covers (CJK Extension B and later, such as 𠮷 U+20BB7; fonts that cover them weigh tens of
+  megabytes) is drawn as its code in brackets, ``[U+20BB7]``, never as an empty box.
 * Every user-supplied value passes through ``escape`` before it becomes ``Paragraph`` markup
   (reportlab markup has had SSRF and code-execution flaws); ``para`` does it for you.
 * Every page carries the title, the page number, who generated the report and when, and the
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +58,39 @@ def _latin_chars() -> frozenset[int]:
     return frozenset(pdfmetrics.getFont(LATIN).face.charToGlyph)
 
 
+@functools.cache
+def _cjk_chars() -> frozenset[int]:
+    register_fonts()
+    return frozenset(pdfmetrics.getFont(CJK).face.charToGlyph)
+
+
+def placeholder(ch: str) -> str:
+    """What stands for a character no embedded font can draw: its code point, ``[U+20BB7]``."""
+    return f"[U+{ord(ch):04X}]"
+
+
+def font_runs(text: str, latin_font: str = LATIN) -> list[tuple[str, str]]:
+    """(font, text) runs: the Latin font where it has the glyph, the CJK font where that one
+    has it, and the code in brackets (in the Latin font) for a visible character neither has."""
+    latin, cjk = _latin_chars(), _cjk_chars()
+    runs: list[tuple[str, str]] = []
+    for ch in text:
+        code = ord(ch)
+        if code in latin or ch in "\n\t ":
+            font, piece = latin_font, ch
+        elif code in cjk:
+            font, piece = CJK, ch
+        elif unicodedata.category(ch)[0] in "CZ":  # controls and spaces: nothing to see
+            font, piece = latin_font, ch
+        else:
+            font, piece = latin_font, placeholder(ch)
+        if runs and runs[-1][0] == font:
+            runs[-1] = (font, runs[-1][1] + piece)
+        else:
+            runs.append((font, piece))
+    return runs
+
+
 def escape(value: object) -> str:
     """Make any value safe to embed in reportlab ``Paragraph`` markup."""
     return _xml_escape("" if value is None else str(value), {'"': "&quot;"})
@@ -68,21 +104,10 @@ def needs_cjk(text: str) -> bool:
 def markup(value: object, *, bold: bool = False) -> str:
     """Escaped markup for ``value`` with each run in the font that has its glyphs."""
     text = "" if value is None else str(value)
-    latin = _latin_chars()
-    latin_font = LATIN_BOLD if bold else LATIN
-    runs: list[str] = []
-    current_font: str | None = None
-    current: list[str] = []
-    for ch in text:
-        font = latin_font if ord(ch) in latin or ch in "\n\t " else CJK
-        if font != current_font and current:
-            runs.append(f'<font name="{current_font}">{escape("".join(current))}</font>')
-            current = []
-        current_font = font
-        current.append(ch)
-    if current:
-        runs.append(f'<font name="{current_font}">{escape("".join(current))}</font>')
-    return "".join(runs).replace("\n", "<br/>")
+    runs = font_runs(text, LATIN_BOLD if bold else LATIN)
+    return "".join(f'<font name="{font}">{escape(run)}</font>' for font, run in runs).replace(
+        "\n", "<br/>"
+    )
 
 
 @functools.cache
@@ -265,15 +290,7 @@ def _draw(
     right: bool = False,
 ) -> None:
     """Draw one line with per-run fonts (Latin/CJK), left- or right-aligned."""
-    latin = _latin_chars()
-    latin_font = LATIN_BOLD if bold else LATIN
-    runs: list[tuple[str, str]] = []
-    for ch in text:
-        font = latin_font if ord(ch) in latin else CJK
-        if runs and runs[-1][0] == font:
-            runs[-1] = (font, runs[-1][1] + ch)
-        else:
-            runs.append((font, ch))
+    runs = font_runs(text, LATIN_BOLD if bold else LATIN)
     total = sum(pdfmetrics.stringWidth(t, f, size) for f, t in runs)
     cursor = x - total if right else x
     for font, run in runs:

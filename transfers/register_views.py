@@ -259,7 +259,9 @@ def campaign_letters(request: HttpRequest, pk: Any) -> HttpResponse:
 # them, and nothing else (no images, no forms). django-csp's decorator types are narrower than
 # the view.
 @staff  # type: ignore[arg-type]
-@csp_replace({"style-src": ["'unsafe-inline'"], "img-src": ["'none'"], "form-action": ["'none'"]})  # type: ignore[arg-type]
+@csp_replace(  # type: ignore[arg-type]
+    {"style-src": ["'self'", "'unsafe-inline'"], "img-src": ["'none'"], "form-action": ["'none'"]}
+)
 def campaign_preview(request: HttpRequest, pk: Any) -> HttpResponse:
     """The notice e-mail as a customer sees it, with a placeholder name and link (no one's
     data), in the language asked for (``?lang=zh-hans``)."""
@@ -273,7 +275,7 @@ def campaign_preview(request: HttpRequest, pk: Any) -> HttpResponse:
             campaign=campaign,
             url=notices.public_url("/n/…/"),
         )
-        context.update({"name": _("[customer name]"), "language": language})
+        context.update({"name": _("[customer name]"), "language": language, "preview": True})
         return render(request, "notice/email/notice.html", context)
 
 

@@ -28,7 +28,7 @@ from transferdesk.http import AuthenticatedHttpRequest
 from transferdesk.permissions import role_required
 
 from . import receipts, services
-from .choices import StageStatus
+from .choices import AssignmentRole, StageStatus
 from .forms import ApproveForm, AssignForm, DealForm, NdaForm, RejectForm, StageForm, VerifyForm
 from .models import DealAssignment, HandoverStage, TransferDeal
 from .selectors import approval_queue as approval_queue_qs
@@ -130,6 +130,32 @@ def deal_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(request, "transfers/deal_form.html", {"form": form, "deal": deal})
 
 
+def _timeline(deal: TransferDeal) -> list[AuditEvent]:
+    """The deal's last 30 events, each with the people it names as display names and the role
+    as its label in the reader's language (events store usernames and role codes)."""
+    from django.contrib.auth import get_user_model
+
+    events = list(AuditEvent.objects.filter(deal_ref=str(deal.pk)).order_by("-seq")[:30])
+    ids = {e.actor_id for e in events if e.actor_id}
+    for event in events:
+        details = event.details if isinstance(event.details, dict) else {}
+        ids.update(v for k in ("to_user", "from_user") if isinstance(v := details.get(k), int))
+    names: dict[Any, str] = {
+        u.pk: u.display_name for u in get_user_model().objects.filter(pk__in=ids)
+    }
+    roles = dict(AssignmentRole.choices)
+    for event in events:
+        details = event.details if isinstance(event.details, dict) else {}
+        event.actor_label = names.get(event.actor_id, event.actor_name)  # type: ignore[attr-defined]
+        for key in ("to", "from"):
+            user_id, username = details.get(f"{key}_user"), details.get(f"{key}_username")
+            label = names.get(user_id, username) if username else ""
+            setattr(event, f"{key}_label", label)
+        role = details.get("role", "")
+        event.role_label = roles.get(role, role)  # type: ignore[attr-defined]
+    return events
+
+
 @staff
 def deal_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     deal = _deal(request, pk)
@@ -146,7 +172,7 @@ def deal_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "assignments": deal.assignments.select_related("user", "assigned_by"),
             "nda": services.current_nda(deal),
             "stages": deal.stages.select_related("submitted_by", "approved_by"),
-            "events": AuditEvent.objects.filter(deal_ref=str(deal.pk)).order_by("-seq")[:30],
+            "events": _timeline(deal),
             "can_change": can["change"],
             "can_plan": can["plan"],
             "object_labels": OBJECT_LABELS,

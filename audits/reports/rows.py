@@ -17,7 +17,7 @@ from reportlab.lib import colors
 from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Flowable
 
-from transferdesk.pdf import CJK, LATIN, LATIN_BOLD, register_fonts
+from transferdesk.pdf import LATIN, LATIN_BOLD, font_runs
 
 FONT_SIZE = 7
 LINE_H = 8.6
@@ -29,25 +29,11 @@ HEAD_INK = colors.HexColor("#13294b")
 RULE = colors.HexColor("#d5dbe6")
 
 
-@functools.cache
-def _latin() -> frozenset[int]:
-    register_fonts()
-    return frozenset(pdfmetrics.getFont(LATIN).face.charToGlyph)
-
-
 def _runs(text: str, latin_font: str) -> list[tuple[str, str]]:
-    """(font, text) runs: the Latin font where it has the glyph, the CJK font elsewhere."""
+    """(font, text) runs by which font has the glyph (``pdf.font_runs``), ASCII at once."""
     if text.isascii():
         return [(latin_font, text)]
-    latin = _latin()
-    runs: list[tuple[str, str]] = []
-    for ch in text:
-        font = latin_font if ord(ch) in latin else CJK
-        if runs and runs[-1][0] == font:
-            runs[-1] = (font, runs[-1][1] + ch)
-        else:
-            runs.append((font, ch))
-    return runs
+    return font_runs(text, latin_font)
 
 
 def _width(text: str, font: str = LATIN) -> float:
