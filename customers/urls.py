@@ -11,6 +11,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.organization_list, name="organization_list"),
     path("books/<slug:slug>/", views.customer_list, name="customer_list"),
+    path("books/<slug:slug>/new/", views.customer_add, name="customer_add"),
     path("books/<slug:slug>/import/", views.import_upload, name="import_upload"),
     path(
         "books/<slug:slug>/import/<uuid:pk>/mapping/",
@@ -32,6 +33,28 @@ urlpatterns = [
         name="customer_correct_core",
     ),
     path("records/<uuid:pk>/verify/", views.customer_verify, name="customer_verify"),
+    path("records/<uuid:pk>/purchases/new/", views.purchase_add, name="purchase_add"),
+    path(
+        "records/<uuid:pk>/purchases/<uuid:record_pk>/edit/",
+        views.purchase_edit,
+        name="purchase_edit",
+    ),
+    path(
+        "records/<uuid:pk>/purchases/<uuid:record_pk>/delete/",
+        views.purchase_delete,
+        name="purchase_delete",
+    ),
+    path("records/<uuid:pk>/interactions/new/", views.interaction_add, name="interaction_add"),
+    path(
+        "records/<uuid:pk>/interactions/<uuid:record_pk>/edit/",
+        views.interaction_edit,
+        name="interaction_edit",
+    ),
+    path(
+        "records/<uuid:pk>/interactions/<uuid:record_pk>/delete/",
+        views.interaction_delete,
+        name="interaction_delete",
+    ),
     path("records/<uuid:pk>/history/", views.customer_history, name="customer_history"),
     path(
         "records/<uuid:pk>/history/reveal/",
