@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.db import models
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from . import importing
@@ -119,12 +120,19 @@ class CustomerCreateForm(_ImportRulesMixin, forms.Form):
         self.region = organization.country
         for name in CustomerEditForm.field_names():
             self.fields[name] = _model_field(Customer, name)
+            widget = self.fields[name].widget
+            if isinstance(self.fields[name], forms.DateField):
+                self.fields[name].widget = forms.DateInput(
+                    format="%Y-%m-%d", attrs={"type": "date"}
+                )
+            elif isinstance(widget, forms.Textarea):
+                widget.attrs["rows"] = 3
         if with_core:
             for name in CORE_FIELDS:
                 model_field = Customer._meta.get_field(name)
                 assert isinstance(model_field, models.Field)
                 self.fields[name] = forms.CharField(
-                    label=model_field.verbose_name,
+                    label=capfirst(model_field.verbose_name),
                     required=False,
                     max_length=model_field.max_length,
                     widget=(
@@ -133,6 +141,13 @@ class CustomerCreateForm(_ImportRulesMixin, forms.Form):
                         else forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"})
                     ),
                 )
+
+    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The fields by tier, as the record page shows them side by side."""
+        return [
+            (tier, [self[name] for name in fields_of(Customer, tier) if name in self.fields])
+            for tier in ("general", "sensitive", "core")
+        ]
 
     def values(self) -> dict[str, Any]:
         """The fields the person filled (empty boxes are left to the model's defaults)."""
@@ -150,7 +165,10 @@ class PurchaseForm(_ImportRulesMixin, forms.Form):
         super().__init__(*args, **kwargs)
         for name in PURCHASE_FIELDS:
             self.fields[name] = _model_field(PurchaseRecord, name)
-        self.fields["purchased_on"].widget = forms.DateInput(attrs={"type": "date"})
+        self.fields["purchased_on"].widget = forms.DateInput(
+            format="%Y-%m-%d", attrs={"type": "date"}
+        )
+        self.fields["notes"].widget.attrs["rows"] = 4
 
     def values(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in PURCHASE_FIELDS}
@@ -165,7 +183,10 @@ class InteractionForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in INTERACTION_FIELDS:
             self.fields[name] = _model_field(Interaction, name)
-        self.fields["occurred_on"].widget = forms.DateInput(attrs={"type": "date"})
+        self.fields["occurred_on"].widget = forms.DateInput(
+            format="%Y-%m-%d", attrs={"type": "date"}
+        )
+        self.fields["summary"].widget.attrs["rows"] = 4
 
     def values(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in INTERACTION_FIELDS}

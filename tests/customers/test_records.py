@@ -299,6 +299,17 @@ def test_editing_a_purchase_writes_and_names_only_the_changed_fields_and_keeps_h
     assert event.details["record_id"] == str(purchase.pk)
 
 
+def test_the_edit_page_keeps_the_date_in_the_form_a_date_box_reads_in_every_language(book, client):
+    purchase = services.purchase_add(
+        actor=book.broker, customer=book.customer, values=dict(PURCHASE)
+    )
+    client.force_login(book.broker)
+    client.cookies["django_language"] = "zh-hans"
+    url = reverse("customers:purchase_edit", args=[book.customer.pk, purchase.pk])
+    page = client.get(url)
+    assert page.text.count('value="2026-03-01"') == 1  # not 2026/03/01, which the box drops
+
+
 def test_deleting_a_purchase_removes_it_and_records_the_deletion(book, client):
     purchase = services.purchase_add(
         actor=book.broker, customer=book.customer, values=dict(PURCHASE)
