@@ -6,11 +6,12 @@ from typing import Any, cast
 
 from django import forms
 from django.db import models
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from . import importing
 from .choices import CustomerStatus, RevealReason
-from .models import Customer
+from .models import Customer, Interaction, PurchaseRecord
 from .registry import fields_of
 from .services import CORE_FIELDS, CoreCorrectionReason
 
@@ -66,6 +67,133 @@ class CustomerEditForm(forms.Form):
     def changed_values(self) -> dict[str, Any]:
         """Only what the person changed: untouched encrypted fields keep their ciphertext."""
         return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+#: Form fields held to the import's own rules (``importing.clean_cell``): identifiers and
+#: codes in NFKC form, e-mail, phone read with the book's country, the national id rule.
+_IMPORT_RULES = {
+    "reference": "reference",
+    "email": "email",
+    "phone": "phone",
+    "national_id": "national_id",
+    "country": "country",
+    "currency": "purchase_currency",
+}
+
+
+def _model_field(model: type[models.Model], name: str, **kwargs: Any) -> forms.Field:
+    model_field = model._meta.get_field(name)
+    assert isinstance(model_field, models.Field)
+    field = model_field.formfield(**kwargs)
+    assert field is not None
+    return field
+
+
+class _ImportRulesMixin:
+    """Cleans the fields named in ``_IMPORT_RULES`` as the import cleans the same column."""
+
+    region: str | None
+    cleaned_data: dict[str, Any]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}  # type: ignore[misc]
+        for name, target in _IMPORT_RULES.items():
+            value = cleaned.get(name)
+            if not value:
+                continue
+            try:
+                cleaned[name] = importing.clean_cell(
+                    importing.TARGETS_BY_NAME[target], value, self.region
+                )
+            except forms.ValidationError as exc:
+                self.add_error(name, exc)  # type: ignore[attr-defined]
+        return cleaned
+
+
+class CustomerCreateForm(_ImportRulesMixin, forms.Form):
+    """A customer typed in by hand: the general and sensitive fields the edit form offers,
+    and the core fields only for a person holding ``reveal_core`` (otherwise the form has
+    none). Values are held to the import's rules; duplicates are found by the service."""
+
+    def __init__(self, *args: Any, organization: Any, with_core: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.region = organization.country
+        for name in CustomerEditForm.field_names():
+            self.fields[name] = _model_field(Customer, name)
+            widget = self.fields[name].widget
+            if isinstance(self.fields[name], forms.DateField):
+                self.fields[name].widget = forms.DateInput(
+                    format="%Y-%m-%d", attrs={"type": "date"}
+                )
+            elif isinstance(widget, forms.Textarea):
+                widget.attrs["rows"] = 3
+        if with_core:
+            for name in CORE_FIELDS:
+                model_field = Customer._meta.get_field(name)
+                assert isinstance(model_field, models.Field)
+                self.fields[name] = forms.CharField(
+                    label=capfirst(model_field.verbose_name),
+                    required=False,
+                    max_length=model_field.max_length,
+                    widget=(
+                        forms.Textarea(attrs={"rows": 3, "autocomplete": "off"})
+                        if name == "special_category_notes"
+                        else forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"})
+                    ),
+                )
+
+    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The fields by tier, as the record page shows them side by side."""
+        return [
+            (tier, [self[name] for name in fields_of(Customer, tier) if name in self.fields])
+            for tier in ("general", "sensitive", "core")
+        ]
+
+    def values(self) -> dict[str, Any]:
+        """The fields the person filled (empty boxes are left to the model's defaults)."""
+        return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
+
+
+class PurchaseForm(_ImportRulesMixin, forms.Form):
+    """One purchase of a customer; the notes are encrypted (sensitive tier)."""
+
+    region = None
+
+    def __init__(self, *args: Any, purchase: PurchaseRecord | None = None, **kwargs: Any):
+        if purchase is not None:
+            kwargs["initial"] = {n: getattr(purchase, n) for n in PURCHASE_FIELDS}
+        super().__init__(*args, **kwargs)
+        for name in PURCHASE_FIELDS:
+            self.fields[name] = _model_field(PurchaseRecord, name)
+        self.fields["purchased_on"].widget = forms.DateInput(
+            format="%Y-%m-%d", attrs={"type": "date"}
+        )
+        self.fields["notes"].widget.attrs["rows"] = 4
+
+    def values(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in PURCHASE_FIELDS}
+
+
+class InteractionForm(forms.Form):
+    """One contact with a customer; the summary is encrypted (sensitive tier)."""
+
+    def __init__(self, *args: Any, interaction: Interaction | None = None, **kwargs: Any):
+        if interaction is not None:
+            kwargs["initial"] = {n: getattr(interaction, n) for n in INTERACTION_FIELDS}
+        super().__init__(*args, **kwargs)
+        for name in INTERACTION_FIELDS:
+            self.fields[name] = _model_field(Interaction, name)
+        self.fields["occurred_on"].widget = forms.DateInput(
+            format="%Y-%m-%d", attrs={"type": "date"}
+        )
+        self.fields["summary"].widget.attrs["rows"] = 4
+
+    def values(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in INTERACTION_FIELDS}
+
+
+PURCHASE_FIELDS = ("purchased_on", "product", "amount", "currency", "notes")
+INTERACTION_FIELDS = ("occurred_on", "channel", "summary")
 
 
 class CoreCorrectionForm(forms.Form):

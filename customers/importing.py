@@ -1036,45 +1036,51 @@ class RowValidator:
         return {name.removeprefix(prefix): values[name] for name in required}
 
     def _clean(self, target: Target, raw: Any) -> Any:
-        kind = target.kind
-        text = cell_text(raw)
-        if kind == Kind.DATE:
-            return parse_date(raw) if text else None
-        if not text:
-            return ""
-        if kind != Kind.TEXT or target.name == "reference":
-            # Identifiers and codes as Chinese input methods type them (full-width) are the
-            # same values as their ASCII forms; names and free text are kept as written.
-            text = blind_index.normalise_text(text)
-        if target.max_length is not None and len(text) > target.max_length:
-            raise ValidationError(
-                format_lazy(gettext_lazy("At most {limit} characters."), limit=target.max_length)
-            )
-        if kind == Kind.EMAIL:
-            validate_email(text)
-            return text
-        if kind == Kind.PHONE:
-            return blind_index.normalise_phone(text, self.region)
-        if kind == Kind.NATIONAL_ID:
-            return blind_index.clean_national_id(text, self.region)
-        if kind == Kind.AMOUNT:
-            return parse_amount(text)
-        if kind == Kind.COUNTRY:
-            if not re.fullmatch(r"[A-Za-z]{2}", text):
-                raise ValidationError(
-                    gettext_lazy("Use the two-letter ISO country code, e.g. CN or GB.")
-                )
-            return text.upper()
-        if kind == Kind.CURRENCY:
-            if not re.fullmatch(r"[A-Za-z]{3}", text):
-                raise ValidationError(
-                    gettext_lazy("Use the three-letter ISO currency code, e.g. CNY.")
-                )
-            return text.upper()
-        if kind == Kind.LEGAL_BASIS:
-            return _choice(text, LegalBasis, _LEGAL_BASIS_ALIASES)
-        if kind == Kind.CHANNEL:
-            return _choice(text, InteractionChannel, _CHANNEL_ALIASES)
-        if "\x00" in text:
-            raise ValidationError(gettext_lazy("Contains a NUL character."))
+        return clean_cell(target, raw, self.region)
+
+
+def clean_cell(target: Target, raw: Any, region: str | None) -> Any:
+    """One value as the import stores it (NFKC for identifiers and codes, e-mail, phone in
+    E.164 read with the book's ``region``, the national id rule, ISO codes, choices), or a
+    ``ValidationError`` whose message never repeats the value. The record forms call it too,
+    so a value typed by hand is held to the same rules as one imported."""
+    kind = target.kind
+    text = cell_text(raw)
+    if kind == Kind.DATE:
+        return parse_date(raw) if text else None
+    if not text:
+        return ""
+    if kind != Kind.TEXT or target.name == "reference":
+        # Identifiers and codes as Chinese input methods type them (full-width) are the
+        # same values as their ASCII forms; names and free text are kept as written.
+        text = blind_index.normalise_text(text)
+    if target.max_length is not None and len(text) > target.max_length:
+        raise ValidationError(
+            format_lazy(gettext_lazy("At most {limit} characters."), limit=target.max_length)
+        )
+    if kind == Kind.EMAIL:
+        validate_email(text)
         return text
+    if kind == Kind.PHONE:
+        return blind_index.normalise_phone(text, region)
+    if kind == Kind.NATIONAL_ID:
+        return blind_index.clean_national_id(text, region)
+    if kind == Kind.AMOUNT:
+        return parse_amount(text)
+    if kind == Kind.COUNTRY:
+        if not re.fullmatch(r"[A-Za-z]{2}", text):
+            raise ValidationError(
+                gettext_lazy("Use the two-letter ISO country code, e.g. CN or GB.")
+            )
+        return text.upper()
+    if kind == Kind.CURRENCY:
+        if not re.fullmatch(r"[A-Za-z]{3}", text):
+            raise ValidationError(gettext_lazy("Use the three-letter ISO currency code, e.g. CNY."))
+        return text.upper()
+    if kind == Kind.LEGAL_BASIS:
+        return _choice(text, LegalBasis, _LEGAL_BASIS_ALIASES)
+    if kind == Kind.CHANNEL:
+        return _choice(text, InteractionChannel, _CHANNEL_ALIASES)
+    if "\x00" in text:
+        raise ValidationError(gettext_lazy("Contains a NUL character."))
+    return text

@@ -173,6 +173,219 @@ def customer_mark_verified(
     return customer
 
 
+def _duplicate(organization: Organization, name: str, value: str) -> bool:
+    """Whether another customer of the book holds this reference, e-mail or national id
+    (the last two through their blind index: nothing is decrypted)."""
+    customers = Customer.objects.filter(organization=organization)
+    if name == "reference":
+        return customers.filter(reference=value).exists()
+    kind = {"email": blind_index.EMAIL, "national_id": blind_index.NATIONAL_ID}[name]
+    digest = blind_index.blind_index(kind, value)
+    return customers.filter(**{f"{name}_bidx": digest}).exists()
+
+
+_DUPLICATE_MESSAGES = {
+    "reference": _("A customer with this reference already exists."),
+    "email": _("Another customer of this organisation has this e-mail address."),
+    "national_id": _("Another customer of this organisation has this national id number."),
+}
+
+
+@transaction.atomic(durable=True)
+def customer_add(*, actor: Any, organization: Organization, values: Mapping[str, Any]) -> Customer:
+    """A customer typed in by a broker who may change the book: core fields only with
+    ``reveal_core`` (checked here, the grant may have been revoked since the page was shown),
+    normalised as the core correction stores them; a reference, e-mail or national id already
+    in the book is an error on that field. The CREATE event names the fields, never values."""
+    from .selectors import organization_actions
+
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    actions = organization_actions(user=actor, organization=organization)
+    if "change" not in actions:
+        raise PermissionDenied
+    values = dict(values)
+    if any(values.get(name) for name in CORE_FIELDS) and "reveal" not in actions:
+        raise PermissionDenied(_("Core fields need the dedicated permission."))
+    errors: dict[str, list[Any]] = {}
+    for name in CORE_FIELDS:
+        if values.get(name):
+            try:
+                values[name] = _normalise_core(organization, name, values[name])
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+    for name, message in _DUPLICATE_MESSAGES.items():
+        if values.get(name) and name not in errors and _duplicate(organization, name, values[name]):
+            errors[name] = [message]
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            return customer_create(actor=actor, organization=organization, values=values)
+    except IntegrityError:
+        # Another record took this reference, e-mail or id between the checks and the save.
+        raise ValidationError(
+            _("Another change to this customer book conflicted with this one; try again.")
+        ) from None
+
+
+def _changeable(actor: Any, customer: Customer) -> Customer:
+    """The customer, locked, if ``actor`` may still change its book and it is not erased."""
+    from .selectors import organization_actions
+
+    customer = (
+        Customer.objects.select_for_update(of=("self",))
+        .select_related("organization", "data_key")
+        .get(pk=customer.pk)
+    )
+    if "change" not in organization_actions(user=actor, organization=customer.organization):
+        raise PermissionDenied
+    if customer.data_key.is_destroyed:
+        raise ValidationError(_("This customer was erased: there is nothing left to change."))
+    return customer
+
+
+def _record_change(
+    *, action: AuditAction, actor: Any, customer: Customer, record: Any, fields: list[str]
+) -> None:
+    record_event(
+        action=action,
+        actor=actor,
+        obj=customer,
+        details={
+            "record": record._meta.model_name,
+            "record_id": str(record.pk),
+            "fields": sorted(fields),
+            "tiers": sorted({str(tier_of(type(record), name)) for name in fields}),
+        },
+    )
+
+
+def _record_save(record: Any, actor: Any, values: Mapping[str, Any], *, create: bool) -> list[str]:
+    """Assign, validate and save a purchase or interaction; returns the fields changed."""
+    changed: list[str] = []
+    for name, value in values.items():
+        field = type(record)._meta.get_field(name)
+        if isinstance(field, EncryptedField):
+            if assign(record, name, value):
+                changed.append(name)
+        elif create or getattr(record, field.attname) != value:
+            setattr(record, name, value)
+            changed.append(name)
+    if not changed and not create:
+        return changed
+    record.full_clean(exclude=["customer"])
+    _set_history_user(record, actor)
+    if create:
+        record.save(force_insert=True)
+    else:
+        record.save(update_fields=changed)
+    return changed
+
+
+_RECORD_FIELDS: dict[Any, frozenset[str]] = {
+    PurchaseRecord: frozenset(("purchased_on", "product", "amount", "currency", "notes")),
+    Interaction: frozenset(("occurred_on", "channel", "summary")),
+}
+
+
+def _check_record_names(model: type[models.Model], values: Mapping[str, Any]) -> None:
+    unknown = sorted(set(values) - _RECORD_FIELDS[model])
+    if unknown:
+        raise ValidationError(
+            dict.fromkeys(unknown, _("This field does not exist or cannot be set here."))
+        )
+
+
+def _record_add(
+    model: type[PurchaseRecord] | type[Interaction],
+    *,
+    actor: Any,
+    customer: Customer,
+    values: Mapping[str, Any],
+) -> Any:
+    _check_record_names(model, values)
+    customer = _changeable(actor, customer)
+    record = model(customer=customer)
+    fields = [n for n in _record_save(record, actor, values, create=True) if values.get(n)]
+    _record_change(
+        action=AuditAction.CREATE, actor=actor, customer=customer, record=record, fields=fields
+    )
+    return record
+
+
+def _record_update(record: Any, *, actor: Any, values: Mapping[str, Any]) -> Any:
+    _check_record_names(type(record), values)
+    customer = _changeable(actor, record.customer)
+    record = type(record).objects.select_for_update().get(pk=record.pk, customer=customer)
+    record.customer = customer
+    changed = _record_save(record, actor, values, create=False)
+    if changed:
+        _record_change(
+            action=AuditAction.UPDATE, actor=actor, customer=customer, record=record, fields=changed
+        )
+    return record
+
+
+def _record_delete(record: Any, *, actor: Any) -> None:
+    customer = _changeable(actor, record.customer)
+    record = type(record).objects.get(pk=record.pk, customer=customer)
+    record.customer = customer
+    _set_history_user(record, actor)
+    _record_change(
+        action=AuditAction.DELETE, actor=actor, customer=customer, record=record, fields=[]
+    )
+    record.delete()
+
+
+@transaction.atomic(durable=True)
+def purchase_add(*, actor: Any, customer: Customer, values: Mapping[str, Any]) -> PurchaseRecord:
+    """Record a purchase of ``customer`` (its notes encrypted under the customer's key); the
+    CREATE event names the customer and the fields filled, never their values."""
+    record: PurchaseRecord = _record_add(
+        PurchaseRecord, actor=actor, customer=customer, values=values
+    )
+    return record
+
+
+@transaction.atomic(durable=True)
+def purchase_update(
+    *, actor: Any, purchase: PurchaseRecord, values: Mapping[str, Any]
+) -> PurchaseRecord:
+    """Correct a purchase: only the fields whose value changed are written (and named in the
+    UPDATE event); the history keeps the previous version."""
+    record: PurchaseRecord = _record_update(purchase, actor=actor, values=values)
+    return record
+
+
+@transaction.atomic(durable=True)
+def purchase_delete(*, actor: Any, purchase: PurchaseRecord) -> None:
+    """Remove a purchase recorded by mistake; the history keeps a deletion row (encrypted
+    under the customer's key, so erasing the customer still erases it)."""
+    _record_delete(purchase, actor=actor)
+
+
+@transaction.atomic(durable=True)
+def interaction_add(*, actor: Any, customer: Customer, values: Mapping[str, Any]) -> Interaction:
+    """Record a contact with ``customer`` (its summary encrypted under the customer's key)."""
+    record: Interaction = _record_add(Interaction, actor=actor, customer=customer, values=values)
+    return record
+
+
+@transaction.atomic(durable=True)
+def interaction_update(
+    *, actor: Any, interaction: Interaction, values: Mapping[str, Any]
+) -> Interaction:
+    """Correct an interaction: only changed fields are written and named in the event."""
+    record: Interaction = _record_update(interaction, actor=actor, values=values)
+    return record
+
+
+@transaction.atomic(durable=True)
+def interaction_delete(*, actor: Any, interaction: Interaction) -> None:
+    """Remove an interaction recorded by mistake; the history keeps a deletion row."""
+    _record_delete(interaction, actor=actor)
+
+
 # --- core-tier corrections ------------------------------------------------------------------
 
 
@@ -1108,6 +1321,57 @@ def import_upload_start(*, actor: Any, upload: ImportUpload) -> Job | None:
         upload.job = job
         transaction.on_commit(lambda: _enqueue_import(upload.pk, job.pk))
     return job
+
+
+#: The largest upload the page checks while the person waits: the check reads and validates
+#: every row, as the import does, without writing; past this the import itself (all or
+#: nothing, every problem listed) is the check.
+CHECK_MAX_ROWS = importing.JOB_THRESHOLD_ROWS
+
+
+def import_upload_check(*, actor: Any, upload: ImportUpload) -> ImportOutcome:
+    """Validate a kept upload with its mapping, as the import would, and change nothing: no
+    customer, no event, the upload stays at the mapping step with its file, ready to import.
+
+    Raises ``ValidationError`` for an upload that can no longer be imported (expired, already
+    started) or is too large to check on the page (``CHECK_MAX_ROWS``)."""
+    now = timezone.now()
+    fresh = ImportUpload.objects.filter(
+        pk=upload.pk,
+        status__in=[ImportStatus.UPLOADED, ImportStatus.FAILED],
+        content__isnull=False,
+        created_at__gt=now - _upload_expire_after(),
+    ).select_related("organization", "data_key")
+    current = fresh.first()
+    if current is None:
+        raise ValidationError(
+            _("This upload can no longer be checked: it was imported, started or has expired.")
+        )
+    if current.row_count > CHECK_MAX_ROWS:
+        raise ValidationError(
+            _(
+                "This file is too large to check on the page. Import it: the import checks "
+                "every row first and imports nothing if any row has a problem."
+            )
+        )
+    assert current.content is not None  # the filter above
+    data = _unpack(
+        aead.decrypt(
+            current.data_key.unwrap(),
+            bytes(current.content),
+            _upload_aad(current),
+            what=f"import {current.pk}",
+        )
+    )
+    return customer_import(
+        actor=actor,
+        organization=current.organization,
+        data=data,
+        mapping={int(i): name for i, name in current.mapping.items()},
+        dry_run=True,
+        source="upload",
+        generate_references=current.generate_references,
+    )
 
 
 def _enqueue_import(upload_id: Any, job_id: Any) -> bool:

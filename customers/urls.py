@@ -18,6 +18,7 @@ urlpatterns = [
         views.book_access_revoke,
         name="book_access_revoke",
     ),
+    path("books/<slug:slug>/new/", views.customer_add, name="customer_add"),
     path("books/<slug:slug>/import/", views.import_upload, name="import_upload"),
     path(
         "books/<slug:slug>/import/<uuid:pk>/mapping/",
@@ -39,6 +40,28 @@ urlpatterns = [
         name="customer_correct_core",
     ),
     path("records/<uuid:pk>/verify/", views.customer_verify, name="customer_verify"),
+    path("records/<uuid:pk>/purchases/new/", views.purchase_add, name="purchase_add"),
+    path(
+        "records/<uuid:pk>/purchases/<uuid:record_pk>/edit/",
+        views.purchase_edit,
+        name="purchase_edit",
+    ),
+    path(
+        "records/<uuid:pk>/purchases/<uuid:record_pk>/delete/",
+        views.purchase_delete,
+        name="purchase_delete",
+    ),
+    path("records/<uuid:pk>/interactions/new/", views.interaction_add, name="interaction_add"),
+    path(
+        "records/<uuid:pk>/interactions/<uuid:record_pk>/edit/",
+        views.interaction_edit,
+        name="interaction_edit",
+    ),
+    path(
+        "records/<uuid:pk>/interactions/<uuid:record_pk>/delete/",
+        views.interaction_delete,
+        name="interaction_delete",
+    ),
     path("records/<uuid:pk>/history/", views.customer_history, name="customer_history"),
     path(
         "records/<uuid:pk>/history/reveal/",

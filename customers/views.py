@@ -43,13 +43,16 @@ from .forms import (
     BookGrantForm,
     BookRevokeForm,
     CoreCorrectionForm,
+    CustomerCreateForm,
     CustomerEditForm,
     CustomerFilterForm,
     ImportMappingForm,
     ImportUploadForm,
+    InteractionForm,
+    PurchaseForm,
     RevealForm,
 )
-from .models import Customer, ImportUpload, Organization
+from .models import Customer, ImportUpload, Interaction, Organization, PurchaseRecord
 from .registry import fields_of
 
 logger = logging.getLogger(__name__)
@@ -184,6 +187,7 @@ def customer_list(request: HttpRequest, slug: str) -> HttpResponse:
             "can_import": "import" in actions,
             "can_manage_access": request.user.is_superuser
             or request.user.has_role(Role.COMPLIANCE),  # type: ignore[union-attr]
+            "can_add": "change" in actions,
             "page_sizes": PAGE_SIZES,
             "per_page": per_page,
         },
@@ -234,6 +238,7 @@ def _detail(
         "core": _fields(customer, Tier.CORE) if revealed else None,
         "core_labels": [_label(n) for n in fields_of(Customer, Tier.CORE)],
         "can_edit": "change" in actions,
+        "can_change_records": "change" in actions and not erased,
         "can_reveal": "reveal" in actions and not erased,
         "erased": erased,
         "revealed": revealed,
@@ -366,6 +371,162 @@ def customer_correct_core(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         {"customer": customer, "organization": customer.organization, "form": form},
         status=400 if form.errors else 200,
     )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.BROKER)
+@_explains_crypto_errors
+def customer_add(request: HttpRequest, slug: str) -> HttpResponse:
+    """Add a customer by hand to a book the broker may change; core fields are asked only of
+    a broker holding ``reveal_core`` for it. Errors by field, nothing created."""
+    organization = _organization(request, slug)
+    _require(request, organization, "change")
+    with_core = selectors.organization_allows(
+        user=request.user, organization=organization, action="reveal"
+    )
+    form = CustomerCreateForm(
+        request.POST if request.method == "POST" else None,
+        organization=organization,
+        with_core=with_core,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.customer_add(
+                actor=request.user, organization=organization, values=form.values()
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(
+                request, _("Customer {reference} was added.").format(reference=customer.reference)
+            )
+            return redirect("customers:customer_detail", pk=customer.pk)
+    return render(
+        request,
+        "customers/customer_add.html",
+        {"organization": organization, "form": form, "with_core": with_core},
+        status=400 if form.errors else 200,
+    )
+
+
+_RECORD_KINDS: dict[str, Any] = {
+    "purchase": (PurchaseRecord, PurchaseForm, "purchases"),
+    "interaction": (Interaction, InteractionForm, "interactions"),
+}
+
+
+def _changeable_customer(request: HttpRequest, pk: uuid.UUID) -> Customer:
+    customer = _customer(request, pk)
+    _require(request, customer.organization, "change")
+    if customer.data_key.is_destroyed:
+        raise PermissionDenied  # an erased record has nothing left to change
+    return customer
+
+
+def _record_form(
+    request: HttpRequest, customer: Customer, kind: str, record: Any = None
+) -> HttpResponse:
+    """Add (``record`` None) or edit a purchase or an interaction of ``customer``."""
+    model, form_class, _related = _RECORD_KINDS[kind]
+    data = request.POST if request.method == "POST" else None
+    form = form_class(data, **({kind: record} if record is not None else {}))
+    if request.method == "POST" and form.is_valid():
+        try:
+            if record is None:
+                getattr(services, f"{kind}_add")(
+                    actor=request.user, customer=customer, values=form.values()
+                )
+            else:
+                getattr(services, f"{kind}_update")(
+                    actor=request.user, **{kind: record}, values=form.values()
+                )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("The record was saved."))
+            return redirect("customers:customer_detail", pk=customer.pk)
+    if record is not None:
+        log_access(
+            request,
+            action=AuditAction.VIEW_SENSITIVE,
+            obj=customer,
+            fields=[f"{_related}.{fields_of(model, Tier.SENSITIVE)[0]}"],
+        )
+    return render(
+        request,
+        "customers/record_form.html",
+        {
+            "customer": customer,
+            "organization": customer.organization,
+            "form": form,
+            "kind": kind,
+            "record": record,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _record(customer: Customer, kind: str, record_pk: uuid.UUID) -> Any:
+    model = _RECORD_KINDS[kind][0]
+    return get_object_or_404(
+        model.objects.select_related("customer"), pk=record_pk, customer=customer
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.BROKER)
+@_explains_crypto_errors
+def purchase_add(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Record a purchase of the customer."""
+    return _record_form(request, _changeable_customer(request, pk), "purchase")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.BROKER)
+@_explains_crypto_errors
+def purchase_edit(request: HttpRequest, pk: uuid.UUID, record_pk: uuid.UUID) -> HttpResponse:
+    """Correct one purchase of the customer."""
+    customer = _changeable_customer(request, pk)
+    return _record_form(request, customer, "purchase", _record(customer, "purchase", record_pk))
+
+
+@require_POST
+@role_required(Role.BROKER)
+def purchase_delete(request: HttpRequest, pk: uuid.UUID, record_pk: uuid.UUID) -> HttpResponse:
+    """Remove one purchase recorded by mistake."""
+    customer = _changeable_customer(request, pk)
+    services.purchase_delete(actor=request.user, purchase=_record(customer, "purchase", record_pk))
+    messages.success(request, _("The purchase was removed."))
+    return redirect("customers:customer_detail", pk=customer.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.BROKER)
+@_explains_crypto_errors
+def interaction_add(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Record a contact with the customer."""
+    return _record_form(request, _changeable_customer(request, pk), "interaction")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.BROKER)
+@_explains_crypto_errors
+def interaction_edit(request: HttpRequest, pk: uuid.UUID, record_pk: uuid.UUID) -> HttpResponse:
+    """Correct one interaction with the customer."""
+    customer = _changeable_customer(request, pk)
+    record = _record(customer, "interaction", record_pk)
+    return _record_form(request, customer, "interaction", record)
+
+
+@require_POST
+@role_required(Role.BROKER)
+def interaction_delete(request: HttpRequest, pk: uuid.UUID, record_pk: uuid.UUID) -> HttpResponse:
+    """Remove one interaction recorded by mistake."""
+    customer = _changeable_customer(request, pk)
+    record = _record(customer, "interaction", record_pk)
+    services.interaction_delete(actor=request.user, interaction=record)
+    messages.success(request, _("The interaction was removed."))
+    return redirect("customers:customer_detail", pk=customer.pk)
 
 
 def _add_errors(form: Any, exc: ValidationError) -> None:
@@ -581,6 +742,26 @@ def import_mapping(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespon
             mapping=form.mapping(),
             generate_references=form.cleaned_data["generate_references"],
         )
+        if "check" in request.POST:
+            # Check only: the same validation as the import, nothing written; the page stays
+            # at this step with the mapping kept, so the file can be imported next.
+            check = None
+            try:
+                check = services.import_upload_check(actor=request.user, upload=upload).as_dict()
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            return render(
+                request,
+                "customers/import_mapping.html",
+                {
+                    "organization": upload.organization,
+                    "upload": upload,
+                    "form": form,
+                    "as_job": upload.row_count > importing.JOB_THRESHOLD_ROWS,
+                    "can_check": upload.row_count <= services.CHECK_MAX_ROWS,
+                    "check": check,
+                },
+            )
         try:
             services.import_upload_start(actor=request.user, upload=upload)
         except ValidationError as exc:
@@ -594,6 +775,7 @@ def import_mapping(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespon
             "upload": upload,
             "form": form,
             "as_job": upload.row_count > importing.JOB_THRESHOLD_ROWS,
+            "can_check": upload.row_count <= services.CHECK_MAX_ROWS,
         },
         status=400 if form.errors else 200,
     )

@@ -265,6 +265,38 @@ MATRIX: dict[str, Row] = {
             "permission": "manage_customers",
         },
     ),
+    # Adding customers and their purchases and interactions is for brokers who may change the
+    # book; compliance reads books but never writes them (403).
+    "customers:customer_add": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"slug": world.seller.slug},
+    ),
+    "customers:purchase_add": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"pk": world.customer.pk},
+    ),
+    "customers:purchase_edit": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"pk": world.customer.pk, "record_pk": world.purchase.pk},
+    ),
+    "customers:purchase_delete": Row(
+        only({"broker": 302, "other_broker": 404}),
+        method="post",
+        kwargs=lambda world: {"pk": world.customer.pk, "record_pk": world.purchase.pk},
+    ),
+    "customers:interaction_add": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"pk": world.customer.pk},
+    ),
+    "customers:interaction_edit": Row(
+        only({"broker": 200, "other_broker": 404}),
+        kwargs=lambda world: {"pk": world.customer.pk, "record_pk": world.interaction.pk},
+    ),
+    "customers:interaction_delete": Row(
+        only({"broker": 302, "other_broker": 404}),
+        method="post",
+        kwargs=lambda world: {"pk": world.customer.pk, "record_pk": world.interaction.pk},
+    ),
     "customers:import_upload": Row(
         only({"broker": 200, "other_broker": 404}),
         kwargs=lambda world: {"slug": world.seller.slug},

@@ -75,6 +75,19 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
             organization=cast.seller,
             values={"reference": "M-1", "full_name": "Matrix Customer", "national_id": "X1"},
         )
+        from customers.services import interaction_add, purchase_add
+
+        cast.purchase = purchase_add(
+            actor=cast.broker,
+            customer=cast.customer,
+            values={"purchased_on": "2026-01-05", "product": "Plan", "amount": "10.00",
+                    "currency": "CNY", "notes": ""},
+        )  # fmt: skip
+        cast.interaction = interaction_add(
+            actor=cast.broker,
+            customer=cast.customer,
+            values={"occurred_on": "2026-01-06", "channel": "phone", "summary": ""},
+        )
         _deal_world(cast)
         portal_world(cast)
         audits_world(cast)
