@@ -352,17 +352,13 @@ def test_a_large_upload_stays_in_memory_and_never_spools_to_a_temporary_file(
 
 
 def test_a_file_above_the_threshold_runs_as_a_job_with_progress_and_is_wiped(
-    book, client, monkeypatch, django_capture_on_commit_callbacks
+    book, client, monkeypatch, django_capture_on_commit_callbacks, eager_tasks
 ):
     from customers import importing
-    from customers.tasks import customer_import_task
     from transferdesk.jobs import Job, JobStatus
 
     monkeypatch.setattr(importing, "JOB_THRESHOLD_ROWS", 2)
     # The task runs in this process whatever the broker (the live-worker test covers Redis).
-    monkeypatch.setattr(
-        customer_import_task, "delay", lambda *args: customer_import_task.apply(args=args)
-    )
     client.force_login(book.broker)
     content = b"reference,full_name\nJ-1,A B\nJ-2,C D\nJ-3,E F\n"
     response = upload(client, book.seller.slug, content)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from transferdesk.celery import app
@@ -54,7 +54,8 @@ class Command(BaseCommand):
                 due[name] = now + interval(entry)
                 ok = self._run(name, entry)
                 ran, failed = ran + 1, failed + (not ok)
-            close_old_connections()
+            if not connection.in_atomic_block:  # a test runs the command inside one
+                close_old_connections()
             time.sleep(options["tick"])
         self.stdout.write(f"scheduler: {ran} run(s), {failed} failed")
 
