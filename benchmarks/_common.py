@@ -4,7 +4,9 @@ a plain psycopg2 connection to it (for the floors), and Django set up against it
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,3 +69,18 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_phase(script: str, url: str, phase: str, *args: str) -> dict[str, Any]:
+    """Run one phase of ``script`` in a fresh interpreter (so its peak memory and CPU are its
+    own) and return the JSON object its last line prints."""
+    result = subprocess.run(
+        [sys.executable, script, "--url", url, "--phase", phase, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        sys.stderr.write(result.stderr[-4000:])
+        raise SystemExit(f"the {phase} phase failed")
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -35,7 +35,6 @@ import io
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 import uuid
@@ -45,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, connect, cpu_seconds, django_setup, scratch_database
+from _common import connect, cpu_seconds, django_setup, run_phase, scratch_database
 
 FIELDS = ["full_name", "email", "phone", "postal_address", "national_id"]
 
@@ -290,16 +289,7 @@ def run_floor(url: str, n: int) -> dict[str, Any]:
 
 
 def child(url: str, phase: str, n: int) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--url", url, "--phase", phase, "--n", str(n)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode:
-        sys.stderr.write(result.stderr[-4000:])
-        raise SystemExit(f"the {phase} phase failed")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_phase(__file__, url, phase, "--n", str(n))
 
 
 def _cpu_line(result: dict[str, Any], n: int) -> str:

@@ -31,7 +31,6 @@ import io
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, django_setup, scratch_database
+from _common import django_setup, run_phase, scratch_database
 from import_customers import HEADER, rows
 
 
@@ -99,16 +98,7 @@ def run_import(url: str, path: Path) -> dict[str, Any]:
 
 
 def child(url: str, phase: str, path: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--url", url, "--phase", phase, "--file", str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode:
-        sys.stderr.write(result.stderr[-4000:])
-        raise SystemExit(f"the {phase} phase failed")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_phase(__file__, url, phase, "--file", str(path))
 
 
 def main() -> None:
