@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.choices import Role
 from transferdesk.permissions import role_required
+from transferdesk.spreadsheets import neutralise
 
 from . import dashboard as charts
 from .chain import checkpoint_label
@@ -43,14 +44,6 @@ from .verification import chain_verification_request, run_message
 
 compliance_only = role_required(Role.COMPLIANCE)
 PAGE_SIZE = 50
-#: Spreadsheet programs run a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> str:
-    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 @require_GET

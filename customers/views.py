@@ -36,6 +36,7 @@ from audits.access import log_access
 from audits.choices import AuditAction
 from transferdesk.crypto.errors import DataKeyDestroyed, DecryptionError, MissingMasterKey
 from transferdesk.permissions import role_required
+from transferdesk.spreadsheets import neutralise
 
 from . import importing, selectors, services
 from .choices import StatusChangeReason, Tier
@@ -802,12 +803,6 @@ def import_result(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespons
     )
 
 
-def _safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas: a cell starting with = + - @ is written as text."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 @role_required(Role.BROKER)
 def import_report(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpResponse:
     """The problems as CSV (UTF-8 with BOM, so that Excel opens Chinese text correctly)."""
@@ -819,14 +814,14 @@ def import_report(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespons
         row = problem["row"] or _("whole file")
         writer.writerow(
             [
-                _safe_cell(row),
-                _safe_cell(problem["column"]),
-                _safe_cell(importing.localised(problem)),
+                neutralise(row),
+                neutralise(problem["column"]),
+                neutralise(importing.localised(problem)),
             ]
         )
     for column in (upload.report or {}).get("unmapped_columns", []):
         writer.writerow(
-            ["", _safe_cell(column), _("Not mapped to any field: not imported and not stored.")]
+            ["", neutralise(column), _("Not mapped to any field: not imported and not stored.")]
         )
     response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{upload.pk}-report.csv"'

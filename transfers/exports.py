@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
+from transferdesk.spreadsheets import neutralise
+
 from .models import HandoverStage
 from .portal_models import PortalExport
 from .portal_selectors import ShownItem, display_value, field_label
@@ -25,19 +27,6 @@ from .portal_selectors import ShownItem, display_value, field_label
 #: Exports per user per window before the limit applies (overridable in settings).
 DEFAULT_LIMIT = 10
 DEFAULT_WINDOW_SECONDS = 3600
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> Any:
-    """The value as a spreadsheet must store it: text that cannot start a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, bool | int):
-        return value
-    text = str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
 
 
 # --- rate limit ------------------------------------------------------------------------------

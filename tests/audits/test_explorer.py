@@ -14,9 +14,9 @@ from django.utils import timezone
 from audits.choices import AuditAction
 from audits.models import AuditEvent
 from audits.services import record_event
-from audits.views import neutralise
 from tests.audits.reporting import FORMULA, HOSTILE, make_customer, make_deal
 from tests.factories import UserFactory
+from transferdesk.spreadsheets import neutralise
 
 pytestmark = pytest.mark.django_db
 

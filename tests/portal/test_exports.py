@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from audits.choices import AuditAction
 from audits.models import AuditEvent
+from transferdesk.spreadsheets import neutralise
 from transfers.engine import snapshot_fields
-from transfers.exports import neutralise
 from transfers.portal_models import PortalExport
 
 from .conftest import FORMULAS
