@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.choices import Role
+from accounts.languages import site_language
 from customers.models import Customer
 
 from .choices import AuditAction
@@ -426,7 +427,7 @@ def incident_notices_prepare(*, actor: Any, incident: Incident) -> Any:
         pk__in=list(found.customers)
     ).values_list("pk", "organization_id", "preferred_language"):
         organizations[str(pk)] = organization_id
-        languages[notices.language_of_code(language)] += 1
+        languages[site_language(language)] += 1
     if not organizations:
         raise ValidationError(_("Nobody to notify: the access log shows no customer on record."))
     _refuse_missing_texts(incident, languages)

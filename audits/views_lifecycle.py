@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
+from accounts.languages import site_language
 from transferdesk import jobs
 from transferdesk.jobs import Job, job_create
 from transferdesk.permissions import role_required
@@ -413,7 +414,7 @@ def incident_notice_preview(request: HttpRequest, pk: Any) -> HttpResponse:
     """The notice e-mail as a customer sees it (placeholder name and link, every field the
     incident exposed), in the language asked for (``?lang=zh-hans``)."""
     incident = get_object_or_404(Incident, pk=pk)
-    language = "zh-hans" if request.GET.get("lang", "").startswith("zh") else "en"
+    language = site_language(request.GET.get("lang"))
     context = incident_services.notice_preview(incident, language=language)
     with translation.override(language):
         return render(request, "notice/email/incident.html", {**context, "preview": True})

@@ -34,6 +34,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
+from accounts.languages import site_language
 from audits.choices import AuditAction
 from audits.services import record_event
 from customers.choices import CustomerStatus, Tier
@@ -97,7 +98,7 @@ def batch_size() -> int:
 
 def language_of(customer: Customer) -> str:
     """The language of everything a customer reads: Chinese for ``zh*``, otherwise English."""
-    return "zh-hans" if (customer.preferred_language or "").lower().startswith("zh") else "en"
+    return site_language(customer.preferred_language)
 
 
 # --- links ---------------------------------------------------------------------------------
@@ -468,7 +469,7 @@ def campaign_send(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
         Notice(
             campaign=campaign,
             customer_id=pk,
-            language=language_of_code(lang),
+            language=site_language(lang),
             channel=NoticeChannel.EMAIL if bidx else NoticeChannel.LETTER,
             # The blind index says whether an address exists without decrypting it.
             status=NoticeStatus.PENDING if bidx else NoticeStatus.MANUAL,
@@ -501,10 +502,6 @@ def campaign_send(*, actor: Any, campaign: NoticeCampaign) -> jobs.Job:
     campaign_id, job_id = campaign.pk, job.pk
     transaction.on_commit(lambda: enqueue_campaign(campaign_id, job_id))
     return job
-
-
-def language_of_code(code: str) -> str:
-    return "zh-hans" if (code or "").lower().startswith("zh") else "en"
 
 
 @transaction.atomic(durable=True)
@@ -859,7 +856,7 @@ def incident_campaign_create(
             Notice(
                 campaign=campaign,
                 customer_id=recipient.customer_id,
-                language=language_of_code(lang),
+                language=site_language(lang),
                 channel=NoticeChannel.EMAIL if bidx else NoticeChannel.LETTER,
                 status=NoticeStatus.PENDING if bidx else NoticeStatus.MANUAL,
                 fields=sorted(recipient.fields),

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
+from accounts.languages import site_language
 from accounts.models import User
 from audits.choices import AuditAction
 from audits.services import record_event
@@ -268,7 +269,7 @@ def campaign_preview(request: HttpRequest, pk: Any) -> HttpResponse:
     campaign = _campaign(request, pk)
     if campaign.deal is None:  # an incident's notices: their preview is on its page
         return redirect("lifecycle:incident_notice_preview", pk=campaign.incident_id)
-    language = "zh-hans" if request.GET.get("lang", "").startswith("zh") else "en"
+    language = site_language(request.GET.get("lang"))
     with translation.override(language):
         context = notices.notice_context(
             deal=campaign.deal,
