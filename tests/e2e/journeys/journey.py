@@ -1,7 +1,7 @@
 """What every journey shares: the words of a step in the page's language, looked up in the
 catalogue as the page shows them, and a numbered screenshot per step under
 ``var/screenshots/journeys/<role>-<nn>-<step>-<lang>.png`` that also fails the journey on any
-console error logged since the previous step."""
+console error logged since the previous step, and on a page wider than the window."""
 
 from __future__ import annotations
 
@@ -45,5 +45,7 @@ class Journey:
         self.step += 1
         expect(page.locator("html")).to_have_attribute("lang", self.lang)
         screenshot(page, f"journeys/{self.role}-{self.step:02d}-{name}")
+        wide = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert wide[0] <= wide[1], f"the page at {name} ({self.lang}) is wider than the window"
         errors = self.console.take()
         assert errors == [], f"console errors at {name} ({self.lang}): {errors}"
