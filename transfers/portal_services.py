@@ -469,6 +469,8 @@ def answers_mark_seen(*, actor: Any, question: Question) -> int:
 def export_create(*, actor: Any, stage: Any, fmt: str) -> PortalExport:
     """Register an export before its file is built: the id is the watermark, and the EXPORT
     event (with the item count) exists even if the download is interrupted."""
+    from .portal_selectors import stage_items  # the selectors import this module
+
     _require_portal(actor, stage.deal_id)
     if stage.status not in HANDED_OVER:
         raise ValidationError(_("Only a stage handed over to you can be exported."))
@@ -476,7 +478,8 @@ def export_create(*, actor: Any, stage: Any, fmt: str) -> PortalExport:
         stage=stage,
         user=actor,
         format=PortalExport.Format(fmt),
-        item_count=stage.items.count(),
+        # What the file holds: a record withdrawn since delivery is not exported.
+        item_count=stage_items(stage).count(),
     )
     export.save(force_insert=True)
     record_event(

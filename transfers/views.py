@@ -339,11 +339,13 @@ def _planner(request: HttpRequest, deal: TransferDeal, stage: HandoverStage | No
 @staff
 def stage_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     stage = _stage(request, pk)
-    user = request.user
+    user: Any = request.user
     can_plan = TransferDeal.objects.restrict(user, "plan").filter(pk=stage.deal_id).exists()
     preview = stage.preview or (
         stage_preview(stage) if stage.status in (StageStatus.DRAFT, StageStatus.REJECTED) else {}
     )
+    refusal = services.approval_refusal(actor=user, stage=stage)
+    wait = services.identified_stage_wait(stage)
     return render(
         request,
         "transfers/stage_detail.html",
@@ -352,8 +354,13 @@ def stage_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "deal": stage.deal,
             "preview": preview,
             "can_plan": can_plan,
-            "refusal": services.approval_refusal(actor=user, stage=stage),
-            "wait": services.identified_stage_wait(stage),
+            "refusal": refusal,
+            # An officer who finds no approval button on a submitted stage is told why (she
+            # submitted it herself, say), unless the wait below already says it.
+            "officer_refusal": refusal
+            if user.has_role(Role.COMPLIANCE) and stage.status == StageStatus.SUBMITTED and not wait
+            else None,
+            "wait": wait,
             "manifest": getattr(stage, "manifest", None) if hasattr(stage, "manifest") else None,
         },
     )
@@ -361,9 +368,16 @@ def stage_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @staff
 def stage_progress(request: HttpRequest, pk: Any) -> HttpResponse:
-    """The polled progress bar (htmx swaps it in place until the stage stops moving)."""
+    """The polled progress bar (htmx swaps it in place until the stage stops moving).
+
+    Once it has stopped, the poll reloads the whole page (``HX-Refresh``): the rest of it (the
+    status, "waiting for a worker", the manifest, a failure's reason) was drawn while it moved.
+    """
     stage = _stage(request, pk)
-    return render(request, "transfers/partials/stage_progress.html", {"stage": stage})
+    response = render(request, "transfers/partials/stage_progress.html", {"stage": stage})
+    if request.headers.get("HX-Request") and not stage.is_in_flight:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @require_POST

@@ -161,3 +161,18 @@ def test_a_correction_task_leaves_the_record_in_place(buyer, cast, delivered):
     followup_create(item=item, kind="update", reason="correction", actor=cast.broker)
     assert customer.reference in _records_page(buyer, stage)
     assert buyer.get(reverse("portal:item", args=[stage.pk, item.pk])).status_code == 200
+
+
+def test_an_export_after_a_withdrawal_records_the_items_it_holds(buyer, cast, delivered):
+    """The export's row and its audit event count what the file holds, not the withdrawn
+    record as well: the trail must say how many records left the data room."""
+    from audits.choices import AuditAction
+    from audits.models import AuditEvent
+    from transfers.portal_models import PortalExport
+
+    stage = delivered.identified
+    _customer_objects(delivered.deal, delivered.customers[2])
+    records = list(csv.reader(io.StringIO(_csv(buyer, stage))))[2:]
+    export = PortalExport.objects.get(stage=stage)
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT, object_id=str(export.pk))
+    assert export.item_count == event.details["items"] == len(records) == stage.items.count() - 1

@@ -47,10 +47,14 @@ class LiveWorker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.write_bytes(b"")
 
+    def purge(self) -> None:
+        """Drop every message waiting in the broker (another test's leftovers)."""
+        with app.connection_for_write(self.redis_url) as conn:
+            app.control.purge(connection=conn)
+
     def start(self, *, purge: bool = True, timeout: float = 60) -> None:
         if purge:
-            with app.connection_for_write(self.redis_url) as conn:
-                app.control.purge(connection=conn)
+            self.purge()
         env = {
             **os.environ,
             "DATABASE_URL": database_url(),

@@ -13,22 +13,20 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.utils import translation
-from django.utils.text import capfirst
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from customers.models import Customer
 from customers.services import organization_grant
-from tests.e2e.browser import SCREENSHOT_DIR, screenshot, sign_in, use_language
+from tests.e2e.browser import sign_in, use_language
 from tests.e2e.conftest import ConsoleWatch
+from tests.e2e.journeys.journey import LANGUAGES, Journey
 from tests.factories import PASSWORD, Cast
 from transferdesk.crypto.blind_index import cn_resident_id_ok
 from transfers.models import TransferDeal
 
 pytestmark = pytest.mark.browser
 
-LANGUAGES = ["en", "zh-hans"]
 FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
 LI_HUA = "LI.HUA@EXAMPLE.CN".translate(FULL_WIDTH)  # typed with a Chinese input method
 
@@ -51,30 +49,6 @@ def export(zhao_id: str) -> bytes:
     return ("\r\n".join(rows) + "\r\n").encode("gb18030")
 
 
-class Journey:
-    """The steps' words in the page's language (from the catalogue, as the page shows them),
-    and a numbered screenshot per step."""
-
-    def __init__(self, page: Page, console: ConsoleWatch, lang: str) -> None:
-        self.page, self.console, self.lang, self.step = page, console, lang, 0
-
-    def t(self, msgid: str) -> str:
-        with translation.override(self.lang):
-            return translation.gettext(msgid)
-
-    def label(self, verbose_name: str) -> re.Pattern[str]:
-        """A model field's form label (capitalised verbose name), with or without the
-        required mark."""
-        return re.compile("^" + re.escape(capfirst(self.t(verbose_name))) + r"\s*\*?$")
-
-    def shot(self, name: str) -> None:
-        self.step += 1
-        expect(self.page.locator("html")).to_have_attribute("lang", self.lang)
-        screenshot(self.page, f"journeys/broker-{self.step:02d}-{name}")
-        errors = self.console.take()
-        assert errors == [], f"console errors at {name} ({self.lang}): {errors}"
-
-
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_broker_creates_a_deal_and_imports_a_gbk_export(
     page: Page,
@@ -89,9 +63,8 @@ def test_broker_creates_a_deal_and_imports_a_gbk_export(
     organization_grant(
         actor=cast.admin, user=cast.broker, organization=seller, permission="manage_customers"
     )
-    (SCREENSHOT_DIR / "journeys").mkdir(parents=True, exist_ok=True)
     use_language(page, live_server.url, lang)
-    j = Journey(page, console, lang)
+    j = Journey(page, console, lang, "broker")
     t = j.t
 
     # --- sign in, create the deal ------------------------------------------------------

@@ -14,19 +14,18 @@ import re
 
 import pytest
 from django.utils import translation
-from django.utils.text import capfirst
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from customers.models import Customer, ImportStatus, ImportUpload, Interaction, PurchaseRecord
 from customers.services import organization_grant
-from tests.e2e.browser import SCREENSHOT_DIR, screenshot, sign_in, use_language
+from tests.e2e.browser import sign_in, use_language
 from tests.e2e.conftest import ConsoleWatch
+from tests.e2e.journeys.journey import LANGUAGES, Journey
 from tests.factories import PASSWORD, Cast
 
 pytestmark = pytest.mark.browser
 
-LANGUAGES = ["en", "zh-hans"]
 RESIDENT_ID = "11010519491231002X"
 BAD_FILE = (
     "客户编号,姓名,邮箱,手机\nN-1,欧阳娜娜,ouyang@example.cn,13800138000\nN-2,,not-an-email,12345\n"
@@ -34,28 +33,6 @@ BAD_FILE = (
 GOOD_FILE = (
     "客户编号,姓名,邮箱\nN-1,欧阳娜娜,ouyang@example.cn\nN-2,钱多多,qian@example.cn\n"
 ).encode("gbk")
-
-
-class Journey:
-    """The steps' words in the page's language, and a numbered screenshot per step."""
-
-    def __init__(self, page: Page, console: ConsoleWatch, lang: str) -> None:
-        self.page, self.console, self.lang, self.step = page, console, lang, 0
-
-    def t(self, msgid: str) -> str:
-        with translation.override(self.lang):
-            return translation.gettext(msgid)
-
-    def label(self, verbose_name: str) -> re.Pattern[str]:
-        """A field's label (capitalised verbose name), with or without the required mark."""
-        return re.compile("^" + re.escape(capfirst(self.t(verbose_name))) + r"\s*\*?$")
-
-    def shot(self, name: str) -> None:
-        self.step += 1
-        expect(self.page.locator("html")).to_have_attribute("lang", self.lang)
-        screenshot(self.page, f"journeys/records-{self.step:02d}-{name}")
-        errors = self.console.take()
-        assert errors == [], f"console errors at {name} ({self.lang}): {errors}"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -73,9 +50,8 @@ def test_broker_adds_a_customer_and_their_records_by_hand_and_checks_a_file_with
         organization_grant(
             actor=cast.admin, user=cast.broker, organization=seller, permission=permission
         )
-    (SCREENSHOT_DIR / "journeys").mkdir(parents=True, exist_ok=True)
     use_language(page, live_server.url, lang)
-    j = Journey(page, console, lang)
+    j = Journey(page, console, lang, "records")
     t = j.t
 
     # --- a customer by hand: the id number refused, then corrected -----------------------
