@@ -976,15 +976,31 @@ def customer_erase(*, actor: Any, customer: Customer, request_ref: str) -> Purge
     and certificate. Refused while a legal hold applies."""
     if Customer.objects.filter(pk=customer.pk).filter(_held_q()).exists():
         raise ValidationError(_("This customer is under a legal hold and cannot be erased."))
-    run = PurgeRun.objects.create(request_ref=request_ref, started_by=actor)
-    with transaction.atomic():
-        # Every recipient of a handed-over copy gets a deletion task (inside the shredding).
-        n = _shred_customers(
-            run=run, policy=None, action=RetentionAction.DESTROY, ids=[customer.pk], actor=actor
+    try:
+        # The run is created, the customer shredded and the run ended in one transaction: an
+        # erasure that erased nobody (done meanwhile by another) leaves no run at all, and
+        # none is left "running" whatever happens.
+        with transaction.atomic():
+            run = PurgeRun.objects.create(request_ref=request_ref, started_by=actor)
+            # Every recipient of a handed-over copy gets a deletion task (inside the shredding).
+            n = _shred_customers(
+                run=run, policy=None, action=RetentionAction.DESTROY, ids=[customer.pk], actor=actor
+            )
+            if n == 0:
+                raise ValidationError(_("This customer was already erased."))
+            _finish_run(run, actor=actor, certificate=True)
+    except ValidationError:
+        raise
+    except Exception as exc:
+        # Nothing was erased (rolled back); the failed attempt stays on record with its reason.
+        PurgeRun.objects.create(
+            request_ref=request_ref,
+            started_by=actor,
+            status=PurgeStatus.FAILED,
+            error=type(exc).__name__,
+            finished_at=timezone.now(),
         )
-    if n == 0:
-        raise ValidationError(_("This customer was already erased."))
-    _finish_run(run, actor=actor, certificate=True)
+        raise
     return run
 
 

@@ -31,8 +31,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import translation
 from django.utils.text import format_lazy
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from transferdesk.crypto import blind_index
 
@@ -451,7 +451,21 @@ def localised(problem: dict[str, Any]) -> str:
 
 
 class FileError(Exception):
-    """The file cannot be read at all (format, encoding, no header)."""
+    """The file cannot be read at all (format, encoding, no header).
+
+    Its message is lazy, so the problem it becomes (``problem``) is stored in every language
+    like the rows' problems: the import may run in a worker or for a reader of another
+    language."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+    def problem(self) -> Problem:
+        return Problem(FILE_LEVEL, "", self.message)
 
 
 @dataclass
@@ -528,9 +542,14 @@ def _lines(stream: io.TextIOWrapper) -> Iterator[str]:
         number += 1
         if len(line) > longest and line[-1] not in "\r\n":
             raise FileError(
-                _(
-                    "Line {line} is longer than {limit} characters; this is not a customer file."
-                ).format(line=number, limit=_number(longest))
+                format_lazy(
+                    _(
+                        "Line {line} is longer than {limit} characters; "
+                        "this is not a customer file."
+                    ),
+                    line=number,
+                    limit=_number(longest),
+                )
             )
         yield line
 
@@ -561,9 +580,11 @@ def _check_width(width: int, line: int) -> None:
     most = limit("IMPORT_MAX_COLUMNS")
     if width > most:
         raise FileError(
-            _(
-                "Row {row} has more than {limit} columns; remove the columns you do not import."
-            ).format(row=line, limit=_number(most))
+            format_lazy(
+                _("Row {row} has more than {limit} columns; remove the columns you do not import."),
+                row=line,
+                limit=_number(most),
+            )
         )
 
 
@@ -577,8 +598,9 @@ def _bounded(rows: Iterator[list[Any]], trim: bool = False) -> Iterator[list[Any
     for number, row in enumerate(rows, start=1):
         if number > most_rows:
             raise FileError(
-                _("The file has more than {limit} rows; split it into several imports.").format(
-                    limit=_number(most_rows)
+                format_lazy(
+                    _("The file has more than {limit} rows; split it into several imports."),
+                    limit=_number(most_rows),
                 )
             )
         width = len(row)
@@ -594,8 +616,9 @@ def _bounded(rows: Iterator[list[Any]], trim: bool = False) -> Iterator[list[Any
         cells += width
         if cells > most_cells:
             raise FileError(
-                _("The file has more than {limit} cells; split it into several imports.").format(
-                    limit=_number(most_cells)
+                format_lazy(
+                    _("The file has more than {limit} cells; split it into several imports."),
+                    limit=_number(most_cells),
                 )
             )
         yield row
@@ -609,7 +632,7 @@ def _csv_rows(reader: Any) -> Iterator[list[Any]]:
             return
         except csv.Error as exc:
             raise FileError(
-                _("The file is not valid CSV (line {line}).").format(line=reader.line_num)
+                format_lazy(_("The file is not valid CSV (line {line})."), line=reader.line_num)
             ) from exc
         yield row
 
@@ -635,23 +658,34 @@ def _check_archive(data: bytes) -> None:
         total += info.file_size
         if total > most_bytes:
             raise FileError(
-                _(
-                    "The workbook unpacks to more than {limit} MB; split it into several imports."
-                ).format(limit=_number(most_bytes // (1024 * 1024)))
+                format_lazy(
+                    _(
+                        "The workbook unpacks to more than {limit} MB; "
+                        "split it into several imports."
+                    ),
+                    limit=_number(most_bytes // (1024 * 1024)),
+                )
             )
         # Small members (styles, a few cells) may compress very well and cost nothing.
         if info.file_size > (1 << 20) and info.file_size > ratio * max(info.compress_size, 1):
             raise FileError(
-                _(
-                    "The workbook is compressed more than {limit} times over, as decompression "
-                    "bombs are; it is refused."
-                ).format(limit=_number(ratio))
+                format_lazy(
+                    _(
+                        "The workbook is compressed more than {limit} times over, as decompression "
+                        "bombs are; it is refused."
+                    ),
+                    limit=_number(ratio),
+                )
             )
     most_strings = limit("IMPORT_XLSX_MAX_SHARED_STRINGS")
     too_many = FileError(
-        _(
-            "The workbook holds more than {limit} distinct texts; split it into several imports."
-        ).format(limit=_number(most_strings))
+        format_lazy(
+            _(
+                "The workbook holds more than {limit} distinct texts; "
+                "split it into several imports."
+            ),
+            limit=_number(most_strings),
+        )
     )
     for info in members:
         if not info.filename.lower().endswith("sharedstrings.xml"):
@@ -703,8 +737,9 @@ def _open_xlsx(data: bytes) -> Table:
     if claimed_rows > most_rows + 1:
         workbook.close()
         raise FileError(
-            _("The file has more than {limit} rows; split it into several imports.").format(
-                limit=_number(most_rows)
+            format_lazy(
+                _("The file has more than {limit} rows; split it into several imports."),
+                limit=_number(most_rows),
             )
         )
     width = min(claimed_columns or most_columns + 1, most_columns + 1)
@@ -895,7 +930,7 @@ class RowValidator:
 
     def column(self, index: int) -> str:
         header = self.headers[index] if index < len(self.headers) else ""
-        return header or _("column {number}").format(number=index + 1)
+        return header or gettext("column {number}").format(number=index + 1)
 
     def validate(self, line: int, row: list[Any]) -> tuple[RowResult | None, list[Problem]]:
         problems: list[Problem] = []

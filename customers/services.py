@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
 from django.db.models.functions import Length
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -880,7 +881,7 @@ def customer_import(
     try:
         table = importing.open_table(data)
     except importing.FileError as exc:
-        outcome.add([importing.Problem(importing.FILE_LEVEL, "", str(exc))])
+        outcome.add([exc.problem()])
         return outcome
     try:
         chosen = dict(mapping) if mapping is not None else importing.propose_mapping(table.headers)
@@ -944,7 +945,7 @@ def customer_import(
             outcome.applied = False
         except importing.FileError as exc:
             outcome.applied = False
-            outcome.add([importing.Problem(importing.FILE_LEVEL, "", str(exc))])
+            outcome.add([exc.problem()])
         except IntegrityError:
             # Another import or edit created one of these customers meanwhile.
             outcome.applied = False
@@ -953,11 +954,9 @@ def customer_import(
                     importing.Problem(
                         importing.FILE_LEVEL,
                         "",
-                        str(
-                            _(
-                                "Another change to this customer book conflicted with the import; "
-                                "nothing was imported. Try again."
-                            )
+                        _(
+                            "Another change to this customer book conflicted with the import; "
+                            "nothing was imported. Try again."
                         ),
                     )
                 ]
@@ -1178,7 +1177,7 @@ def _upload_shred(
         )
         if upload is None:
             return False
-        problem = importing.Problem(importing.FILE_LEVEL, "", str(message))
+        problem = importing.Problem(importing.FILE_LEVEL, "", message)
         fields: dict[str, Any] = {
             "content": None,
             "report": {**(upload.report or {}), "problems": [problem.as_dict()]},
@@ -1263,7 +1262,7 @@ def import_uploads_sweep(*, now: datetime.datetime | None = None) -> int:
                 logger.info("import sweeper: re-enqueueing import %s, never started", upload_id)
                 _enqueue_import(upload_id, job_id)
             continue
-        problem = importing.Problem(importing.FILE_LEVEL, "", str(_LEASE_LOST))
+        problem = importing.Problem(importing.FILE_LEVEL, "", _LEASE_LOST)
         swept = (
             ImportUpload.objects.filter(pk=upload_id, status=ImportStatus.RUNNING)
             .filter(models.Q(lease_expires_at__lt=now) | models.Q(lease_expires_at__isnull=True))
@@ -1324,37 +1323,46 @@ def import_upload_start(*, actor: Any, upload: ImportUpload) -> Job | None:
 
 
 #: The largest upload the page checks while the person waits: the check reads and validates
-#: every row, as the import does, without writing; past this the import itself (all or
-#: nothing, every problem listed) is the check.
+#: every row, as the import does, without writing; a larger one is checked by a job on the
+#: ``maintenance`` queue, with its progress on the page (as the import itself).
 CHECK_MAX_ROWS = importing.JOB_THRESHOLD_ROWS
+#: The kind of the jobs that check an upload without importing it.
+CHECK_JOB = "customer_import_check"
 
 
-def import_upload_check(*, actor: Any, upload: ImportUpload) -> ImportOutcome:
-    """Validate a kept upload with its mapping, as the import would, and change nothing: no
-    customer, no event, the upload stays at the mapping step with its file, ready to import.
-
-    Raises ``ValidationError`` for an upload that can no longer be imported (expired, already
-    started) or is too large to check on the page (``CHECK_MAX_ROWS``)."""
+def _checkable(upload: ImportUpload) -> ImportUpload:
+    """The upload afresh, if it can still be checked (and imported); else ``ValidationError``."""
     now = timezone.now()
-    fresh = ImportUpload.objects.filter(
-        pk=upload.pk,
-        status__in=[ImportStatus.UPLOADED, ImportStatus.FAILED],
-        content__isnull=False,
-        created_at__gt=now - _upload_expire_after(),
-    ).select_related("organization", "data_key")
-    current = fresh.first()
+    current = (
+        ImportUpload.objects.filter(
+            pk=upload.pk,
+            status__in=[ImportStatus.UPLOADED, ImportStatus.FAILED],
+            content__isnull=False,
+            created_at__gt=now - _upload_expire_after(),
+        )
+        .select_related("organization", "data_key")
+        .first()
+    )
     if current is None:
         raise ValidationError(
             _("This upload can no longer be checked: it was imported, started or has expired.")
         )
-    if current.row_count > CHECK_MAX_ROWS:
-        raise ValidationError(
-            _(
-                "This file is too large to check on the page. Import it: the import checks "
-                "every row first and imports nothing if any row has a problem."
-            )
-        )
-    assert current.content is not None  # the filter above
+    return current
+
+
+def import_upload_check(
+    *,
+    actor: Any,
+    upload: ImportUpload,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> ImportOutcome:
+    """Validate a kept upload with its mapping, as the import would, and change nothing: no
+    customer, no event, the upload stays at the mapping step with its file, ready to import.
+
+    Raises ``ValidationError`` for an upload that can no longer be imported (expired, already
+    started)."""
+    current = _checkable(upload)
+    assert current.content is not None  # ``_checkable``
     data = _unpack(
         aead.decrypt(
             current.data_key.unwrap(),
@@ -1369,9 +1377,71 @@ def import_upload_check(*, actor: Any, upload: ImportUpload) -> ImportOutcome:
         data=data,
         mapping={int(i): name for i, name in current.mapping.items()},
         dry_run=True,
+        progress=progress,
         source="upload",
         generate_references=current.generate_references,
     )
+
+
+def import_upload_check_start(
+    *, actor: Any, upload: ImportUpload
+) -> tuple[ImportOutcome | None, Job | None]:
+    """Check an upload now (up to ``CHECK_MAX_ROWS`` rows: the outcome) or as a job (larger
+    files: the job, whose result holds the outcome)."""
+    current = _checkable(upload)
+    if current.row_count <= CHECK_MAX_ROWS:
+        return import_upload_check(actor=actor, upload=current), None
+    with transaction.atomic():
+        job = job_create(kind=CHECK_JOB, actor=actor, total=current.row_count, obj=current)
+        transaction.on_commit(
+            lambda: jobs.enqueue(
+                "customers.tasks.customer_import_check",
+                str(current.pk),
+                str(job.pk),
+                fail_job=job.pk,
+            )
+        )
+    return None, job
+
+
+def import_upload_check_run(*, upload_id: Any, job_id: Any) -> None:
+    """The check job: validate every row with progress, store the outcome as the job's result
+    (its problems in every language). A redelivered message finds the job finished."""
+    job = Job.objects.filter(pk=job_id, kind=CHECK_JOB).select_related("started_by").first()
+    if job is None or job.is_finished:
+        return
+    upload = ImportUpload.objects.select_related("organization").get(pk=upload_id)
+    job_start(job_id=job.pk, total=upload.row_count)
+    progress = _ProgressWriter(job.pk)
+    try:
+        outcome = import_upload_check(actor=job.started_by, upload=upload, progress=progress)
+    except ValidationError as exc:
+        job_fail(job_id=job.pk, error=" ".join(exc.messages))
+        return
+    except Exception:
+        job_fail(job_id=job.pk, error=str(_("The check failed; nothing was changed.")))
+        raise
+    finally:
+        progress.close()
+    page = reverse("customers:import_mapping", args=[upload.organization.slug, upload.pk])
+    job_progress(job_id=job.pk, done=outcome.rows)
+    job_succeed(
+        job_id=job.pk, result={"check": outcome.as_dict(), "open_url": f"{page}?check={job.pk}"}
+    )
+
+
+def import_check_job(*, user: Any, upload: ImportUpload, job_id: Any) -> Job | None:
+    """The check job ``job_id`` of ``upload`` if ``user`` started it, else None."""
+    try:
+        return Job.objects.filter(
+            pk=job_id,
+            kind=CHECK_JOB,
+            started_by=user,
+            object_type=ImportUpload._meta.label,
+            object_id=str(upload.pk),
+        ).first()
+    except (ValidationError, ValueError):  # not a job id
+        return None
 
 
 def _enqueue_import(upload_id: Any, job_id: Any) -> bool:
@@ -1415,7 +1485,7 @@ def import_upload_run(*, upload_id: Any, actor: Any = None, job_id: Any = None) 
             finished_at=timezone.now(),
             lease_expires_at=None,
         ):
-            raise importing.FileError(str(_LEASE_LOST))
+            raise importing.FileError(_LEASE_LOST)
 
     try:
         data = _unpack(

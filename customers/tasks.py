@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import import_upload_run, import_uploads_expire, import_uploads_sweep
+from .services import (
+    import_upload_check_run,
+    import_upload_run,
+    import_uploads_expire,
+    import_uploads_sweep,
+)
 
 
 @shared_task(
@@ -19,6 +24,19 @@ def customer_import_task(upload_id: str, job_id: str) -> str:
     does nothing."""
     outcome = import_upload_run(upload_id=upload_id, job_id=job_id)
     return f"rows={outcome.rows} customers={outcome.customers} applied={outcome.applied}"
+
+
+@shared_task(
+    name="customers.tasks.customer_import_check",
+    queue="maintenance",
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def customer_import_check_task(upload_id: str, job_id: str) -> str:
+    """Check an uploaded customer file without importing it (the ids only, as the import); a
+    redelivered message finds the job finished and does nothing."""
+    import_upload_check_run(upload_id=upload_id, job_id=job_id)
+    return "checked"
 
 
 @shared_task(name="customers.tasks.sweep_stalled_imports")

@@ -27,6 +27,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
@@ -35,6 +36,7 @@ from accounts.choices import Role
 from audits.access import log_access
 from audits.choices import AuditAction
 from transferdesk.crypto.errors import DataKeyDestroyed, DecryptionError, MissingMasterKey
+from transferdesk.jobs import JobStatus
 from transferdesk.permissions import role_required
 from transferdesk.spreadsheets import neutralise
 
@@ -745,29 +747,54 @@ def import_mapping(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespon
         )
         if "check" in request.POST:
             # Check only: the same validation as the import, nothing written; the page stays
-            # at this step with the mapping kept, so the file can be imported next.
+            # at this step with the mapping kept, so the file can be imported next. A large
+            # file is checked by a job, whose progress and result this page then shows.
             check = None
             try:
-                check = services.import_upload_check(actor=request.user, upload=upload).as_dict()
+                outcome, job = services.import_upload_check_start(actor=request.user, upload=upload)
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
-            return render(
-                request,
-                "customers/import_mapping.html",
-                {
-                    "organization": upload.organization,
-                    "upload": upload,
-                    "form": form,
-                    "as_job": upload.row_count > importing.JOB_THRESHOLD_ROWS,
-                    "can_check": upload.row_count <= services.CHECK_MAX_ROWS,
-                    "check": check,
-                },
-            )
+            else:
+                if job is not None:
+                    url = reverse("customers:import_mapping", args=[slug, upload.pk])
+                    return redirect(f"{url}?check={job.pk}")
+                assert outcome is not None
+                check = outcome.as_dict()
+            return _mapping_page(request, upload, form, check=check)
         try:
             services.import_upload_start(actor=request.user, upload=upload)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return redirect("customers:import_result", slug=slug, pk=upload.pk)
+    check, check_job = None, None
+    if request.method == "GET" and request.GET.get("check"):
+        check_job = services.import_check_job(
+            user=request.user, upload=upload, job_id=request.GET["check"]
+        )
+        if check_job is not None and check_job.status == JobStatus.SUCCEEDED:
+            check, check_job = check_job.result.get("check"), None
+    return _mapping_page(
+        request, upload, form, check=check, check_job=check_job,
+        status=400 if form.errors else 200,
+    )  # fmt: skip
+
+
+def _mapping_page(
+    request: HttpRequest,
+    upload: ImportUpload,
+    form: ImportMappingForm,
+    *,
+    check: dict[str, Any] | None = None,
+    check_job: Any = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The mapping step, with the outcome of a check (its problems in the reader's language)
+    or the progress of a check still running."""
+    if check is not None:
+        check = {
+            **check,
+            "problems": [{**p, "message": importing.localised(p)} for p in check["problems"]],
+        }
     return render(
         request,
         "customers/import_mapping.html",
@@ -776,9 +803,10 @@ def import_mapping(request: HttpRequest, slug: str, pk: uuid.UUID) -> HttpRespon
             "upload": upload,
             "form": form,
             "as_job": upload.row_count > importing.JOB_THRESHOLD_ROWS,
-            "can_check": upload.row_count <= services.CHECK_MAX_ROWS,
+            "check": check,
+            "check_job": check_job,
         },
-        status=400 if form.errors else 200,
+        status=status,
     )
 
 

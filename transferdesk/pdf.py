@@ -181,8 +181,29 @@ def table_chunks(
         yield _table(head, batch, col_widths)
 
 
+#: Left plus right padding of a table cell (reportlab's default, 6 points a side).
+CELL_PADDING = 12
+#: The size of table text (``TABLE_STYLE`` and the "cell" paragraph style).
+CELL_FONT_SIZE = 7.5
+
+
+def _wrapped(row: list[object], col_widths: Any) -> list[object]:
+    """``row`` with each plain string wider than its column made a paragraph, which wraps
+    within the column (a plain string is drawn on one line, clipped by the next column)."""
+    if not col_widths:
+        return row
+    return [
+        para(value, "cell")
+        if isinstance(value, str)
+        and pdfmetrics.stringWidth(value, LATIN_BOLD, CELL_FONT_SIZE) + CELL_PADDING > width
+        else value
+        for value, width in zip(row, col_widths, strict=False)
+    ]
+
+
 def _table(head: list[object], batch: list[list[object]], col_widths: Any) -> Table:
-    table = Table([head, *batch], colWidths=col_widths, repeatRows=1, hAlign="LEFT")
+    rows = [_wrapped(row, col_widths) for row in [head, *batch]]
+    table = Table(rows, colWidths=col_widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TABLE_STYLE)
     return table
 

@@ -26,7 +26,7 @@ import hmac
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -106,6 +106,28 @@ def pseudonym_key(deal_key: bytes) -> bytes:
 
 def pseudonym(key: bytes, customer_id: uuid.UUID) -> str:
     return hmac.new(key, customer_id.bytes, hashlib.sha256).hexdigest()[:32]
+
+
+def receipt_namer(stage: HandoverStage) -> Callable[[Any], str]:
+    """How the stage's receipt names an item's customer: by their id on identified stages,
+    by the keyed pseudonym on pseudonymised ones (never the seller's id: a stable id would
+    link the records across stages and deals)."""
+    if stage.kind != StageKind.PSEUDONYMISED:
+        return str
+    pkey = pseudonym_key(stage.deal.data_key.unwrap())
+    return lambda customer_id: pseudonym(pkey, uuid.UUID(str(customer_id)))
+
+
+def receipt_items(stage: HandoverStage) -> Iterator[tuple[str, str]]:
+    """The stage's items as (name, digest) in the order of the Merkle leaves: sorted by the
+    name ``receipt_namer`` gives them, so the customer-id order of identified stages (read in
+    that order) and the pseudonym order of pseudonymised ones, which says nothing of the
+    customer ids either."""
+    rows = stage.items.order_by("customer_id").values_list("customer_id", "digest")
+    if stage.kind != StageKind.PSEUDONYMISED:
+        return ((str(c), d) for c, d in rows.iterator(chunk_size=5000))
+    name = receipt_namer(stage)
+    return iter(sorted((name(c), d) for c, d in rows.iterator(chunk_size=5000)))
 
 
 def _plain(value: Any) -> Any:
@@ -715,9 +737,8 @@ def _complete(stage: HandoverStage, lease: str, result: dict[str, Any] | None = 
     )
     if stage.lease != lease or stage.status != StageStatus.RUNNING:
         raise LeaseLost
-    digests = stage.items.order_by("customer_id").values_list("digest", flat=True)
     count = stage.items.count()
-    root = signing.merkle_root(digests.iterator(chunk_size=5000))
+    root = signing.merkle_root(digest for _name, digest in receipt_items(stage))
     aggregate_digest = ""
     if result is not None:
         aggregate_digest = hashlib.sha256(signing.canonical_json(result)).hexdigest()

@@ -10,6 +10,7 @@ address (shared cache) so a link cannot be used to flood the register or guess t
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -60,8 +61,12 @@ DONE = {
 
 
 #: The budgets' window: an hour, so that token guessing stays slow but a customer who clicked
-#: too often is back the same hour.
+#: too often is back the same hour (``NOTICE_RATE_WINDOW_SECONDS`` overrides it).
 RATE_WINDOW = 3600
+
+
+def _rate_window() -> int:
+    return int(getattr(settings, "NOTICE_RATE_WINDOW_SECONDS", RATE_WINDOW))
 
 
 def _limited(request: HttpRequest, link_key: str) -> int | None:
@@ -78,7 +83,7 @@ def _limited(request: HttpRequest, link_key: str) -> int | None:
         )
     waits = []
     for key, limit in budgets:
-        count = ratelimit.hit(key, RATE_WINDOW)
+        count = ratelimit.hit(key, _rate_window())
         if count.value > limit:
             waits.append(count.retry_after)
     return max(waits) if waits else None
@@ -97,7 +102,11 @@ def _language(request: HttpRequest, customer: Customer) -> str:
 
 def _refuse(request: HttpRequest, reason: str, retry_after: int | None = None) -> HttpResponse:
     status = {"expired": 410, "limited": 429}.get(reason, 403)
-    response = render(request, "notice/invalid.html", {"reason": reason}, status=status)
+    context: dict[str, Any] = {"reason": reason}
+    if retry_after is not None:
+        # The page says the wait the rate limit gives (what Retry-After says), in minutes.
+        context["minutes"] = max(1, math.ceil(retry_after / 60))
+    response = render(request, "notice/invalid.html", context, status=status)
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
     return response

@@ -38,12 +38,10 @@ def manifest_bundle(stage: HandoverStage) -> dict[str, Any]:
     """The downloadable receipt: signed manifest + ordered item digests + signature + key."""
     manifest = stage.manifest
     public_b64 = _public_b64()
-    items = [
-        [str(customer_id), digest]
-        for customer_id, digest in stage.items.order_by("customer_id")
-        .values_list("customer_id", "digest")
-        .iterator(chunk_size=5000)
-    ]
+    from .engine import receipt_items
+
+    # Pseudonymised stages name their items by pseudonym only (``receipt_namer``).
+    items = [[name, digest] for name, digest in receipt_items(stage)]
     return {
         "manifest": manifest.body,
         "items": items,
@@ -199,7 +197,7 @@ def verify_bundle(
         )
     ids = [row[0] for row in items]
     if ids != sorted(ids):
-        problems.append(_("the items are not in customer-id order"))
+        problems.append(_("the items are not sorted by their ids"))
     try:
         root = signing.merkle_root(row[1] for row in items)
     except ValueError:
@@ -250,14 +248,15 @@ def _check_withdrawals(
 
 def _check_stored_items(stage: HandoverStage, items: list[list[str]]) -> list[str]:
     """Compare each stored item (decrypted and re-hashed) with the receipt; name mismatches."""
-    from .engine import decrypt_item
+    from .engine import decrypt_item, receipt_namer
 
     problems: list[str] = []
     listed = {row[0]: row[1] for row in items}
     key = stage.deal.data_key.unwrap()
+    name_of = receipt_namer(stage)
     seen: set[str] = set()
     for item in stage.items.order_by("customer_id").iterator(chunk_size=2000):
-        customer = str(item.customer_id)
+        customer = name_of(item.customer_id)
         seen.add(customer)
         name = _("item {item} (customer {customer})").format(item=item.pk, customer=customer)
         if customer not in listed:
@@ -359,7 +358,7 @@ def receipt_pdf(stage: HandoverStage, *, user: Any) -> bytes:
                 "(Python 3 with the cryptography package): 'python3 verify_receipt.py "
                 "BUNDLE.zip --fingerprint FINGERPRINT'. It checks the Ed25519 signature over "
                 "the canonical JSON of the manifest (sorted keys, no spaces, UTF-8) and "
-                "rebuilds the Merkle root from the item digests in customer-id order: leaf = "
+                "rebuilds the Merkle root from the item digests sorted by their ids: leaf = "
                 "SHA-256(0x00 || digest), node = SHA-256(0x01 || left || right), an odd node is "
                 "carried up."
             )

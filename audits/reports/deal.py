@@ -144,7 +144,7 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
             for s in stages
         ),
         _("No stage has been planned for this deal."),
-        [34 * mm, 20 * mm, 20 * mm, 22 * mm, 30 * mm, 36 * mm, 16 * mm],
+        [30 * mm, 26 * mm, 24 * mm, 28 * mm, 26 * mm, 28 * mm, 16 * mm],
     )
     manifests = (
         StageManifest.objects.filter(stage__deal=deal)

@@ -137,7 +137,7 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
             for s in stages
         ),
         _("No disclosure is planned yet."),
-        [40 * mm, 22 * mm, 20 * mm, 44 * mm, 22 * mm, 30 * mm],
+        [34 * mm, 26 * mm, 28 * mm, 40 * mm, 24 * mm, 26 * mm],
     )
     retention = customers.aggregate(
         first=Min("retention_until"), last=Max("retention_until"), dated=Count("retention_until")

@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.urls import reverse
+from django.utils import translation
 
 from audits.choices import AuditAction
 from audits.models import AuditEvent
@@ -460,18 +461,84 @@ def test_a_clean_file_checked_says_how_many_rows_would_be_imported_and_can_then_
     assert Customer.objects.filter(reference__startswith="U-").count() == 2
 
 
-def test_a_file_too_large_to_check_on_the_page_says_so_and_stays_importable(
-    book, client, monkeypatch
+def test_checking_a_large_file_runs_as_a_job_with_progress_and_shows_its_result(
+    book, client, django_capture_on_commit_callbacks, eager_tasks
 ):
-    monkeypatch.setattr(services, "CHECK_MAX_ROWS", 1)
+    """Past ``JOB_THRESHOLD_ROWS`` the check runs in the background, as the import does: the
+    page follows its progress, then shows the problems; nothing is imported."""
+    from customers import importing
+    from transferdesk.models import Job, JobStatus
+
+    rows = importing.JOB_THRESHOLD_ROWS + 1
+    lines = [f"U-{i},Name {i},u{i}@example.cn" for i in range(rows)]
+    lines[7] = "U-7,Name 7,not-an-email"
+    content = ("reference,full_name,email\n" + "\n".join(lines) + "\n").encode()
     client.force_login(book.broker)
-    content = b"reference,full_name\nU-1,Zhao\nU-2,Qian\n"
     mapping_url = upload(client, book.seller.slug, content)["Location"]
-    page = client.get(mapping_url)
-    assert "Check only" not in page.text
-    page = client.post(mapping_url, {"col_0": "reference", "col_1": "full_name", "check": "1"})
-    assert "too large to check on the page" in page.text
-    assert ImportUpload.objects.get().status == ImportStatus.UPLOADED
+    assert "Check only" in client.get(mapping_url).text
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(mapping_url, {**MAPPING, "check": "1"})
+    job = Job.objects.get(kind="customer_import_check")
+    assert response.status_code == 302
+    assert response["Location"] == f"{mapping_url}?check={job.pk}"
+    assert job.status == JobStatus.SUCCEEDED and job.total == rows and job.done == rows
+    page = client.get(response["Location"])
+    assert "Checked only: nothing was imported." in page.text
+    assert f"1 problem found in {rows} rows" in page.text
+    assert not Customer.objects.filter(reference__startswith="U-").exists()
+    stored = ImportUpload.objects.get()
+    assert stored.status == ImportStatus.UPLOADED and stored.content is not None
+    # Someone else's check job is not shown on this page.
+    client.force_login(book.other_broker)
+    other = client.get(response["Location"])
+    assert "Checked only" not in other.text
+
+
+def _reader(client, user, language: str):
+    from django.conf import settings
+
+    client.force_login(user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    return client
+
+
+def test_a_file_level_problem_found_during_the_import_is_shown_in_the_readers_language(
+    book, client, settings
+):
+    """A problem of the whole file (here a line too long, found while the rows are read) is
+    stored in every language, as the rows' problems are: the import ran in English, the
+    Chinese reader reads it in Chinese."""
+    upload_row = services.import_upload_create(
+        actor=book.broker,
+        organization=book.seller,
+        data=("reference,full_name\nU-1,Zhao\nU-2," + "长" * 60 + "\n").encode(),
+    )
+    services.import_upload_set_mapping(upload=upload_row, mapping={0: "reference", 1: "full_name"})
+    settings.IMPORT_MAX_LINE_CHARS = 40
+    with translation.override("en"):  # as a worker runs it, in the default language
+        services.import_upload_start(actor=book.broker, upload=upload_row)
+    upload_row.refresh_from_db()
+    assert upload_row.status == ImportStatus.REJECTED
+    url = reverse("customers:import_result", args=[book.seller.slug, upload_row.pk])
+    page = _reader(client, book.broker, "zh-hans").get(url).text
+    assert "第 3 行超过 40 个字符；这不是客户文件。" in page  # noqa: RUF001
+    assert "is longer than" not in page
+
+
+def test_an_expired_uploads_message_is_shown_in_the_readers_language(book, client):
+    import datetime
+
+    from django.utils import timezone
+
+    upload_row = services.import_upload_create(
+        actor=book.broker, organization=book.seller, data=b"reference,full_name\nU-1,Zhao\n"
+    )
+    with translation.override("en"):  # the periodic job, in the default language
+        assert services.import_uploads_expire(now=timezone.now() + datetime.timedelta(days=30))
+    url = reverse("customers:import_result", args=[book.seller.slug, upload_row.pk])
+    page = _reader(client, book.broker, "zh-hans").get(url).text
+    assert "此上传未在期限内应用：其文件未经读取即已销毁。" in page  # noqa: RUF001
+    assert "Nobody applied" not in page
 
 
 def test_an_imported_upload_cannot_be_checked_again(book):

@@ -11,7 +11,8 @@ or, on the unzipped folder, ``python3 verify_receipt.py receipt-D-1-2/``. It che
 1. the public key is the one you were given with the deal (``--fingerprint``: SHA-256 of the
    raw Ed25519 public key, in groups of four hex digits);
 2. the Ed25519 signature over the manifest (canonical JSON: sorted keys, no spaces, UTF-8);
-3. the record digests: as many as the manifest says, in customer-id order, and their Merkle
+3. the record digests: as many as the manifest says, sorted by their ids (the customer
+   ids, or the pseudonyms of a pseudonymised stage), and their Merkle
    root equals the signed root (leaf = SHA-256(0x00 || digest), node = SHA-256(0x01 || left ||
    right), an odd node is carried up unchanged);
 4. the list of records withdrawn since delivery, when present: signed by the same key, about
@@ -116,7 +117,7 @@ def verify(files: dict[str, bytes], expected_fingerprint: str | None) -> list[st
             f"{len(items)} items listed, the manifest says {manifest.get('item_count')}"
         )
     if ids != sorted(ids):
-        problems.append("the items are not in customer-id order")
+        problems.append("the items are not sorted by their ids")
     if root != manifest.get("merkle_root"):
         problems.append("the item digests do not match the signed Merkle root")
     if withdrawals is not None:
