@@ -33,6 +33,7 @@ LABELS = {
     "audits-backup": _("Nightly encrypted backup"),
     "audits-purge-expired": _("Purge customers past their retention"),
     "audits-restore-drill": _("Weekly restore drill"),
+    "notifications-digest": _("Daily digest of notifications by e-mail"),
 }
 
 

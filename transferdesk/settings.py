@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "transferdesk",
     "customers",
     "accounts",
+    "notifications",
     "transfers",
     "audits",
 ]
@@ -417,6 +418,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "audits-restore-drill": {
         "task": "audits.tasks_lifecycle.restore_drill",
         "schedule": timedelta(days=7),
+        "options": {"queue": "maintenance"},
+    },
+    # Notifications: one digest e-mail a day for the kinds each user chose for it.
+    "notifications-digest": {
+        "task": "notifications.tasks.digest_send",
+        "schedule": timedelta(seconds=env_int("NOTIFICATION_DIGEST_INTERVAL", 24 * 3600)),
         "options": {"queue": "maintenance"},
     },
 }

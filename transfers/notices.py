@@ -54,6 +54,7 @@ from .notice_models import (
     NoticeStatus,
     RequestSource,
 )
+from .recipients import tell_campaign_prepared
 from .selectors import deal_customers, eligible, stage_selection
 
 logger = logging.getLogger(__name__)
@@ -407,6 +408,7 @@ def campaign_prepare(
         deal=deal,
         details={"step": "prepared", "purpose_changed": campaign.purpose_changed},
     )
+    tell_campaign_prepared(campaign, actor=actor)
     return campaign
 
 
@@ -879,6 +881,7 @@ def incident_campaign_create(
             "manual": sum(1 for r in rows if r.status == NoticeStatus.MANUAL),
         },
     )
+    tell_campaign_prepared(campaign, actor=actor)
     return campaign
 
 

@@ -30,6 +30,7 @@ from audits.choices import AuditAction
 from audits.services import record_event
 from customers.choices import CustomerStatus, StatusChangeReason
 from customers.models import Customer
+from notifications.choices import Kind
 from transferdesk.crypto import blind_index
 
 from .models import HandoverItem, TransferDeal
@@ -41,6 +42,7 @@ from .notice_models import (
     RequestStatus,
 )
 from .notices import language_of
+from .recipients import tell_request
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +245,7 @@ def request_create(
     )
     if kind == RequestKind.OBJECTION:
         _apply_objection(dsr, actor)
+    tell_request(dsr, Kind.REQUEST_RECEIVED, actor=actor)
     _on_commit_tell(dsr.pk, "request_received")
     return dsr
 
@@ -357,6 +360,8 @@ def request_update(
                 "identity_check": dsr.identity_check,
             },
         )
+        if "assignee" in fields:
+            tell_request(dsr, Kind.REQUEST_ASSIGNED, actor=actor)
     return dsr
 
 
