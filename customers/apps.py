@@ -10,8 +10,9 @@ def _import_link(job: Any) -> str | None:
 
     from .models import ImportUpload
 
-    upload = ImportUpload.objects.filter(pk=job.object_id or None).select_related("organization")
-    found = upload.first()
+    if job.object_type != ImportUpload._meta.label or not job.object_id:
+        return None
+    found = ImportUpload.objects.select_related("organization").filter(pk=job.object_id).first()
     if found is None:
         return None
     return reverse("customers:import_result", args=[found.organization.slug, found.pk])

@@ -1,0 +1,67 @@
+"""Who is told about compliance work (issue 17): a broken audit chain → every officer and
+administrator; a job someone started (a report, a verification) finished or failed → them."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.choices import Role
+from audits.models import ChainVerificationRun, ReportRun
+from audits.tasks import verify_audit_chain_task
+from notifications.choices import Kind
+from notifications.models import Notification
+from tests.audits.reporting import make_deal
+from tests.factories import UserFactory
+from tests.support.notifications import mails_to, told
+from transferdesk import jobs
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_broken_chain_tells_every_officer_and_administrator(
+    cast, chain, tamper, eager_tasks, django_capture_on_commit_callbacks
+):
+    UserFactory(username="compliance-2", organization=cast.broker_firm, roles=[Role.COMPLIANCE])
+    assert verify_audit_chain_task.apply().get().startswith("OK")
+    assert not told(Kind.CHAIN_FAILED)  # an intact chain tells nobody
+    tamper("DELETE FROM audits_auditevent WHERE seq >= 5", [])
+    with django_capture_on_commit_callbacks(execute=True):
+        verify_audit_chain_task.apply()
+    broken = ChainVerificationRun.objects.get(status="failed")
+    assert told(Kind.CHAIN_FAILED) == {"compliance", "compliance-2", "admin"}
+    note = Notification.objects.filter(kind=Kind.CHAIN_FAILED).first()
+    assert note.url == reverse("audits:chain_run", args=[broken.pk])
+    assert [m.subject for m in mails_to(cast.admin)] == [
+        "TransferDesk: Audit chain verification failed"
+    ]
+    assert not mails_to(cast.broker)
+
+
+def test_a_report_job_tells_whoever_asked_for_it_when_it_is_ready(
+    client, cast, settings, tmp_path, eager_tasks, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    make_deal(cast)
+    UserFactory(username="compliance-2", organization=cast.broker_firm, roles=[Role.COMPLIANCE])
+    client.force_login(cast.compliance)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("audits:report_create"), {"kind": "deal_audit", "deal": "D-1"})
+    run = ReportRun.objects.get()
+    assert told(Kind.JOB_FINISHED) == {"compliance"}  # not the other officer
+    note = Notification.objects.get(kind=Kind.JOB_FINISHED)
+    assert note.url == reverse("audits:report_detail", args=[run.pk])
+    assert note.text == "Your job “Report” finished."
+    assert not mails_to(cast.compliance)  # finished jobs go to the daily digest by default
+
+
+def test_a_failed_job_tells_whoever_started_it_once(cast, django_capture_on_commit_callbacks):
+    job = jobs.job_create(kind="purge", actor=cast.compliance)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.job_fail(job_id=job.pk, error="Disk full.")
+        jobs.job_fail(job_id=job.pk, error="Disk full.")  # a repeated failure tells no more
+    assert told(Kind.JOB_FAILED) == {"compliance"}
+    assert Notification.objects.filter(kind=Kind.JOB_FAILED).count() == 1
+    (message,) = mails_to(cast.compliance)
+    assert "Your job “Retention purge” failed." in message.body
+    assert "Disk full" not in message.body
