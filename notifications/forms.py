@@ -18,8 +18,8 @@ class NotificationFilterForm(forms.Form):
 class PreferencesForm(forms.Form):
     """One choice per kind: e-mail at once, in the daily digest, or not at all."""
 
-    def __init__(self, *args: Any, initial: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(*args, initial=initial, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         for kind in Kind:
             self.fields[kind.value] = forms.ChoiceField(
                 label=kind.label, choices=Delivery.choices, widget=forms.RadioSelect

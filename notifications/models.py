@@ -20,11 +20,6 @@ from transferdesk.permissions import RestrictedQuerySet
 from .choices import DEFAULT_DELIVERY, MESSAGES, Delivery, Kind, job_label
 
 
-class NotificationQuerySet(RestrictedQuerySet):
-    def unread(self) -> NotificationQuerySet:
-        return self.filter(read_at__isnull=True)
-
-
 class Notification(models.Model):
     """Something that happened which one user should know about, linking to its page."""
 
@@ -42,7 +37,7 @@ class Notification(models.Model):
     emailed_at = models.DateTimeField(_("e-mailed"), null=True, blank=True)
     digested_at = models.DateTimeField(_("in a digest"), null=True, blank=True)
 
-    objects = NotificationQuerySet.as_manager()
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

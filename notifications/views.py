@@ -25,11 +25,14 @@ from .models import Notification
 PAGE_SIZE = 25
 
 
+def _unread(user: object) -> int:
+    return Notification.objects.restrict(user).filter(read_at__isnull=True).count()
+
+
 @login_required
 def bell(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The unread count in the top bar, fetched by htmx on load and once a minute."""
-    count = Notification.objects.restrict(request.user).unread().count()
-    return render(request, "notifications/_bell.html", {"unread": count})
+    return render(request, "notifications/_bell.html", {"unread": _unread(request.user)})
 
 
 @login_required
@@ -40,7 +43,7 @@ def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         if form.cleaned_data["kind"]:
             notifications = notifications.filter(kind=form.cleaned_data["kind"])
         if form.cleaned_data["unread"]:
-            notifications = notifications.unread()
+            notifications = notifications.filter(read_at__isnull=True)
     page = Paginator(notifications.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -51,7 +54,7 @@ def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "form": form,
             "page_obj": page,
             "notifications": list(page.object_list),
-            "unread": Notification.objects.restrict(request.user).unread().count(),
+            "unread": _unread(request.user),
         },
     )
 
