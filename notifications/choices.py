@@ -26,6 +26,9 @@ class Kind(models.TextChoices):
     FOLLOWUP_CREATED = "followup_created", _("Follow-up task")
     REQUEST_RECEIVED = "request_received", _("Data-subject request received")
     REQUEST_ASSIGNED = "request_assigned", _("Data-subject request assigned")
+    REQUEST_DUE_SOON = "request_due_soon", _("Data-subject request due soon")
+    REQUEST_OVERDUE = "request_overdue", _("Data-subject request overdue")
+    FOLLOWUP_DUE_SOON = "followup_due_soon", _("Follow-up task due soon")
     CHAIN_FAILED = "chain_failed", _("Audit chain verification failed")
     JOB_FINISHED = "job_finished", _("Job finished")
     JOB_FAILED = "job_failed", _("Job failed")
@@ -57,6 +60,9 @@ MESSAGES: dict[str, Promise] = {
     ),
     Kind.REQUEST_RECEIVED: _("Data-subject request {request} was received; due by {due}."),
     Kind.REQUEST_ASSIGNED: _("Data-subject request {request} was assigned to you; due by {due}."),
+    Kind.REQUEST_DUE_SOON: _("Data-subject request {request} must be answered by {due}."),
+    Kind.REQUEST_OVERDUE: _("Data-subject request {request} is overdue: it was due by {due}."),
+    Kind.FOLLOWUP_DUE_SOON: _("A follow-up task on deal {deal} is due by {due}."),
     Kind.CHAIN_FAILED: _("The audit chain did not verify: check the chain page."),
     Kind.JOB_FINISHED: _("Your job “{job}” finished."),
     Kind.JOB_FAILED: _("Your job “{job}” failed."),
@@ -71,6 +77,9 @@ DEFAULT_DELIVERY: dict[str, str] = {
     Kind.FOLLOWUP_CREATED: Delivery.IMMEDIATELY,
     Kind.REQUEST_RECEIVED: Delivery.IMMEDIATELY,
     Kind.REQUEST_ASSIGNED: Delivery.IMMEDIATELY,
+    Kind.REQUEST_DUE_SOON: Delivery.IMMEDIATELY,
+    Kind.REQUEST_OVERDUE: Delivery.IMMEDIATELY,
+    Kind.FOLLOWUP_DUE_SOON: Delivery.IMMEDIATELY,
     Kind.CHAIN_FAILED: Delivery.IMMEDIATELY,
     Kind.QUESTION_ANSWERED: Delivery.IMMEDIATELY,
     Kind.STAGE_APPROVED: Delivery.IMMEDIATELY,

@@ -68,6 +68,12 @@ def notify(
     return rows
 
 
+def told_before(*, kind: Kind | str, url: str) -> bool:
+    """Whether anyone was told of ``kind`` about the page ``url`` already (for reminders that
+    go once)."""
+    return Notification.objects.filter(kind=kind, url=url).exists()
+
+
 def notification_mark_read(*, actor: Any, notification: Notification) -> None:
     """Mark one of the actor's notifications read (not an audited change: it is their inbox)."""
     Notification.objects.restrict(actor).filter(pk=notification.pk, read_at__isnull=True).update(

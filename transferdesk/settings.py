@@ -388,6 +388,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "maintenance"},
     },
+    # Follow-up tasks near their deadline: their buyers are told once (notifications).
+    "transfers-followups-remind": {
+        "task": "transfers.notice_tasks.followups_remind",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "maintenance"},
+    },
     "transfers-sweep-notice-campaigns": {
         "task": "transfers.notice_tasks.sweep_campaigns",
         "schedule": timedelta(minutes=5),

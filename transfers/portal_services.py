@@ -35,7 +35,7 @@ from .portal_models import (
     Question,
     StageAcknowledgement,
 )
-from .recipients import tell_followups, tell_question
+from .recipients import tell_followup_due, tell_followups, tell_question
 
 #: Stages whose items are in the buyer's hands.
 HANDED_OVER = (StageStatus.DELIVERED, StageStatus.ACKNOWLEDGED)
@@ -210,6 +210,19 @@ def followups_for_erased_customers(*, customer_ids: list[Any], actor: Any = None
         )
         tell_followups(deal_id, due)
     return len(made)
+
+
+def followups_remind(*, lead: timedelta = timedelta(days=3)) -> int:
+    """Beat task body: tell the buyers of each open follow-up task due within ``lead``, once
+    per task. Returns how many tasks were told about."""
+    now = timezone.now()
+    told = 0
+    for task in FollowUpTask.objects.filter(
+        status=FollowUpStatus.OPEN, due_at__gte=now, due_at__lte=now + lead
+    ).order_by("due_at"):
+        with transaction.atomic():
+            told += tell_followup_due(task)
+    return told
 
 
 @transaction.atomic(durable=True)

@@ -10,8 +10,9 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from notifications.choices import Kind
+from notifications.models import Notification
 from notifications.recipients import officers
-from notifications.services import notify
+from notifications.services import notify, told_before
 
 from .choices import AssignmentRole
 from .models import DealAssignment, HandoverStage
@@ -114,13 +115,38 @@ def tell_campaign_prepared(campaign: Any, *, actor: Any) -> None:
         )
 
 
-def tell_request(dsr: Any, kind: Kind, *, actor: Any = None) -> None:
-    """A data-subject request was received or assigned: its assignee is told, or every
-    officer while nobody is assigned. The customer is never named: the request's number."""
-    notify(
-        recipients=[dsr.assignee] if dsr.assignee_id else officers(),
-        kind=kind,
-        url=reverse("requests:request_detail", args=[dsr.pk]),
-        params={"request": str(dsr.pk)[:8], "due": dsr.due_at.date().isoformat()},
-        actor=actor,
+def tell_request(dsr: Any, kind: Kind, *, actor: Any = None, once: bool = False) -> bool:
+    """A data-subject request was received or assigned, is due soon or overdue: its assignee
+    is told, or every officer while nobody is assigned. The customer is never named: the
+    request's number. ``once``: not again if this kind was told about this request before.
+    Returns whether anyone was told."""
+    url = reverse("requests:request_detail", args=[dsr.pk])
+    if once and told_before(kind=kind, url=url):
+        return False
+    return bool(
+        notify(
+            recipients=[dsr.assignee] if dsr.assignee_id else officers(),
+            kind=kind,
+            url=url,
+            params={"request": str(dsr.pk)[:8], "due": dsr.due_at.date().isoformat()},
+            actor=actor,
+        )
+    )
+
+
+def tell_followup_due(task: Any) -> bool:
+    """A follow-up task nears its deadline: the buyer users of its deal are told, once."""
+    if Notification.objects.filter(kind=Kind.FOLLOWUP_DUE_SOON, params__task=task.pk).exists():
+        return False
+    return bool(
+        notify(
+            recipients=deal_users(task.deal_id, AssignmentRole.BUYER),
+            kind=Kind.FOLLOWUP_DUE_SOON,
+            url=reverse("portal:tasks", args=[task.deal_id]),
+            params={
+                "deal": _reference(task.deal_id),
+                "due": task.due_at.date().isoformat(),
+                "task": task.pk,
+            },
+        )
     )

@@ -75,3 +75,23 @@ def test_a_follow_up_task_tells_the_buyer_users_of_its_deal_in_their_language(
     with django_capture_on_commit_callbacks(execute=True):
         followup_create(item=item, kind="update", reason="correction")
     assert Notification.objects.filter(kind=Kind.FOLLOWUP_CREATED).count() == 1
+
+
+def test_a_follow_up_task_near_its_deadline_tells_the_buyers_once(
+    cast, delivered, settings, django_capture_on_commit_callbacks
+):
+    from transfers.portal_services import followups_remind
+
+    items = list(delivered.pseudo.items.order_by("pk")[:2])
+    soon = followup_create(item=items[0], kind="update", reason="correction", due_days=2)
+    followup_create(item=items[1], kind="update", reason="correction", due_days=20)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert followups_remind() == 1
+        assert followups_remind() == 0
+    assert told(Kind.FOLLOWUP_DUE_SOON) == {"buyer"}
+    note = Notification.objects.get(kind=Kind.FOLLOWUP_DUE_SOON)
+    assert note.params["task"] == soon.pk
+    assert note.text == f"A follow-up task on deal D-1 is due by {soon.due_at.date().isoformat()}."
+    assert [m.subject for m in mails_to(cast.buyer)] == ["TransferDesk: Follow-up task due soon"]
+    entry = settings.CELERY_BEAT_SCHEDULE["transfers-followups-remind"]
+    assert entry["task"] == "transfers.notice_tasks.followups_remind"
