@@ -29,6 +29,8 @@ class Kind(models.TextChoices):
     REQUEST_DUE_SOON = "request_due_soon", _("Data-subject request due soon")
     REQUEST_OVERDUE = "request_overdue", _("Data-subject request overdue")
     FOLLOWUP_DUE_SOON = "followup_due_soon", _("Follow-up task due soon")
+    REVIEW_STARTED = "review_started", _("Access review started")
+    REVIEW_ENDING = "review_ending", _("Access review ending")
     CHAIN_FAILED = "chain_failed", _("Audit chain verification failed")
     JOB_FINISHED = "job_finished", _("Job finished")
     JOB_FAILED = "job_failed", _("Job failed")
@@ -63,6 +65,10 @@ MESSAGES: dict[str, Promise] = {
     Kind.REQUEST_DUE_SOON: _("Data-subject request {request} must be answered by {due}."),
     Kind.REQUEST_OVERDUE: _("Data-subject request {request} is overdue: it was due by {due}."),
     Kind.FOLLOWUP_DUE_SOON: _("A follow-up task on deal {deal} is due by {due}."),
+    Kind.REVIEW_STARTED: _("Access review “{review}” waits for your decisions by {due}."),
+    Kind.REVIEW_ENDING: _(
+        "Access review “{review}” ends by {due}: grants not kept by then are revoked."
+    ),
     Kind.CHAIN_FAILED: _("The audit chain did not verify: check the chain page."),
     Kind.JOB_FINISHED: _("Your job “{job}” finished."),
     Kind.JOB_FAILED: _("Your job “{job}” failed."),
@@ -80,6 +86,8 @@ DEFAULT_DELIVERY: dict[str, str] = {
     Kind.REQUEST_DUE_SOON: Delivery.IMMEDIATELY,
     Kind.REQUEST_OVERDUE: Delivery.IMMEDIATELY,
     Kind.FOLLOWUP_DUE_SOON: Delivery.IMMEDIATELY,
+    Kind.REVIEW_STARTED: Delivery.IMMEDIATELY,
+    Kind.REVIEW_ENDING: Delivery.IMMEDIATELY,
     Kind.CHAIN_FAILED: Delivery.IMMEDIATELY,
     Kind.QUESTION_ANSWERED: Delivery.IMMEDIATELY,
     Kind.STAGE_APPROVED: Delivery.IMMEDIATELY,

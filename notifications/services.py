@@ -37,9 +37,12 @@ def notify(
     url: str,
     params: Mapping[str, str | int] | None = None,
     actor: Any = None,
+    email: bool = True,
 ) -> list[Notification]:
     """Tell ``recipients`` (users; inactive ones and ``actor`` are left out: nobody is told
-    of their own act) that ``kind`` happened; ``url`` is the path of the work's page."""
+    of their own act) that ``kind`` happened; ``url`` is the path of the work's page.
+    ``email=False`` where the event sends its own e-mail already (the access review's daily
+    reminder), so that nobody gets the same news twice."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("notify() must run inside the transaction of the event it announces")
     kind = Kind(kind)
@@ -61,7 +64,7 @@ def notify(
     to_mail = [
         n.pk
         for n in rows
-        if ways[n.recipient_id] == Delivery.IMMEDIATELY and users[n.recipient_id].email
+        if email and ways[n.recipient_id] == Delivery.IMMEDIATELY and users[n.recipient_id].email
     ]
     if to_mail:
         transaction.on_commit(lambda: [jobs.enqueue(EMAIL_TASK, pk) for pk in to_mail])

@@ -65,3 +65,33 @@ def test_a_failed_job_tells_whoever_started_it_once(cast, django_capture_on_comm
     (message,) = mails_to(cast.compliance)
     assert "Your job “Retention purge” failed." in message.body
     assert "Disk full" not in message.body
+
+
+def test_an_access_review_tells_its_reviewer_when_it_starts_and_once_as_it_ends(
+    cast, eager_tasks, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audits.reviews import campaign_send_reminders, campaign_start
+
+    make_deal(cast)
+    reviewer = UserFactory(username="reviewer", organization=cast.broker_firm,
+                           roles=[Role.COMPLIANCE])  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = campaign_start(
+            actor=cast.compliance, name="Q4 review",
+            deadline=timezone.now() + timedelta(days=2), reviewer=reviewer,
+        )  # fmt: skip
+    assert told(Kind.REVIEW_STARTED) == {"reviewer"}  # not the officer who started it
+    note = Notification.objects.get(kind=Kind.REVIEW_STARTED)
+    assert note.url == reverse("audits:review_detail", args=[campaign.pk])
+    assert [m.subject for m in mails_to(reviewer)] == ["TransferDesk: Access review started"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert campaign_send_reminders() == 1
+        assert campaign_send_reminders(now=timezone.now() + timedelta(days=1)) == 1
+    assert told(Kind.REVIEW_ENDING) == {"reviewer"}
+    assert Notification.objects.filter(kind=Kind.REVIEW_ENDING).count() == 1  # once
+    # The ending's e-mails are the review's own daily reminders, not a second copy.
+    assert len(mails_to(reviewer)) == 3
