@@ -31,6 +31,8 @@ class Kind(models.TextChoices):
     FOLLOWUP_DUE_SOON = "followup_due_soon", _("Follow-up task due soon")
     REVIEW_STARTED = "review_started", _("Access review started")
     REVIEW_ENDING = "review_ending", _("Access review ending")
+    INCIDENT_HALF = "incident_half", _("Incident deadline half gone")
+    INCIDENT_90 = "incident_90", _("Incident deadline nearly gone")
     CHAIN_FAILED = "chain_failed", _("Audit chain verification failed")
     JOB_FINISHED = "job_finished", _("Job finished")
     JOB_FAILED = "job_failed", _("Job failed")
@@ -69,6 +71,12 @@ MESSAGES: dict[str, Promise] = {
     Kind.REVIEW_ENDING: _(
         "Access review “{review}” ends by {due}: grants not kept by then are revoked."
     ),
+    Kind.INCIDENT_HALF: _(
+        "Incident {incident}: half the time to its {clock} deadline has gone (due {due})."
+    ),
+    Kind.INCIDENT_90: _(
+        "Incident {incident}: 90 per cent of the time to its {clock} deadline has gone (due {due})."
+    ),
     Kind.CHAIN_FAILED: _("The audit chain did not verify: check the chain page."),
     Kind.JOB_FINISHED: _("Your job “{job}” finished."),
     Kind.JOB_FAILED: _("Your job “{job}” failed."),
@@ -88,6 +96,8 @@ DEFAULT_DELIVERY: dict[str, str] = {
     Kind.FOLLOWUP_DUE_SOON: Delivery.IMMEDIATELY,
     Kind.REVIEW_STARTED: Delivery.IMMEDIATELY,
     Kind.REVIEW_ENDING: Delivery.IMMEDIATELY,
+    Kind.INCIDENT_HALF: Delivery.IMMEDIATELY,
+    Kind.INCIDENT_90: Delivery.IMMEDIATELY,
     Kind.CHAIN_FAILED: Delivery.IMMEDIATELY,
     Kind.QUESTION_ANSWERED: Delivery.IMMEDIATELY,
     Kind.STAGE_APPROVED: Delivery.IMMEDIATELY,

@@ -31,6 +31,9 @@ LABELS = {
     "transfers-sweep-notice-campaigns": _("Resume notice campaigns whose message was lost"),
     "audits-access-review-expire": _("Expire access-review grants nobody kept"),
     "audits-access-review-remind": _("Remind access reviewers"),
+    "audits-incident-clock": _(
+        "Tell officers when an incident's deadline is half and 90 per cent gone"
+    ),
     "audits-backup": _("Nightly encrypted backup"),
     "audits-purge-expired": _("Purge customers past their retention"),
     "audits-restore-drill": _("Weekly restore drill"),

@@ -405,6 +405,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(seconds=env_int("ACCESS_REVIEW_EXPIRE_INTERVAL", 15 * 60)),
         "options": {"queue": "maintenance"},
     },
+    # Incidents: officers are told when a notification duty's time is half and 90 % gone.
+    "audits-incident-clock": {
+        "task": "audits.tasks.incident_clock",
+        "schedule": timedelta(minutes=15),
+        "options": {"queue": "maintenance"},
+    },
     "audits-access-review-remind": {
         "task": "audits.tasks.access_review_remind",
         "schedule": timedelta(days=1),

@@ -95,3 +95,38 @@ def test_an_access_review_tells_its_reviewer_when_it_starts_and_once_as_it_ends(
     assert Notification.objects.filter(kind=Kind.REVIEW_ENDING).count() == 1  # once
     # The ending's e-mails are the review's own daily reminders, not a second copy.
     assert len(mails_to(reviewer)) == 3
+
+
+def test_an_incidents_clock_tells_every_officer_at_half_and_at_90_per_cent(
+    cast, eager_tasks, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audits.incidents import incident_create, incidents_clock_notify
+
+    UserFactory(username="compliance-2", organization=cast.broker_firm, roles=[Role.COMPLIANCE])
+    start = timezone.now() - timedelta(hours=13)
+    incident = incident_create(
+        actor=cast.compliance, detected_at=start, description="Laptop lost.", severity="high",
+        window_start=start, window_end=start, contact="dpo@example.test",
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        # 13 h after detection: PIPL's 24 h are half gone, GDPR's 72 h not yet.
+        assert incidents_clock_notify() == 2
+        assert incidents_clock_notify() == 0  # once per duty and mark
+    assert told(Kind.INCIDENT_HALF) == {"compliance", "compliance-2"}
+    note = Notification.objects.filter(kind=Kind.INCIDENT_HALF).first()
+    assert note.params["clock"] == "PIPL"
+    assert note.url == reverse("lifecycle:incident_detail", args=[incident.pk])
+    # 22 h: PIPL is 90 % gone; 40 h: GDPR is half gone.
+    later = timezone.now() + timedelta(hours=9)
+    assert incidents_clock_notify(now=later) == 2
+    assert incidents_clock_notify(now=timezone.now() + timedelta(hours=27)) == 2
+    assert sorted(
+        Notification.objects.filter(recipient=cast.compliance).values_list("kind", "params__clock")
+    ) == [("incident_90", "PIPL"), ("incident_half", "GDPR"), ("incident_half", "PIPL")]
+    assert [m.subject for m in mails_to(cast.compliance)] == [
+        "TransferDesk: Incident deadline half gone"
+    ]
