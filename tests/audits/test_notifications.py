@@ -19,6 +19,11 @@ from transferdesk import jobs
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _mail_in_process(eager_tasks):
+    """The e-mail tasks run in-process, under any broker (the live tests cover the worker)."""
+
+
 def test_a_broken_chain_tells_every_officer_and_administrator(
     cast, chain, tamper, eager_tasks, django_capture_on_commit_callbacks
 ):

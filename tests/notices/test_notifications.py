@@ -28,6 +28,11 @@ from .test_incident_kind import _incident
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _mail_in_process(eager_tasks):
+    """The e-mail tasks run in-process, under any broker (the live tests cover the worker)."""
+
+
 @pytest.fixture
 def second_officer(cast):
     return UserFactory(username="compliance-2", organization=cast.broker_firm,

@@ -20,6 +20,11 @@ from tests.support.notifications import mails_to
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _mail_in_process(eager_tasks):
+    """The e-mail tasks run in-process, under any broker (the live tests cover the worker)."""
+
+
 @pytest.fixture
 def catalogues() -> None:
     from io import StringIO
