@@ -9,13 +9,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from transferdesk.http import AuthenticatedHttpRequest
+from transferdesk.middleware import mark_passive
 
 from . import services
 from .choices import Delivery
@@ -29,9 +30,17 @@ def _unread(user: object) -> int:
     return Notification.objects.restrict(user).filter(read_at__isnull=True).count()
 
 
-@login_required
-def bell(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The unread count in the top bar, fetched by htmx on load and once a minute."""
+#: htmx stops polling on this status (https://htmx.org/docs/#polling).
+STOP_POLLING = 286
+
+
+def bell(request: HttpRequest) -> HttpResponse:
+    """The unread count in the top bar, fetched by htmx on load and once a minute. The poll
+    is not the person's activity (``mark_passive``: it never keeps an idle session alive);
+    once the session has ended, it answers "stop polling" rather than the sign-in page."""
+    mark_passive(request)
+    if not request.user.is_authenticated:
+        return HttpResponse(status=STOP_POLLING)
     return render(request, "notifications/_bell.html", {"unread": _unread(request.user)})
 
 

@@ -65,7 +65,8 @@ MATRIX: dict[str, Row] = {
     "accounts:password_change_done": Row(signed_in(200)),
     # The notification centre: everyone's own; another's notification is outside the scope.
     "notifications:list": Row(signed_in(200)),
-    "notifications:bell": Row(signed_in(200)),
+    # The bell's poll: signed out, it tells htmx to stop polling (286), not a sign-in page.
+    "notifications:bell": Row({**everyone(200), "anonymous": 286}),
     "notifications:preferences": Row(signed_in(200)),
     "notifications:mark_all_read": Row(signed_in(302), method="post"),
     "notifications:mark_read": Row(

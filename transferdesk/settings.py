@@ -75,7 +75,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, but a poll the page makes by itself does not renew the idle timeout.
+    "transferdesk.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "accounts.middleware.SignInLanguageMiddleware",
     "accounts.middleware.SignInBackoffMiddleware",

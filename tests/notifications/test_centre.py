@@ -164,3 +164,15 @@ def test_the_digest_runs_on_the_beat_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["notifications-digest"]
     assert entry["task"] == "notifications.tasks.digest_send"
     assert entry["schedule"] == timedelta(days=1)
+
+
+def test_the_bells_poll_keeps_no_idle_session_alive_and_stops_when_signed_out(client, cast):
+    """With SESSION_SAVE_EVERY_REQUEST every response renews the session's expiry; the poll
+    (every minute, for as long as a tab is open) must not, or no session would ever idle out."""
+    client.force_login(cast.broker)
+    page = client.get(reverse("notifications:list"))
+    assert "sessionid" in page.cookies  # a page the person opens renews the session
+    poll = client.get(reverse("notifications:bell"))
+    assert poll.status_code == 200 and "sessionid" not in poll.cookies
+    client.logout()
+    assert client.get(reverse("notifications:bell")).status_code == 286  # htmx: stop polling
