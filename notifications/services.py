@@ -67,8 +67,15 @@ def notify(
         if email and ways[n.recipient_id] == Delivery.IMMEDIATELY and users[n.recipient_id].email
     ]
     if to_mail:
-        transaction.on_commit(lambda: [jobs.enqueue(EMAIL_TASK, pk) for pk in to_mail])
+        transaction.on_commit(lambda: _enqueue_emails(to_mail))
     return rows
+
+
+def _enqueue_emails(notification_ids: list[int]) -> None:
+    """One task per e-mail, ids only; a broker that does not answer loses the e-mail, never
+    the notification (the centre shows it anyway)."""
+    for pk in notification_ids:
+        jobs.enqueue(EMAIL_TASK, pk)
 
 
 def told_before(*, kind: Kind | str, url: str) -> bool:
@@ -140,9 +147,12 @@ def notification_email_send(notification_id: Any) -> bool:
     try:
         send_mail(subject, body, None, [user.email])
     except Exception:
-        # Leave it for a later attempt rather than marking it mailed.
+        # The notification stays in the centre; the e-mail is marked unsent and logged, not
+        # raised: in the embedded mode the task runs inside the request that caused the event,
+        # after its commit, and a mail server that is down must not fail that page.
         Notification.objects.filter(pk=notification_id).update(emailed_at=None)
-        raise
+        logger.warning("notification %s: e-mail not sent", notification_id, exc_info=True)
+        return False
     return True
 
 

@@ -176,3 +176,16 @@ def test_the_bells_poll_keeps_no_idle_session_alive_and_stops_when_signed_out(cl
     assert poll.status_code == 200 and "sessionid" not in poll.cookies
     client.logout()
     assert client.get(reverse("notifications:bell")).status_code == 286  # htmx: stop polling
+
+
+def test_a_mail_server_that_fails_leaves_the_notification_and_the_page_working(
+    client, cast, settings, django_capture_on_commit_callbacks
+):
+    """In the embedded mode the e-mail task runs in the request, after its commit."""
+    settings.EMAIL_BACKEND = "tests.notifications.backends.FailingBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        tell(cast.broker)
+    note = Notification.objects.get(recipient=cast.broker)
+    assert note.emailed_at is None  # not marked sent: it was not
+    client.force_login(cast.broker)
+    assert client.get(reverse("notifications:list")).status_code == 200
