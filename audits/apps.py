@@ -23,6 +23,17 @@ def _chain_link(job: Any) -> str | None:
     return reverse("audits:chain_run", args=[run_id]) if run_id else None
 
 
+def _page(url_name: str) -> Any:
+    """A job whose outcome is shown on one page of its own (retention, backups)."""
+
+    def link(job: Any) -> str:
+        from django.urls import reverse
+
+        return reverse(url_name)
+
+    return link
+
+
 class AuditsConfig(AppConfig):
     name = "audits"
     verbose_name = _("Audits")
@@ -32,3 +43,6 @@ class AuditsConfig(AppConfig):
 
         register_job_link("report_", _report_link)
         register_job_link("audit_chain_verify", _chain_link)
+        register_job_link("purge", _page("lifecycle:retention"))
+        register_job_link("destruction_certificate", _page("lifecycle:retention"))
+        register_job_link("restore_drill", _page("lifecycle:backups"))

@@ -135,3 +135,14 @@ def test_an_incidents_clock_tells_every_officer_at_half_and_at_90_per_cent(
     assert [m.subject for m in mails_to(cast.compliance)] == [
         "TransferDesk: Incident deadline half gone"
     ]
+
+
+def test_each_job_links_to_the_page_where_its_outcome_is_shown(cast):
+    from notifications.jobs import job_link
+
+    purge = jobs.job_create(kind="purge", actor=cast.compliance)
+    drill = jobs.job_create(kind="restore_drill", actor=cast.compliance)
+    unknown = jobs.job_create(kind="something_new", actor=cast.compliance)
+    assert job_link(purge) == reverse("lifecycle:retention")
+    assert job_link(drill) == reverse("lifecycle:backups")
+    assert job_link(unknown) == reverse("notifications:list")
