@@ -355,6 +355,53 @@ def deadlines(incident: Incident) -> list[Deadline]:
     ]
 
 
+#: Clock codes in notifications (language-neutral: the law's name).
+CLOCK_NAMES = {"gdpr_authority": "GDPR", "pipl_authority": "PIPL"}
+
+
+def incidents_clock_notify(*, now: dt.datetime | None = None) -> int:
+    """Beat task body: tell every officer when an open duty of an incident that is not
+    closed has used half, and again 90 %, of its time; once per duty and mark (a duty found
+    past 90 % at once is told that only). Returns how many notifications went."""
+    from django.urls import reverse
+
+    from notifications.choices import Kind
+    from notifications.models import Notification
+    from notifications.recipients import officers
+    from notifications.services import notify
+
+    now = now or timezone.now()
+    told = 0
+    for incident in Incident.objects.exclude(status=IncidentStatus.CLOSED).order_by("pk"):
+        url = reverse("lifecycle:incident_detail", args=[incident.pk])
+        for deadline in deadlines(incident):
+            if deadline.done_at is not None:
+                continue
+            span = (deadline.due - incident.detected_at).total_seconds()
+            used = (now - incident.detected_at).total_seconds() / span if span > 0 else 1
+            kind = Kind.INCIDENT_90 if used >= 0.9 else Kind.INCIDENT_HALF if used >= 0.5 else None
+            if kind is None:
+                continue
+            with transaction.atomic():
+                if Notification.objects.filter(
+                    kind=kind, url=url, params__clock=CLOCK_NAMES[deadline.code]
+                ).exists():
+                    continue
+                told += len(
+                    notify(
+                        recipients=officers(),
+                        kind=kind,
+                        url=url,
+                        params={
+                            "incident": incident.reference,
+                            "clock": CLOCK_NAMES[deadline.code],
+                            "due": timezone.localtime(deadline.due).strftime("%Y-%m-%d %H:%M"),
+                        },
+                    )
+                )
+    return told
+
+
 def _when_all_done(*values: dt.datetime | None) -> dt.datetime | None:
     """The moment the last of several duties was done, or None while one is still open."""
     present = [v for v in values if v is not None]

@@ -12,11 +12,14 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, models, transaction
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from guardian.models import UserObjectPermissionBase
 
 from accounts.languages import user_language
+from notifications.choices import Kind
+from notifications.services import notify, told_before
 
 from .choices import AuditAction
 from .models import (
@@ -113,7 +116,21 @@ def campaign_start(
         obj=campaign,
         details={"step": "started", "grants": len(items), "deadline": deadline.isoformat()},
     )
+    _tell_reviewer(campaign, Kind.REVIEW_STARTED, actor=actor)
     return campaign
+
+
+def _tell_reviewer(campaign: AccessReviewCampaign, kind: Kind, *, actor: Any = None) -> None:
+    """The reviewer is told the campaign started (unless they started it) or is ending. The
+    ending's e-mail is the daily reminder below, so its notification sends none."""
+    notify(
+        recipients=[campaign.reviewer],
+        kind=kind,
+        url=reverse("audits:review_detail", args=[campaign.pk]),
+        params={"review": campaign.name, "due": campaign.deadline.date().isoformat()},
+        actor=actor,
+        email=kind != Kind.REVIEW_ENDING,
+    )
 
 
 def _remove_grant(item: AccessReviewItem) -> bool:
@@ -251,6 +268,9 @@ def campaign_send_reminders(*, now: datetime | None = None) -> int:
                     pending=pending,
                     sent_at=now,
                 )
+                url = reverse("audits:review_detail", args=[campaign.pk])
+                if not told_before(kind=Kind.REVIEW_ENDING, url=url):
+                    _tell_reviewer(campaign, Kind.REVIEW_ENDING)
                 # Inside the transaction: if the mail backend fails, the row goes too and
                 # tomorrow's (or the retried) run sends it. In the reviewer's language.
                 with translation.override(user_language(campaign.reviewer)):

@@ -50,6 +50,14 @@ def access_review_expire_task() -> int:
     return campaign_expire_due()
 
 
+@shared_task(name="audits.tasks.incident_clock", queue="maintenance")
+def incident_clock_task() -> int:
+    """Beat: tell officers when an incident's deadline is half and 90 % gone."""
+    from .incidents import incidents_clock_notify
+
+    return incidents_clock_notify()
+
+
 @shared_task(name="audits.tasks.access_review_remind", queue="maintenance")
 def access_review_remind_task() -> int:
     """Beat: remind reviewers of campaigns due soon (at most one e-mail a day each)."""

@@ -15,8 +15,12 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 
+from notifications.choices import Kind
+from notifications.recipients import officers_and_admins
+from notifications.services import notify
 from transferdesk import jobs
 
 from .chain import ChainVerification, verify_chain
@@ -98,6 +102,20 @@ def chain_verification_run(
         if job_id:
             jobs.job_fail(job_id=job_id, error=str(exc))
         raise
+    with transaction.atomic():
+        _record_outcome(run, result)
+    if job_id:
+        jobs.job_succeed(
+            job_id=job_id,
+            result={"ok": result.ok, "events": result.count, "head_seq": result.head_seq},
+        )
+    run.refresh_from_db()
+    return run, result
+
+
+def _record_outcome(run: ChainVerificationRun, result: ChainVerification) -> None:
+    """Store the run's outcome; a broken chain also appends its alert event and tells every
+    officer and administrator, in the same transaction."""
     ChainVerificationRun.objects.filter(pk=run.pk).update(
         status=RunStatus.SUCCEEDED if result.ok else RunStatus.FAILED,
         finished_at=timezone.now(),
@@ -131,13 +149,11 @@ def chain_verification_run(
                 "verified_events": result.count,
             },
         )
-    if job_id:
-        jobs.job_succeed(
-            job_id=job_id,
-            result={"ok": result.ok, "events": result.count, "head_seq": result.head_seq},
+        notify(
+            recipients=officers_and_admins(),
+            kind=Kind.CHAIN_FAILED,
+            url=reverse("audits:chain_run", args=[run.pk]),
         )
-    run.refresh_from_db()
-    return run, result
 
 
 def _as_result(run: ChainVerificationRun) -> ChainVerification:

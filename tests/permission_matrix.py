@@ -63,6 +63,17 @@ MATRIX: dict[str, Row] = {
     "accounts:logout": Row(everyone(302), method="post"),
     "accounts:password_change": Row(signed_in(200)),
     "accounts:password_change_done": Row(signed_in(200)),
+    # The notification centre: everyone's own; another's notification is outside the scope.
+    "notifications:list": Row(signed_in(200)),
+    # The bell's poll: signed out, it tells htmx to stop polling (286), not a sign-in page.
+    "notifications:bell": Row({**everyone(200), "anonymous": 286}),
+    "notifications:preferences": Row(signed_in(200)),
+    "notifications:mark_all_read": Row(signed_in(302), method="post"),
+    "notifications:mark_read": Row(
+        {**signed_in(404), "broker": 302},
+        method="post",
+        kwargs=lambda world: {"pk": world.notification.pk},
+    ),
     # Inviting staff: compliance officers (and administrators) only.
     "accounts:staff_invitations": Row(only({"compliance": 200})),
     # The world's invitation is the deal's, made by its broker: the broker may revoke it;

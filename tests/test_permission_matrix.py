@@ -65,6 +65,12 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
     with overrides, tasks_in_process(), shared_world(django_db_blocker):
         cast = make_cast()
         cast.job = job_create(kind="test", actor=cast.broker, total=10)
+        # One notification of the broker's: "mark read" is theirs alone.
+        from notifications.models import Notification
+
+        cast.notification = Notification.objects.create(
+            recipient=cast.broker, kind="stage_approved", url="/deals/"
+        )
         # The broker holds both organisation permissions on the seller; other_broker none.
         for permission in ("manage_customers", "reveal_core"):
             organization_grant(

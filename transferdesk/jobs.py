@@ -13,12 +13,19 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
+
+
+#: Sent inside the transaction that marks a job succeeded or failed, once per change of its
+#: outcome (``job_id``, ``succeeded``): the notification centre tells whoever started it, so
+#: the notification exists if and only if the outcome does (notifications/jobs.py).
+job_finished = Signal()
 
 
 class JobStatus(models.TextChoices):
@@ -117,17 +124,21 @@ def job_progress(*, job_id: uuid.UUID | str, done: int, total: int | None = None
     Job.objects.filter(pk=job_id).update(**fields)
 
 
+def _finish(job_id: uuid.UUID | str, status: JobStatus, **fields: Any) -> None:
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job_id).exclude(status=status).exists()
+        Job.objects.filter(pk=job_id).update(status=status, finished_at=timezone.now(), **fields)
+        if changed:
+            job_finished.send(sender=Job, job_id=job_id, succeeded=status == JobStatus.SUCCEEDED)
+
+
 def job_succeed(*, job_id: uuid.UUID | str, result: dict[str, Any] | None = None) -> None:
-    Job.objects.filter(pk=job_id).update(
-        status=JobStatus.SUCCEEDED, result=result or {}, finished_at=timezone.now()
-    )
+    _finish(job_id, JobStatus.SUCCEEDED, result=result or {})
 
 
 def job_fail(*, job_id: uuid.UUID | str, error: str) -> None:
     """Mark failed with a reason a person can act on (never personal data)."""
-    Job.objects.filter(pk=job_id).update(
-        status=JobStatus.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
+    _finish(job_id, JobStatus.FAILED, error=error[:2000])
 
 
 def enqueue(name: str, *ids: Any, fail_job: uuid.UUID | str | None = None) -> bool:

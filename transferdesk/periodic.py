@@ -27,12 +27,17 @@ LABELS = {
     "audits-verify-chain": _("Verify the audit chain"),
     "transfers-sweep-stalled-stages": _("Restart handover stages whose worker vanished"),
     "transfers-requests-remind": _("Remind assignees of data-subject requests near their deadline"),
+    "transfers-followups-remind": _("Tell buyers of follow-up tasks near their deadline"),
     "transfers-sweep-notice-campaigns": _("Resume notice campaigns whose message was lost"),
     "audits-access-review-expire": _("Expire access-review grants nobody kept"),
     "audits-access-review-remind": _("Remind access reviewers"),
+    "audits-incident-clock": _(
+        "Tell officers when an incident's deadline is half and 90 per cent gone"
+    ),
     "audits-backup": _("Nightly encrypted backup"),
     "audits-purge-expired": _("Purge customers past their retention"),
     "audits-restore-drill": _("Weekly restore drill"),
+    "notifications-digest": _("Daily digest of notifications by e-mail"),
 }
 
 

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "transferdesk",
     "customers",
     "accounts",
+    "notifications",
     "transfers",
     "audits",
 ]
@@ -74,7 +75,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, but a poll the page makes by itself does not renew the idle timeout.
+    "transferdesk.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "accounts.middleware.SignInLanguageMiddleware",
     "accounts.middleware.SignInBackoffMiddleware",
@@ -387,6 +389,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(hours=1),
         "options": {"queue": "maintenance"},
     },
+    # Follow-up tasks near their deadline: their buyers are told once (notifications).
+    "transfers-followups-remind": {
+        "task": "transfers.notice_tasks.followups_remind",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "maintenance"},
+    },
     "transfers-sweep-notice-campaigns": {
         "task": "transfers.notice_tasks.sweep_campaigns",
         "schedule": timedelta(minutes=5),
@@ -396,6 +404,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "audits-access-review-expire": {
         "task": "audits.tasks.access_review_expire",
         "schedule": timedelta(seconds=env_int("ACCESS_REVIEW_EXPIRE_INTERVAL", 15 * 60)),
+        "options": {"queue": "maintenance"},
+    },
+    # Incidents: officers are told when a notification duty's time is half and 90 % gone.
+    "audits-incident-clock": {
+        "task": "audits.tasks.incident_clock",
+        "schedule": timedelta(minutes=15),
         "options": {"queue": "maintenance"},
     },
     "audits-access-review-remind": {
@@ -417,6 +431,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "audits-restore-drill": {
         "task": "audits.tasks_lifecycle.restore_drill",
         "schedule": timedelta(days=7),
+        "options": {"queue": "maintenance"},
+    },
+    # Notifications: one digest e-mail a day for the kinds each user chose for it.
+    "notifications-digest": {
+        "task": "notifications.tasks.digest_send",
+        "schedule": timedelta(seconds=env_int("NOTIFICATION_DIGEST_INTERVAL", 24 * 3600)),
         "options": {"queue": "maintenance"},
     },
 }

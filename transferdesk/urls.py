@@ -14,6 +14,7 @@ urlpatterns = [
     path("jobs/<uuid:pk>/progress", views.job_progress, name="job_progress"),
     path("jobs/periodic/", views.periodic_jobs, name="periodic_jobs"),
     path("accounts/", include("accounts.urls")),
+    path("notifications/", include("notifications.urls")),
     path("invite/<str:token>/", invitation_accept, name="invitation_accept"),
     path("customers/", include("customers.urls")),
     path("deals/", include("transfers.urls")),

@@ -1,5 +1,16 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+
+def _campaign_link(job: Any) -> str | None:
+    """A notice campaign's sending job: the campaign's page."""
+    from django.urls import reverse
+
+    if not job.object_id:
+        return None
+    return reverse("notices:campaign_detail", args=[job.object_id])
 
 
 class TransfersConfig(AppConfig):
@@ -7,4 +18,8 @@ class TransfersConfig(AppConfig):
     verbose_name = _("Transfers")
 
     def ready(self) -> None:
+        from notifications.jobs import register_job_link
+
         from . import invitations  # noqa: F401  (assigns a deal's invited buyers)
+
+        register_job_link("notice_campaign", _campaign_link)

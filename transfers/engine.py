@@ -42,6 +42,7 @@ from audits.services import record_event
 from customers.choices import Tier
 from customers.models import Customer
 from customers.registry import fields_of
+from notifications.choices import Kind
 from transferdesk import jobs
 from transferdesk.crypto import aead
 from transferdesk.crypto.errors import CryptoError
@@ -49,6 +50,7 @@ from transferdesk.crypto.errors import CryptoError
 from . import signing
 from .choices import DealStatus, RunRefusal, StageKind, StageStatus
 from .models import HandoverItem, HandoverStage, StageApproval, StageManifest, TransferDeal
+from .recipients import tell_stage
 from .selectors import (
     approved_members,
     approved_population,
@@ -296,17 +298,23 @@ def _refuse(stage: HandoverStage, refusal: RunRefusal, *, lease: str | None = No
         stages = stages.filter(lease=lease, status=StageStatus.RUNNING)
     else:
         stages = stages.filter(status__in=(StageStatus.APPROVED, StageStatus.RUNNING))
-    failed = stages.update(
-        status=StageStatus.FAILED, refusal=refusal.value, failure_reason=reason, lease=""
-    )
-    if failed:
-        logger.warning("stage %s refused: %s", stage.pk, refusal.value)
-        record_event(
-            action=AuditAction.HANDOVER_REFUSED,
-            obj=stage,
-            deal=stage.deal_id,
-            details={"reason": refusal.value, "kind": stage.kind, "tiers": list(stage.tier_scope)},
+    with transaction.atomic():
+        failed = stages.update(
+            status=StageStatus.FAILED, refusal=refusal.value, failure_reason=reason, lease=""
         )
+        if failed:
+            logger.warning("stage %s refused: %s", stage.pk, refusal.value)
+            record_event(
+                action=AuditAction.HANDOVER_REFUSED,
+                obj=stage,
+                deal=stage.deal_id,
+                details={
+                    "reason": refusal.value,
+                    "kind": stage.kind,
+                    "tiers": list(stage.tier_scope),
+                },
+            )
+            tell_stage(stage, Kind.STAGE_FAILED)
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -370,9 +378,12 @@ def run_part(stage_id: Any, lease: str, index: int, parts: int) -> str:
             return "lease lost"
         except CryptoError as exc:
             # A destroyed key or a missing master key will not heal by retrying.
-            HandoverStage.objects.filter(pk=stage.pk, lease=lease).update(
-                status=StageStatus.FAILED, failure_reason=str(exc)[:2000]
-            )
+            with transaction.atomic():
+                failed = HandoverStage.objects.filter(pk=stage.pk, lease=lease).update(
+                    status=StageStatus.FAILED, failure_reason=str(exc)[:2000]
+                )
+                if failed:
+                    tell_stage(stage, Kind.STAGE_FAILED)
             raise
     if _anything_pending(stage, approval, (index + 1) % parts, parts):
         return "partition done"
@@ -767,6 +778,7 @@ def _complete(stage: HandoverStage, lease: str, result: dict[str, Any] | None = 
         deal=stage.deal_id,
         details={"items": count, "merkle_root": root, "excluded": exclusions},
     )
+    tell_stage(stage, Kind.STAGE_DELIVERED)
     # The head now includes the completion event; the manifest only adds one quick insert
     # while the chain lock is held.
     head = chain_head()

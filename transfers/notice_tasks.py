@@ -29,3 +29,11 @@ def requests_remind() -> int:
 def sweep_campaigns() -> int:
     """Beat task: re-enqueue notice campaigns whose message was lost before a worker took it."""
     return notices.sweep_campaigns()
+
+
+@shared_task(name="transfers.notice_tasks.followups_remind")
+def followups_remind() -> int:
+    """Beat task: tell buyers of follow-up tasks close to their deadline."""
+    from . import portal_services
+
+    return portal_services.followups_remind()

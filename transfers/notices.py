@@ -55,6 +55,7 @@ from .notice_models import (
     NoticeStatus,
     RequestSource,
 )
+from .recipients import tell_campaign_prepared
 from .selectors import deal_customers, eligible, stage_selection
 
 logger = logging.getLogger(__name__)
@@ -408,6 +409,7 @@ def campaign_prepare(
         deal=deal,
         details={"step": "prepared", "purpose_changed": campaign.purpose_changed},
     )
+    tell_campaign_prepared(campaign, actor=actor)
     return campaign
 
 
@@ -876,6 +878,7 @@ def incident_campaign_create(
             "manual": sum(1 for r in rows if r.status == NoticeStatus.MANUAL),
         },
     )
+    tell_campaign_prepared(campaign, actor=actor)
     return campaign
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audits.choices import AuditAction
 from audits.services import record_event
-from transferdesk.public_url import public_url
+from notifications.choices import Kind
 
 from .choices import DealStatus, StageStatus
 from .models import HandoverItem
@@ -35,6 +35,7 @@ from .portal_models import (
     Question,
     StageAcknowledgement,
 )
+from .recipients import tell_followup_due, tell_followups, tell_question
 
 #: Stages whose items are in the buyer's hands.
 HANDED_OVER = (StageStatus.DELIVERED, StageStatus.ACKNOWLEDGED)
@@ -108,6 +109,7 @@ def followup_create(
             "due": task.due_at.isoformat(),
         },
     )
+    tell_followups(task.deal_id, task.due_at)
     return task
 
 
@@ -206,7 +208,21 @@ def followups_for_erased_customers(*, customer_ids: list[Any], actor: Any = None
                 "due": due.isoformat(),
             },
         )
+        tell_followups(deal_id, due)
     return len(made)
+
+
+def followups_remind(*, lead: timedelta = timedelta(days=3)) -> int:
+    """Beat task body: tell the buyers of each open follow-up task due within ``lead``, once
+    per task. Returns how many tasks were told about."""
+    now = timezone.now()
+    told = 0
+    for task in FollowUpTask.objects.filter(
+        status=FollowUpStatus.OPEN, due_at__gte=now, due_at__lte=now + lead
+    ).order_by("due_at"):
+        with transaction.atomic():
+            told += tell_followup_due(task)
+    return told
 
 
 @transaction.atomic(durable=True)
@@ -370,38 +386,14 @@ def question_ask(
         deal=stage.deal_id,
         details={"stage": str(stage.pk), "item": item.pk if item else None},
     )
+    tell_question(question, Kind.QUESTION_ASKED, actor=actor)
     return question
-
-
-def _notify_asker(question_id: int) -> None:
-    """E-mail the asker that an answer is waiting; the answer itself stays in the portal
-    (e-mail is not a place for deal data)."""
-    from django.core.mail import send_mail
-    from django.urls import reverse
-    from django.utils import translation
-
-    question = Question.objects.select_related("asked_by", "deal").get(pk=question_id)
-    user = question.asked_by
-    if not user.email:
-        return
-    with translation.override(getattr(user, "language", None) or settings.LANGUAGE_CODE):
-        subject = _("Your question on deal {reference} was answered").format(
-            reference=question.deal.reference
-        )
-        body = _(
-            "A broker answered your question “{subject}”. Sign in to the data room to "
-            "read the answer: {url}"
-        ).format(
-            subject=question.subject,
-            url=public_url(reverse("portal:question", args=[question.pk])),
-        )
-        send_mail(str(subject), str(body), None, [user.email], fail_silently=True)
 
 
 @transaction.atomic(durable=True)
 def question_answer(*, actor: Any, question: Question, body: str) -> Answer:
-    """A broker of the deal answers; the asker is e-mailed after commit and sees the answer
-    marked as new in the portal until they open it."""
+    """A broker of the deal answers; the asker is told (and e-mailed by their preference) and
+    sees the answer marked as new in the portal until they open it."""
     from .models import TransferDeal
 
     if not TransferDeal.objects.restrict(actor, "change").filter(pk=question.deal_id).exists():
@@ -417,8 +409,7 @@ def question_answer(*, actor: Any, question: Question, body: str) -> Answer:
         deal=question.deal_id,
         details={"question": question.pk},
     )
-    question_id = question.pk
-    transaction.on_commit(lambda: _notify_asker(question_id))
+    tell_question(question, Kind.QUESTION_ANSWERED, actor=actor)
     return answer
 
 
@@ -451,6 +442,7 @@ def question_follow_up(*, actor: Any, question: Question, body: str) -> Answer:
         deal=question.deal_id,
         details={"question": question.pk, "from_buyer": True},
     )
+    tell_question(question, Kind.QUESTION_REPLIED, actor=actor)
     return message
 
 

@@ -30,6 +30,7 @@ from audits.choices import AuditAction
 from audits.services import record_event
 from customers.choices import CustomerStatus, StatusChangeReason
 from customers.models import Customer
+from notifications.choices import Kind
 from transferdesk.crypto import blind_index
 
 from .models import HandoverItem, TransferDeal
@@ -41,6 +42,7 @@ from .notice_models import (
     RequestStatus,
 )
 from .notices import language_of
+from .recipients import tell_request
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +245,7 @@ def request_create(
     )
     if kind == RequestKind.OBJECTION:
         _apply_objection(dsr, actor)
+    tell_request(dsr, Kind.REQUEST_RECEIVED, actor=actor)
     _on_commit_tell(dsr.pk, "request_received")
     return dsr
 
@@ -357,6 +360,8 @@ def request_update(
                 "identity_check": dsr.identity_check,
             },
         )
+        if "assignee" in fields:
+            tell_request(dsr, Kind.REQUEST_ASSIGNED, actor=actor)
     return dsr
 
 
@@ -467,49 +472,26 @@ def _close(
 
 
 def requests_remind() -> int:
-    """Beat task body: e-mail the assignee (or every compliance officer) about open requests
-    due within the reminder lead time, once per request. Ids and due dates only."""
-    from django.core.mail import send_mail
-
-    from accounts.languages import user_language
-    from accounts.models import User
-
+    """Beat task body: tell the assignee (or every compliance officer while nobody is
+    assigned) about each open request once when it comes within the reminder lead time of its
+    deadline (``reminded_at``), and once when it is past it. The notification centre e-mails
+    them by each one's preference, in their language; ids and due dates only. Returns how
+    many requests were told about."""
     now = timezone.now()
-    due = list(
-        DataSubjectRequest.objects.filter(
-            status__in=(RequestStatus.OPEN, RequestStatus.WAITING),
-            reminded_at__isnull=True,
-            due_at__lte=now + reminder_lead(),
-        ).select_related("assignee")
-    )
-    if not due:
-        return 0
-    # Each recipient reads the reminder in their own language: one e-mail per language.
-    officers: dict[str, list[str]] = {}
-    for officer in User.objects.filter(groups__name=Role.COMPLIANCE, is_active=True).exclude(
-        email=""
+    waiting = DataSubjectRequest.objects.filter(
+        status__in=(RequestStatus.OPEN, RequestStatus.WAITING)
+    ).select_related("assignee")
+    told = 0
+    for dsr in waiting.filter(
+        reminded_at__isnull=True, due_at__gte=now, due_at__lte=now + reminder_lead()
     ):
-        officers.setdefault(user_language(officer), []).append(officer.email)
-    for dsr in due:
-        if dsr.assignee and dsr.assignee.email:
-            recipients = {user_language(dsr.assignee): [dsr.assignee.email]}
-        else:
-            recipients = officers
-        for language, to in sorted(recipients.items()):
-            with translation.override(language):
-                send_mail(
-                    str(_("Data-subject request {id} is due {due}")).format(
-                        id=dsr.pk, due=dsr.due_at.date().isoformat()
-                    ),
-                    str(
-                        _(
-                            "Request {id} ({kind}) must be answered by {due}. Open the request "
-                            "register to handle it."
-                        )
-                    ).format(id=dsr.pk, kind=dsr.get_kind_display(), due=dsr.due_at.isoformat()),
-                    None,
-                    to,
-                    fail_silently=True,
-                )
-    DataSubjectRequest.objects.filter(pk__in=[d.pk for d in due]).update(reminded_at=now)
-    return len(due)
+        with transaction.atomic():
+            if DataSubjectRequest.objects.filter(pk=dsr.pk, reminded_at__isnull=True).update(
+                reminded_at=now
+            ):
+                tell_request(dsr, Kind.REQUEST_DUE_SOON)
+                told += 1
+    for dsr in waiting.filter(due_at__lt=now):
+        with transaction.atomic():
+            told += tell_request(dsr, Kind.REQUEST_OVERDUE, once=True)
+    return told

@@ -27,6 +27,7 @@ from audits.choices import AuditAction
 from audits.services import record_event
 from customers.choices import Tier
 from customers.models import Organization
+from notifications.choices import Kind
 from transferdesk import jobs
 from transferdesk.models import DataKey, DataKeyPurpose
 
@@ -41,6 +42,7 @@ from .models import (
     StageApproval,
     TransferDeal,
 )
+from .recipients import tell_stage
 from .selectors import (
     approved_members,
     approved_population,
@@ -435,6 +437,7 @@ def stage_submit(*, actor: Any, stage: HandoverStage) -> HandoverStage:
         deal=stage.deal_id,
         details={"total": preview["total"], "exclusions": preview["exclusions"]},
     )
+    tell_stage(stage, Kind.STAGE_SUBMITTED, actor=actor)
     return stage
 
 
@@ -538,6 +541,7 @@ def stage_approve(
             "customers": approval.customers,
         },
     )
+    tell_stage(stage, Kind.STAGE_APPROVED, actor=actor)
     stage_id = stage.pk
     if start:
         transaction.on_commit(lambda: enqueue_stage(stage_id))
@@ -610,6 +614,7 @@ def stage_reject(*, actor: Any, stage: HandoverStage, reason: str) -> HandoverSt
         rejection_reason=reason.strip(),
     )
     record_event(action=AuditAction.STAGE_REJECTED, actor=actor, obj=stage, deal=stage.deal_id)
+    tell_stage(stage, Kind.STAGE_REJECTED, actor=actor)
     return stage
 
 

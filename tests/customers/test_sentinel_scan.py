@@ -372,3 +372,73 @@ def test_a_large_import_run_as_a_job_leaves_no_sentinel_in_messages_or_logs(
     }.items():
         assert not find_in(blob, sentinels), f"sentinel found in the {name}"
     assert ImportUpload.objects.filter(content__isnull=False).count() == 0
+
+
+@pytest.mark.django_db
+def test_no_sentinel_reaches_a_notification_or_an_email_to_a_user(
+    cast, make_customer, eager_tasks, django_capture_on_commit_callbacks
+) -> None:
+    """Issue 17: notifications and the e-mails they send say what waits and link to it,
+    never a customer's name, contact or id, whatever the event (a delivered stage, a question
+    on one record, a follow-up task on it, a request from the customer and its assignment)."""
+    from django.core import mail
+    from django.utils import translation
+
+    from accounts.choices import Role
+    from notifications.models import Notification
+    from tests.factories import UserFactory
+    from tests.transfers.conftest import make_deal
+    from transfers import requests, services
+    from transfers.choices import StageKind, StageStatus
+    from transfers.notice_models import RequestKind, RequestSource
+    from transfers.portal_services import followup_create, question_ask
+
+    sentinels = seed(lambda **values: make_customer(organization=cast.seller, **values))
+    customers = list(Customer.objects.filter(organization=cast.seller))
+    sentinels += [str(c.pk) for c in customers] + [c.reference for c in customers]
+    customer_addresses = {c.email for c in customers}
+    officer = UserFactory(username="officer-2", organization=cast.broker_firm,
+                          roles=[Role.COMPLIANCE], language="zh-hans")  # fmt: skip
+    deal = make_deal(cast)
+    capture = django_capture_on_commit_callbacks
+    stage = services.stage_create(actor=cast.broker, deal=deal, name="Overview",
+                                  kind=StageKind.PSEUDONYMISED, tier_scope=["general"])  # fmt: skip
+    with capture(execute=True):
+        services.stage_submit(actor=cast.broker, stage=stage)
+    with capture(execute=True):
+        services.stage_approve(actor=cast.compliance, stage=stage, note="Checked.")
+    stage.refresh_from_db()
+    assert stage.status == StageStatus.DELIVERED
+    nda = services.nda_publish(actor=cast.broker, deal=deal, text="Keep it confidential.")
+    services.nda_accept(actor=cast.buyer, nda=nda, ip="10.0.0.1", user_agent="pytest")
+    item = stage.items.get(customer_id=customers[0].pk)
+    with capture(execute=True):
+        question_ask(actor=cast.buyer, stage=stage, subject="About one record", body="?",
+                     item=item)  # fmt: skip
+    with capture(execute=True):
+        followup_create(item=item, kind="update", reason="correction")
+    with capture(execute=True):
+        dsr = requests.request_create(
+            customer=customers[0], deal=deal, kind=RequestKind.COMPLAINT,
+            source=RequestSource.CUSTOMER_PAGE, message=sentinel("complaint"),
+        )  # fmt: skip
+    with capture(execute=True):
+        requests.request_update(actor=cast.compliance, request=dsr, assignee=officer)
+    notifications = list(Notification.objects.all())
+    assert {n.kind for n in notifications} >= {
+        "stage_submitted", "stage_approved", "stage_delivered", "question_asked",
+        "followup_created", "request_received", "request_assigned",
+    }  # fmt: skip
+    to_users = [m for m in mail.outbox if not set(m.to) & customer_addresses]
+    assert to_users, "the scan must see e-mails to users"
+    texts: list[str] = []
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            texts += [f"{n.text} {n.url} {n.params}" for n in notifications]
+    texts += [f"{m.subject}\n{m.body}\n{m.to}" for m in to_users]
+    blob = "\n".join(texts).encode()
+    assert not find_in(blob, sentinels)
+    # The scan sees what a notification would hold in clear.
+    canary = Notification(recipient=cast.broker, kind="stage_approved", url="/",
+                          params={"stage": sentinels[0], "deal": "D-1"})  # fmt: skip
+    assert sentinels[0] in find_in(canary.text.encode(), sentinels)

@@ -161,11 +161,23 @@ def test_an_erasure_of_a_customer_under_legal_hold_stays_open_and_says_why(cast,
     assert customer.status == CustomerStatus.ACTIVE and customer.full_name  # untouched
 
 
-def test_reminders_go_once_for_requests_close_to_their_deadline(cast, deal, customer, mailoutbox):
+def test_reminders_go_once_for_requests_close_to_their_deadline(
+    cast, deal, customer, mailoutbox, eager_tasks, django_capture_on_commit_callbacks
+):
     soon = make(customer, deal)
     make(customer, deal)
+    late = make(customer, deal)
     DataSubjectRequest.objects.filter(pk=soon.pk).update(due_at=timezone.now() + timedelta(days=1))
-    assert requests.requests_remind() == 1
-    assert requests.requests_remind() == 0
-    assert any(str(soon.pk) in m.subject for m in mailoutbox)
+    DataSubjectRequest.objects.filter(pk=late.pk).update(due_at=timezone.now() - timedelta(days=1))
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert requests.requests_remind() == 2  # one due soon, one overdue
+        assert requests.requests_remind() == 0
+    reminded = [m for m in mailoutbox if cast.compliance.email in m.to]
+    assert sorted(m.subject for m in reminded) == [
+        "TransferDesk: Data-subject request due soon",
+        "TransferDesk: Data-subject request overdue",
+    ]
+    assert any(str(soon.pk)[:8] in m.body for m in reminded)
+    assert any(f"{str(late.pk)[:8]} is overdue" in m.body for m in reminded)
     assert all(customer.email not in m.body for m in mailoutbox)

@@ -184,8 +184,10 @@ def test_the_answer_email_is_translated_with_its_quotes_and_link(
             client.post(reverse("portal:question", args=[asked.pk]), {"body": "Turnover."})
     finally:
         translation.activate("en")
-    body = mail.outbox[0].body
-    assert "经纪人已答复您的问题“Segment definitions”" in body
+    (message,) = mail.outbox  # the notification's e-mail, in the asker's language
+    body = message.body
+    assert f"您在交易 D-1 上的问题 #{asked.pk} 已得到答复" in body
+    assert "Segment definitions" not in body  # the thread's words stay in the portal
     assert "https://desk.example.org" + reverse("portal:question", args=[asked.pk]) in body
 
 
