@@ -1175,6 +1175,11 @@ def _upload_expire_after() -> datetime.timedelta:
     return datetime.timedelta(hours=getattr(settings, "IMPORT_UPLOAD_EXPIRE_HOURS", 24))
 
 
+def import_upload_expires_at(upload: ImportUpload) -> datetime.datetime:
+    """When an upload still waiting for its mapping is destroyed unimported (the sweeper)."""
+    return upload.created_at + _upload_expire_after()
+
+
 def _lease() -> datetime.timedelta:
     return datetime.timedelta(seconds=getattr(settings, "IMPORT_LEASE_SECONDS", 300))
 
