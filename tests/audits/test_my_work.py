@@ -280,7 +280,7 @@ def _queries(client, user) -> int:
     return len(captured)
 
 
-@pytest.mark.parametrize("role", ["broker", "compliance", "buyer"])
+@pytest.mark.parametrize("role", ["broker", "compliance", "buyer", "admin"])
 def test_the_page_costs_the_same_queries_however_much_work_waits(
     client, cast, delivered, role, django_assert_max_num_queries
 ):
