@@ -22,6 +22,7 @@ from django.contrib.auth.models import Group
 from django.forms import MultiWidget
 from django.test import Client, override_settings
 from django.urls import path, reverse
+from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.choices import Role
 from accounts.models import User
@@ -29,7 +30,13 @@ from audits.choices import AuditAction
 from audits.models import AuditEvent
 from customers.choices import OrganizationKind
 from customers.models import Organization
-from customers.services import customer_create, import_upload_create, organization_grant
+from customers.services import (
+    customer_create,
+    import_upload_create,
+    interaction_add,
+    organization_grant,
+    purchase_add,
+)
 from tests.transfers.conftest import make_deal
 from transfers import services
 
@@ -84,10 +91,21 @@ def world(cast):
     organization_grant(
         actor=cast.admin, user=cast.broker, organization=cast.seller, permission="manage_customers"
     )
-    customer_create(
+    customer = customer_create(
         actor=cast.broker,
         organization=cast.seller,
         values={"reference": "ADM-1", "full_name": "Admin Walk"},
+    )
+    purchase_add(
+        actor=cast.broker,
+        customer=customer,
+        values={"purchased_on": "2026-01-05", "product": "Plan", "amount": "10.00",
+                "currency": "CNY", "notes": ""},
+    )  # fmt: skip
+    interaction_add(
+        actor=cast.broker,
+        customer=customer,
+        values={"occurred_on": "2026-01-06", "channel": "phone", "summary": ""},
     )
     deal = make_deal(cast)
     nda = services.nda_publish(actor=cast.broker, deal=deal, text="Confidential.")
@@ -158,6 +176,9 @@ def walk(client: Client, request: Any, cast: Any, registry: dict | None = None) 
         actions = set(model_admin.get_actions(request)) - {"delete_selected"}
         if actions:
             problems.append(f"{label}: bulk actions {sorted(actions)} write around the walk")
+        if model_admin.list_editable:
+            problems.append(f"{label}: list_editable saves rows from the list, unwalked")
+        problems += _history_revert(client, model, model_admin, obj)
         if not any(can.values()):
             for view, args in (("add", ()), ("change", (pk,)), ("delete", (pk,))):
                 status = client.post(_url(model, view, *args), {"post": "yes"}).status_code
@@ -173,6 +194,27 @@ def walk(client: Client, request: Any, cast: Any, registry: dict | None = None) 
             continue
         problems += _write_through_the_views(client, model, recipe, can, obj, cast)
     return problems
+
+
+def _history_revert(client: Client, model: Any, model_admin: Any, obj: Any) -> list[str]:
+    """django-simple-history's version page saves what is POSTed to it (a revert)."""
+    if not isinstance(model_admin, SimpleHistoryAdmin):
+        return []
+    label = model._meta.label_lower
+    version = obj.history.order_by("history_id").first() if obj is not None else None
+    if version is None:
+        return [f"{label}: no history version to walk its revert with"]
+    before = AuditEvent.objects.count()
+    url = _url(model, "simple_history", quote(obj.pk), version.history_id)
+    status = client.post(url, {"_save": "Save"}).status_code
+    if (
+        status != 403
+        and not AuditEvent.objects.filter(
+            seq__gt=before, object_type=label, object_id=str(obj.pk)
+        ).exists()
+    ):
+        return [f"{label}: a POST to a history version answered {status}, with no event"]
+    return []
 
 
 def _write_through_the_views(
