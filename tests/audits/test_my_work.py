@@ -307,3 +307,17 @@ def test_the_landing_fragment_shows_the_top_rows_and_links_to_the_page(client, c
     assert reverse("work:mine") in response.content.decode()
     home = client.get(reverse("portal:home")).content.decode()
     assert f'hx-get="{reverse("work:top")}"' in home
+
+
+def test_every_row_opens_the_page_where_its_work_is_done(client, cast, delivered):
+    second = _compliance_work(cast, delivered)
+    _broker_work(cast, delivered)
+    _buyer_work(cast, delivered)
+    opened = set()
+    for user in (cast.broker, cast.other_broker, cast.compliance, second, cast.buyer):
+        client.force_login(user)
+        for item in client.get(reverse("work:mine")).context["page_obj"].object_list:
+            # A portal page may first pass through the NDA gate (the new version waits too).
+            assert client.get(item.url, follow=True).status_code == 200, (user, item)
+            opened.add(item.kind)
+    assert len(opened) >= 15  # every kind of row the worlds above make
