@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from transferdesk.http import AuthenticatedHttpRequest
+from transferdesk.sessions import passive_session
 
 from .mywork import PAGE_SIZE, TOP_SIZE, my_work
 
@@ -19,6 +20,7 @@ def mine(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "audits/my_work.html", {"page_obj": page})
 
 
+@passive_session  # a background fetch of the landing page: see transferdesk/sessions.py
 @login_required
 def top(request: AuthenticatedHttpRequest) -> HttpResponse:
     items = my_work(request.user)

@@ -74,7 +74,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "transferdesk.sessions.SessionMiddleware",  # Django's, with passive fragments
     "django.middleware.locale.LocaleMiddleware",
     "accounts.middleware.SignInLanguageMiddleware",
     "accounts.middleware.SignInBackoffMiddleware",

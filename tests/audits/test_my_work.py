@@ -321,3 +321,22 @@ def test_every_row_opens_the_page_where_its_work_is_done(client, cast, delivered
             assert client.get(item.url, follow=True).status_code == 200, (user, item)
             opened.add(item.kind)
     assert len(opened) >= 15  # every kind of row the worlds above make
+
+
+def test_signing_out_while_the_landing_fragment_loads_is_not_an_error(client, cast, monkeypatch):
+    """The fragment is fetched in the background as the landing page loads, so the user may
+    sign out while it is in flight; it never saves the session, so it cannot fail on the
+    session's deletion (transferdesk/sessions.py), and it stays private to its user."""
+    from django.contrib.sessions.models import Session
+
+    from audits import views_mywork
+
+    def signed_out_meanwhile(user):
+        Session.objects.all().delete()  # what the concurrent sign-out request does
+        return []
+
+    client.force_login(cast.broker)
+    monkeypatch.setattr(views_mywork, "my_work", signed_out_meanwhile)
+    response = client.get(reverse("work:top"))
+    assert response.status_code == 200
+    assert "Cookie" in response["Vary"] and "private" in response["Cache-Control"]
