@@ -377,9 +377,10 @@ def _admin_chain(user: Any) -> Iterable[WorkItem]:
             what=_("Audit chain verification failed"),
             title=_("first bad event {seq}").format(seq=last.first_bad_seq or "?"),
             deal="",
+            # Administrators see the verification job's runs (the chain pages are compliance's).
             url=reverse("audits:chain_run", args=[last.pk])
             if user.has_role(Role.COMPLIANCE)
-            else reverse("admin:index"),
+            else reverse("periodic_jobs"),
             since=last.finished_at or last.started_at,
         )
 

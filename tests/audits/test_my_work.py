@@ -252,6 +252,30 @@ def test_an_administrator_sees_failed_periodic_jobs_and_locked_out_accounts(clie
     assert [kind for kind, _t, _d in rows] == ["account_locked"]
 
 
+def test_a_failed_chain_verification_waits_on_officers_and_administrators(client, cast):
+    from audits.models.backups import RunStatus
+    from audits.models.verification import ChainVerificationRun
+
+    failed = ChainVerificationRun.objects.create(
+        trigger="daily", status=RunStatus.FAILED, first_bad_seq=7, started_at=days(-1)
+    )
+    for user, url in (
+        (cast.admin, reverse("periodic_jobs")),
+        (cast.compliance, reverse("audits:chain_run", args=[failed.pk])),
+    ):
+        client.force_login(user)
+        items = client.get(reverse("work:mine")).context["page_obj"].object_list
+        assert [(i.kind, i.title, i.url) for i in items] == [
+            ("chain_failed", "first bad event 7", url)
+        ]
+    _response, rows = page_rows(client, cast.broker)
+    assert "chain_failed" not in {kind for kind, _t, _d in rows}
+    # A later verification that passed clears it.
+    ChainVerificationRun.objects.create(trigger="daily", status=RunStatus.SUCCEEDED)
+    _response, rows = page_rows(client, cast.compliance)
+    assert rows == []
+
+
 def test_nothing_waiting_shows_the_empty_state_in_both_languages(client, cast):
     newcomer = UserFactory(username="newcomer", organization=cast.buyer_org, roles=[Role.BUYER])
     client.force_login(newcomer)
