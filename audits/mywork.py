@@ -17,11 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.choices import Role
 from customers.models import ImportStatus, ImportUpload
@@ -221,18 +222,36 @@ def _compliance_requests(user: Any) -> Iterable[WorkItem]:
         )
 
 
-def _compliance_followups(user: Any) -> Iterable[WorkItem]:
-    tasks = portal_selectors.overdue_tasks(user)
-    for task in tasks:
+def _followups_per_deal(
+    tasks: QuerySet[FollowUpTask], *, kind: str, what: str | Promise, url: Callable[[Any], str]
+) -> Iterable[WorkItem]:
+    """One row per deal, not per task: an erasure makes a task for every record handed over,
+    so a row per task would grow with the customer book. Due: the deal's earliest deadline."""
+    groups = (
+        tasks.order_by()
+        .values("deal_id", "deal__reference")
+        .annotate(count=Count("pk"), due=Min("due_at"), since=Min("created_at"))
+    )
+    for group in groups:
+        count = group["count"]
         yield WorkItem(
-            kind="followup_overdue",
-            what=_("Buyer follow-up task past its deadline"),
-            title=str(task.get_kind_display()),
-            deal=task.deal.reference,
-            url=reverse("portal:overdue"),
-            due_at=task.due_at,
-            since=task.created_at,
+            kind=kind,
+            what=what,
+            title=ngettext("%(counter)s record", "%(counter)s records", count) % {"counter": count},
+            deal=group["deal__reference"],
+            url=url(group["deal_id"]),
+            due_at=group["due"],
+            since=group["since"],
         )
+
+
+def _compliance_followups(user: Any) -> Iterable[WorkItem]:
+    return _followups_per_deal(
+        portal_selectors.overdue_tasks(user),
+        kind="followup_overdue",
+        what=_("Buyer follow-up tasks past their deadline"),
+        url=lambda deal_id: reverse("portal:overdue"),
+    )
 
 
 def _compliance_reviews(user: Any) -> Iterable[WorkItem]:
@@ -310,21 +329,12 @@ def _buyer_receipts(user: Any) -> Iterable[WorkItem]:
 
 
 def _buyer_followups(user: Any) -> Iterable[WorkItem]:
-    tasks = (
-        FollowUpTask.objects.restrict(user, "portal")
-        .filter(status=FollowUpStatus.OPEN)
-        .select_related("deal")
+    return _followups_per_deal(
+        FollowUpTask.objects.restrict(user, "portal").filter(status=FollowUpStatus.OPEN),
+        kind="followup_due",
+        what=_("Follow-up tasks to carry out and attest"),
+        url=lambda deal_id: reverse("portal:tasks", args=[deal_id]),
     )
-    for task in tasks:
-        yield WorkItem(
-            kind="followup_due",
-            what=_("Follow-up task to carry out and attest"),
-            title=str(task.get_kind_display()),
-            deal=task.deal.reference,
-            url=reverse("portal:tasks", args=[task.deal_id]),
-            due_at=task.due_at,
-            since=task.created_at,
-        )
 
 
 def _buyer_answers(user: Any) -> Iterable[WorkItem]:
