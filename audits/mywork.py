@@ -1,4 +1,4 @@
-""" "My work": everything that waits on one user, from every app, most urgent first.
+"""My work: everything that waits on one user, from every app, most urgent first.
 
 Each role has its sources (``SOURCES``); a source is one query scoped to the user (through the
 door, ``restrict``, or by the user's own rows) turned into ``WorkItem`` rows, so a page costs

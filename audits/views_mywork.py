@@ -1,4 +1,4 @@
-""" "My work": the page of everything waiting on the signed-in user, and its top rows for the
+"""My work: the page of everything waiting on the signed-in user, and its top rows for the
 landing pages (an htmx fragment, so that the pages of lower apps show it by URL name)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-""" "My work" (issue 17): per role, the page lists exactly what waits on this user — not another
+"""My work (issue 17): per role, the page lists exactly what waits on this user — not another
 deal's, not another user's — overdue first, then by due date, then the oldest undated work;
 each row links to the page where it is done; the query count does not grow with the work.
 

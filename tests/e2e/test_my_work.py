@@ -1,4 +1,4 @@
-""" "My work" in the browser (issue 17): each role signs in, finds the top of what waits on them
+"""My work in the browser (issue 17): each role signs in, finds the top of what waits on them
 on the page they land on, opens it and arrives where the work is done; then their "my work"
 page, screenshotted in English and Chinese (``var/screenshots/my-work-<role>-<lang>.png``).
 
