@@ -76,6 +76,109 @@ def user_set_language(*, user: User, language: str) -> bool:
     return User.objects.filter(pk=user.pk).update(language=language) == 1
 
 
+# --- the Django admin ------------------------------------------------------------------------
+
+#: Flags of a user that give power: turning one on is a grant, turning it off a revocation.
+POWER_FLAGS = ("is_staff", "is_superuser")
+
+
+def _m2m_events(*, actor: Any, user: User, kind: str, before: set[str], after: set[str]) -> None:
+    for name in sorted(after - before):
+        record_event(
+            action=AuditAction.GRANT, actor=actor, obj=user, details={"step": "admin", kind: name}
+        )
+    for name in sorted(before - after):
+        record_event(
+            action=AuditAction.REVOKE, actor=actor, obj=user, details={"step": "admin", kind: name}
+        )
+
+
+def _permission_names(permissions: Iterable[Any]) -> set[str]:
+    return {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
+
+
+@transaction.atomic  # not durable: the Django admin calls it inside its own transaction
+def user_admin_save(
+    *,
+    actor: Any,
+    user: User,
+    changed: Iterable[str],
+    created: bool,
+    groups: Iterable[Group] | None = None,
+    permissions: Iterable[Any] | None = None,
+) -> User:
+    """Create or change a user from the Django admin, with the events the trail needs.
+
+    One CREATE or UPDATE event naming the fields changed (never their values); a GRANT or a
+    REVOKE for each role (group), global permission and power flag (staff, superuser) given
+    or taken (guarantee 6: who gave what to whom). ``groups`` and ``permissions``, when
+    given, are the user's new sets: the admin's form leaves them to this function.
+    """
+    previous = None if created else User.objects.filter(pk=user.pk).first()
+    before_groups = set(previous.groups.values_list("name", flat=True)) if previous else set()
+    before_perms = (
+        _permission_names(previous.user_permissions.select_related("content_type"))
+        if previous
+        else set()
+    )
+    user.save()
+    password_fields = {"password1", "password2", "usable_password"}
+    fields = sorted(
+        {"password" if name in password_fields else name for name in changed}
+        - {"groups", "user_permissions"}
+    )
+    record_event(
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        actor=actor,
+        obj=user,
+        details={"step": "admin", "fields": fields},
+    )
+    for flag in POWER_FLAGS:
+        was, now = bool(previous and getattr(previous, flag)), bool(getattr(user, flag))
+        if was != now:
+            record_event(
+                action=AuditAction.GRANT if now else AuditAction.REVOKE,
+                actor=actor,
+                obj=user,
+                details={"step": "admin", "flag": flag},
+            )
+    if groups is not None:
+        groups = list(groups)
+        user.groups.set(groups)
+        _m2m_events(
+            actor=actor,
+            user=user,
+            kind="role",
+            before=before_groups,
+            after={g.name for g in groups},
+        )
+    if permissions is not None:
+        permissions = list(permissions)
+        user.user_permissions.set(permissions)
+        _m2m_events(
+            actor=actor,
+            user=user,
+            kind="permission",
+            before=before_perms,
+            after=_permission_names(permissions),
+        )
+    user.__dict__.pop("role_names", None)  # the cached roles are stale now
+    return user
+
+
+@transaction.atomic  # not durable: called inside the admin's own transaction
+def user_admin_password_set(*, actor: Any, user: Any) -> None:
+    """Record that an administrator set ``user``'s password in the Django admin. Django's
+    password form saves the new hash itself; the admin calls this in the same transaction,
+    so the new password and its event exist together or not at all."""
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=user,
+        details={"step": "admin", "fields": ["password"]},
+    )
+
+
 # --- invitations ----------------------------------------------------------------------------
 
 #: Roles a compliance officer or an administrator invites to their own firm; buyers are only

@@ -7,10 +7,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from transferdesk.admin import ReadOnlyAdmin
 from transferdesk.crypto.admin import MaskedHistoryAdmin, masked_personal_data
 
 from .choices import OrganizationKind
 from .models import Customer, ImportUpload, Interaction, Organization, PurchaseRecord
+from .services import organization_admin_save
 
 
 @admin.register(Organization)
@@ -19,6 +21,18 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_filter = ("kind", "country")
     search_fields = ("legal_name", "slug", "registration_number")
     prepopulated_fields = {"slug": ("legal_name",)}
+    actions = None
+
+    def save_model(self, request: Any, obj: Organization, form: Any, change: bool) -> None:
+        """Through the service the trail depends on: the save and its audit event together."""
+        organization_admin_save(
+            actor=request.user, organization=obj, changed=form.changed_data, created=not change
+        )
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        # An organisation's deletion would cascade to its invitations and imports and is
+        # refused by its users and deals anyway: organisations are kept, never deleted.
+        return False
 
     @admin.display(description=_("Access to the book"))
     def book_access(self, obj: Organization) -> str:
@@ -57,7 +71,7 @@ class InteractionAdmin(MaskedHistoryAdmin):
 
 
 @admin.register(ImportUpload)
-class ImportUploadAdmin(admin.ModelAdmin):
+class ImportUploadAdmin(ReadOnlyAdmin):
     """Imports and their outcome, read-only; the encrypted file itself is never shown (and is
     gone once the import ends)."""
 
@@ -72,9 +86,3 @@ class ImportUploadAdmin(admin.ModelAdmin):
     list_filter = ("status", "organization")
     list_select_related = ("organization", "uploaded_by")
     exclude = ("content",)
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False

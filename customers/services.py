@@ -515,6 +515,30 @@ def customer_correct_core(
     return customer
 
 
+# --- organisations ---------------------------------------------------------------------------
+
+
+@transaction.atomic  # not durable: the Django admin calls it inside its own transaction
+def organization_admin_save(
+    *, actor: Any, organization: Organization, changed: list[str], created: bool
+) -> Organization:
+    """Create or change an organisation from the Django admin, with its audit event.
+
+    The event names the fields changed, never their values (contact details are business
+    contact data, but the trail records ids and codes). Organisations are made and edited only
+    there; who may read their customer book is given on the audited access page.
+    """
+    organization.full_clean()
+    organization.save()
+    record_event(
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        actor=actor,
+        obj=organization,
+        details={"step": "admin", "fields": sorted(changed)},
+    )
+    return organization
+
+
 # --- organisation permissions -------------------------------------------------------------
 
 
@@ -1148,6 +1172,11 @@ def _upload_wipe(upload: ImportUpload) -> None:
 
 def _upload_expire_after() -> datetime.timedelta:
     return datetime.timedelta(hours=getattr(settings, "IMPORT_UPLOAD_EXPIRE_HOURS", 24))
+
+
+def import_upload_expires_at(upload: ImportUpload) -> datetime.datetime:
+    """When an upload still waiting for its mapping is destroyed unimported (the sweeper)."""
+    return upload.created_at + _upload_expire_after()
 
 
 def _lease() -> datetime.timedelta:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from transferdesk.http import AuthenticatedHttpRequest
-from transferdesk.middleware import mark_passive
+from transferdesk.sessions import passive_session
 
 from . import services
 from .choices import Delivery
@@ -34,11 +34,11 @@ def _unread(user: object) -> int:
 STOP_POLLING = 286
 
 
+@passive_session
 def bell(request: HttpRequest) -> HttpResponse:
     """The unread count in the top bar, fetched by htmx on load and once a minute. The poll
-    is not the person's activity (``mark_passive``: it never keeps an idle session alive);
+    is not the person's activity (``passive_session``: it never keeps an idle session alive);
     once the session has ended, it answers "stop polling" rather than the sign-in page."""
-    mark_passive(request)
     if not request.user.is_authenticated:
         return HttpResponse(status=STOP_POLLING)
     return render(request, "notifications/_bell.html", {"unread": _unread(request.user)})

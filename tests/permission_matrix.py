@@ -90,6 +90,9 @@ MATRIX: dict[str, Row] = {
     "transfers:approval_queue": Row(only({"compliance": 200})),
     # Compliance officers (and the Django admin's staff: tests/transferdesk/test_periodic.py).
     "periodic_jobs": Row(only({"compliance": 200})),
+    # Everyone's own work: nothing of anybody else's (tests/audits/test_my_work.py).
+    "work:mine": Row(signed_in(200)),
+    "work:top": Row(signed_in(200)),
     "transfers:verify_receipt": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
     "transfers:deal_detail": Row(
         only({"broker": 200, "other_broker": 404, "compliance": 200}), kwargs=_deal

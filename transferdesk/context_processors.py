@@ -22,10 +22,15 @@ class NavItem:
         return reverse(self.url_name)
 
 
+#: Second, after the role's own landing page. Not in the compliance officers' bar, which is
+#: full at 1280 pixels: their landing page (the dashboard) leads with it and links to it.
+MY_WORK = NavItem(_("My work"), "work:mine")
+
 #: What each role sees in the top navigation. Later issues add their pages here.
 NAVIGATION: dict[str, list[NavItem]] = {
     Role.BROKER: [
         NavItem(_("Deals"), "transfers:deal_list"),
+        MY_WORK,
         NavItem(_("Customers"), "customers:organization_list"),
         NavItem(_("Buyer questions"), "portal:question_queue"),
     ],
@@ -38,7 +43,7 @@ NAVIGATION: dict[str, list[NavItem]] = {
         NavItem(_("Follow-ups"), "portal:overdue"),
         NavItem(_("Data-subject requests"), "requests:request_list"),
     ],
-    Role.BUYER: [NavItem(_("Data room"), "portal:home")],
+    Role.BUYER: [NavItem(_("Data room"), "portal:home"), MY_WORK],
 }
 
 
@@ -50,6 +55,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     for role in (Role.BROKER, Role.COMPLIANCE, Role.BUYER):
         if user.has_role(role):
             items.extend(i for i in NAVIGATION[role] if i not in items)
+    if user.is_staff and not user.has_role(Role.COMPLIANCE) and MY_WORK not in items:
+        items.append(MY_WORK)
     current = request.resolver_match.view_name if request.resolver_match else ""
     # The item for this very page wins; otherwise the first item of the page's namespace.
     exact = next((i for i in items if i.url_name == current), None)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse
 
 from .clientip import client_ip, request_from_trusted_proxy
@@ -81,20 +80,3 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = get_request_id() or "-"
         return True
-
-
-def mark_passive(request: HttpRequest) -> None:
-    """Mark ``request`` as one the page makes by itself (a poll, such as the bell's count):
-    it is not the person's activity, so it does not push the session's idle timeout on."""
-    request.passive = True  # type: ignore[attr-defined]
-
-
-class SessionMiddleware(DjangoSessionMiddleware):
-    """Django's session middleware, except that a passive request (``mark_passive``) saves
-    nothing it did not change: with ``SESSION_SAVE_EVERY_REQUEST`` each response renews the
-    session's expiry, and a tab left open would otherwise poll its session alive for ever."""
-
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if getattr(request, "passive", False) and not request.session.modified:
-            return response
-        return super().process_response(request, response)

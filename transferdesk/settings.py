@@ -75,8 +75,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Django's, but a poll the page makes by itself does not renew the idle timeout.
-    "transferdesk.middleware.SessionMiddleware",
+    "transferdesk.sessions.SessionMiddleware",  # Django's, with passive fragments
     "django.middleware.locale.LocaleMiddleware",
     "accounts.middleware.SignInLanguageMiddleware",
     "accounts.middleware.SignInBackoffMiddleware",

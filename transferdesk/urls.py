@@ -13,6 +13,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("jobs/<uuid:pk>/progress", views.job_progress, name="job_progress"),
     path("jobs/periodic/", views.periodic_jobs, name="periodic_jobs"),
+    path("work/", include("audits.urls_mywork")),
     path("accounts/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
     path("invite/<str:token>/", invitation_accept, name="invitation_accept"),

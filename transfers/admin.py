@@ -9,10 +9,9 @@ pages and their services. No snapshot, seal or signature is shown.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
+
+from transferdesk.admin import ReadOnlyAdmin
 
 from .models import (
     DealAssignment,
@@ -24,21 +23,6 @@ from .models import (
     StageManifest,
     TransferDeal,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """View only, whatever the operator's permissions (superusers included)."""
-
-    actions = None
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(TransferDeal)

@@ -91,3 +91,17 @@ def test_the_data_key_admin_never_shows_key_material(admin_client, secret_custom
     assert "wrapped key" not in page.lower()
     assert wrapped.hex() not in page
     assert base64.b64encode(wrapped).decode() not in page
+
+
+def test_posting_a_history_version_does_not_revert_the_customer(admin_client, secret_customer):
+    """django-simple-history saves what is POSTed to a version page (a revert, encrypted
+    fields included, with no audit event); the masked admin refuses it."""
+    first = secret_customer.history.order_by("history_id").first()
+    url = reverse(
+        "admin:customers_customer_simple_history", args=[secret_customer.pk, first.history_id]
+    )
+    assert admin_client.post(url, {"_save": "Save"}).status_code == 403
+    secret_customer.refresh_from_db()
+    assert (secret_customer.segment, secret_customer.email) == (
+        "retail", "adminsentinel2@example.com",
+    )  # fmt: skip

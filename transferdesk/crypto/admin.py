@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -60,6 +61,16 @@ class MaskedHistoryAdmin(SimpleHistoryAdmin):
 
     def revert_disabled(self, request: Any, obj: Any = None) -> bool:
         return True
+
+    def history_form_view(
+        self, request: Any, object_id: str, version_id: str, extra_context: Any = None
+    ) -> Any:
+        """A version, to look at. django-simple-history saves whatever is POSTed here (a
+        revert to that version, encrypted fields included) whatever ``revert_disabled`` says,
+        with no service and no audit event: a POST is refused."""
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_historical_record_context_helper(self, request: Any, historical_record: Any) -> Any:
         return _MaskedContextHelper(self.model, historical_record)
