@@ -33,7 +33,7 @@ class DealForm(forms.ModelForm):
             "cross_border_assessment",
         ]
         widgets = {
-            "target_closing_date": forms.DateInput(attrs={"type": "date"}),
+            "target_closing_date": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
             "purposes": forms.Textarea(attrs={"rows": 3}),
             "cross_border_assessment": forms.Textarea(attrs={"rows": 3}),
         }

@@ -82,7 +82,8 @@ def _campaign(request: HttpRequest, pk: Any) -> NoticeCampaign:
 class CampaignForm(forms.Form):
     objection_deadline = forms.DateTimeField(
         label=gettext_lazy("Objection deadline"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        # The value a datetime-local input accepts, whatever the language's own format.
+        widget=forms.DateTimeInput(format="%Y-%m-%dT%H:%M", attrs={"type": "datetime-local"}),
         help_text=gettext_lazy("Customers can object until then; identified stages wait for it."),
     )
     purpose_changed = forms.BooleanField(

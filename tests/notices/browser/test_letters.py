@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from datetime import timedelta
 from io import BytesIO
 
@@ -19,7 +18,7 @@ from audits.choices import AuditAction
 from audits.models import AuditEvent
 from tests.e2e.browser import SCREENSHOT_DIR, screenshot, sign_in, use_language
 from tests.factories import PASSWORD, CustomerFactory
-from tests.support.pdf_pages import render_pages
+from tests.support.pdf_pages import qr_codes
 from transferdesk.celery import app
 from transfers import notices, services
 from transfers.choices import AssignmentRole
@@ -61,21 +60,6 @@ def _campaign_with_letters(cast):
     return campaign, people
 
 
-def _qr_codes(pdf: bytes, tmp_path) -> list[str]:
-    """Decode the QR codes of every page as a phone camera would (zbar on the rendered page)."""
-    source = tmp_path / "letters.pdf"
-    source.write_bytes(pdf)
-    pages = len(PdfReader(BytesIO(pdf)).pages)
-    render_pages(source, tmp_path / "page", first=1, last=pages, dpi=150)
-    tool = shutil.which("zbarimg")
-    assert tool, "zbarimg (zbar-tools) is installed by make test"
-    codes = []
-    for png in sorted(tmp_path.glob("page-*.png")):
-        out = subprocess.run([tool, "--quiet", "--raw", str(png)], capture_output=True, text=True)
-        codes.append(out.stdout.strip())
-    return codes
-
-
 @pytest.mark.parametrize("lang", ["en", "zh-hans"])
 def test_the_broker_prints_the_letters_and_records_them(
     cast, page: Page, live_server, console, tmp_path, settings, lang
@@ -100,7 +84,7 @@ def test_the_broker_prints_the_letters_and_records_them(
     assert "12 High Street" in english and "You can object until" in english
     assert "上海市黄浦区南京东路1号" in chinese and "您可以在" in chinese
     # Each QR code opens that customer's own page, in their language.
-    codes = _qr_codes(pdf, tmp_path)
+    codes = qr_codes(pdf, tmp_path)
     assert all(code.startswith(live_server.url + "/n/") for code in codes), codes
     shown = 1 + texts.index(chinese if lang == "zh-hans" else english)
     shutil.copy(tmp_path / f"page-{shown}.png", SCREENSHOT_DIR / f"notice-letter-{lang}.png")
