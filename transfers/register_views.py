@@ -159,6 +159,8 @@ def campaign_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             ],
             "failures": Paginator(failures, PAGE_SIZE).get_page(request.GET.get("failures")),
             "manual": Paginator(manual, PAGE_SIZE).get_page(request.GET.get("manual")),
+            # Once every letter and call is recorded, say so, not "every address is usable".
+            "manual_done": counts.get(NoticeStatus.MANUAL_DONE, 0),
             "approval_refusal": notices.approval_refusal(actor=request.user, campaign=campaign),
             "can_send": TransferDeal.objects.restrict(request.user, "plan")
             .filter(pk=campaign.deal_id)

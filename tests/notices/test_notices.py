@@ -110,6 +110,10 @@ def test_customers_without_an_address_are_listed_for_a_letter_not_skipped(
     client.post(f"/notices/manual/{manual.pk}/", {"channel": "phone"})
     manual.refresh_from_db()
     assert manual.status == NoticeStatus.MANUAL_DONE and manual.channel == "phone"
+    # Once recorded, the list says so; it does not claim every address was usable.
+    page = client.get(f"/notices/{campaign.pk}/").content.decode()
+    assert "The letter or call is recorded" in page
+    assert "Every customer has a usable e-mail address" not in page
 
 
 def test_a_changed_purpose_needs_consent_before_an_identified_stage(

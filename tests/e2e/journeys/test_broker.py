@@ -17,6 +17,7 @@ journey approves them on her page).
 from __future__ import annotations
 
 import re
+import shutil
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from audits.models import AuditEvent
 from customers.choices import Tier
 from customers.models import Customer
 from customers.services import organization_grant
-from tests.e2e.browser import sign_in, use_language
+from tests.e2e.browser import SCREENSHOT_DIR, sign_in, use_language
 from tests.e2e.conftest import ConsoleWatch
 from tests.e2e.journeys.journey import LANGUAGES, Journey
 from tests.factories import PASSWORD, Cast
@@ -281,6 +282,8 @@ def test_broker_creates_a_deal_imports_plans_stages_and_prints_letters(
     assert "王小明" in texts[0] + texts[1] and "上海市浦东新区世纪大道1号" in texts[0] + texts[1]
     assert "赵丽" in texts[0] + texts[1] and "广州市天河区体育西路2号" in texts[0] + texts[1]
     codes = qr_codes(pdf, tmp_path)
+    letter = SCREENSHOT_DIR / "journeys" / f"broker-{j.step:02d}-letter-{lang}.png"
+    shutil.copy(tmp_path / "page-1.png", letter)  # the printed page, to look at with the rest
     links = [notices.link_resolve(code.rsplit("/n/", 1)[1].rstrip("/")) for code in codes]
     assert all(code.startswith(live_server.url + "/n/") for code in codes), codes
     assert {link.customer.reference for link in links} == {"TD-000001", "TD-000003"}
@@ -300,7 +303,11 @@ def test_broker_creates_a_deal_imports_plans_stages_and_prints_letters(
         with page.expect_navigation():
             row.get_by_role("button", name=t("Done"), exact=True).click()
         expect(page.get_by_text(t("Recorded."))).to_be_visible()
-    expect(page.get_by_text(t("Every customer has a usable e-mail address"))).to_be_visible()
+    with translation.override(lang):
+        recorded = translation.ngettext(
+            "The letter or call is recorded", "All %(n)s letters and calls are recorded", 2
+        ) % {"n": 2}
+    expect(page.get_by_text(recorded)).to_be_visible()
     j.shot("letters-recorded")
     done = Notice.objects.filter(campaign=campaign, status=NoticeStatus.MANUAL_DONE)
     assert dict(done.values_list("customer__reference", "channel")) == {
