@@ -100,6 +100,15 @@ def test_customers_without_an_address_are_listed_for_a_letter_not_skipped(
 ):
     customers_of(cast.seller, languages=("en",))
     no_address = CustomerFactory(organization=cast.seller, email="")
+    # Before the notices are sent, the page does not claim every address is usable.
+    draft = notices.campaign_prepare(
+        actor=cast.broker, deal=deal, objection_deadline=timezone.now() + timedelta(days=30)
+    )
+    client.force_login(cast.broker)
+    page = client.get(f"/notices/{draft.pk}/").content.decode()
+    assert "Every customer has a usable e-mail address" not in page
+    assert "listed here once the notices are sent" in page
+    draft.delete()
     campaign, job = send_campaign(cast, deal, django_capture_on_commit_callbacks)
     manual = campaign.notices.get(customer=no_address)
     assert manual.status == NoticeStatus.MANUAL

@@ -237,6 +237,7 @@ def test_broker_creates_a_deal_imports_plans_stages_and_prints_letters(
     campaign = NoticeCampaign.objects.get(deal=deal)
     assert (campaign.status, campaign.prepared_by) == (CampaignStatus.DRAFT, cast.broker)
     assert {s["name"] for s in campaign.stages_planned} == {name for name, *_ in plans}
+    expect(page.get_by_text(t("Not sent yet"))).to_be_visible()
     j.shot("notices-prepared")
     for language, words in (("en", "You can object until"), ("zh-hans", "您可以在")):
         page.get_by_role(
