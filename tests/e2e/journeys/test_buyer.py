@@ -126,7 +126,7 @@ def test_buyer_reviews_records_asks_a_question_acknowledges_a_receipt_completes_
 
     broker = own_browser(cast.broker.username)
     try:
-        broker.get_by_role("link", name=t("Buyer questions")).click()
+        broker.get_by_role("link", name=t("Buyer questions"), exact=True).click()
         broker.get_by_role("link", name="合同到期日 Contract end date").first.click()
         broker.get_by_label(j.label("Answer")).fill("2027年6月30日到期。")
         with broker.expect_navigation():
