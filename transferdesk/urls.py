@@ -14,6 +14,9 @@ urlpatterns = [
     path("jobs/<uuid:pk>/progress", views.job_progress, name="job_progress"),
     path("jobs/periodic/", views.periodic_jobs, name="periodic_jobs"),
     path("accounts/", include("accounts.urls")),
+    # allauth: its sign-in steps and second factors (/accounts/2fa/).
+    path("accounts/", include("accounts.allauth_urls")),
+    path("accounts/2fa/", include("allauth.mfa.urls")),
     path("invite/<str:token>/", invitation_accept, name="invitation_accept"),
     path("customers/", include("customers.urls")),
     path("deals/", include("transfers.urls")),
