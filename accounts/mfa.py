@@ -135,8 +135,7 @@ def step_up(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Accounts come from invitations: nobody signs up. A person adding their very first factor
-    right after signing in is not asked for their password again."""
+    """Accounts come from invitations: nobody signs up."""
 
     error_messages = {
         **DefaultAccountAdapter.error_messages,
@@ -150,9 +149,14 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """Managing one's factors (allauth.mfa) needs a second factor given within
+        ``STEP_UP_MAX_AGE``, as the other dangerous actions do; the very first factor, only a
+        recent sign-in."""
         request = context.request
         user = getattr(request, "user", None)
         if app == "allauth.mfa" and user is not None and user.is_authenticated:
+            if factor_is_fresh(request):
+                return False
             records = get_authentication_records(request, user)
             signed_in_at = max((r.get("at", 0) for r in records), default=0)
             recent = time.time() - signed_in_at < settings.STEP_UP_MAX_AGE.total_seconds()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa import signals as mfa_signals
 from allauth.mfa.models import Authenticator
 from axes.signals import user_locked_out
@@ -89,13 +90,25 @@ def _factor_details(authenticator: Any) -> dict[str, Any]:
 
 
 @receiver(mfa_signals.authenticator_added, dispatch_uid="audits_factor_added")
-def record_factor_added(sender: Any, user: Any = None, authenticator: Any = None, **_: Any) -> None:
+def record_factor_added(
+    sender: Any, request: Any = None, user: Any = None, authenticator: Any = None, **_: Any
+) -> None:
+    """An audit event; and the session counts as having passed that factor (the person just
+    proved they hold it: a code from the app, or the passkey), so enrolment leads on to the
+    page they asked for instead of asking for the factor again."""
     record_event(
         action=AuditAction.FACTOR_ADDED,
         actor=user,
         obj=user,
         details=_factor_details(authenticator),
     )
+    if request is not None and authenticator.type != Authenticator.Type.RECOVERY_CODES:
+        record_authentication(
+            request, user, "mfa", id=authenticator.pk, type=str(authenticator.type)
+        )
+        # allauth sends this signal once the transaction commits, which may be after the
+        # session middleware saved the session: save it here so the record is kept.
+        request.session.save()
 
 
 @receiver(mfa_signals.authenticator_removed, dispatch_uid="audits_factor_removed")

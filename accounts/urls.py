@@ -28,4 +28,5 @@ urlpatterns = [
     ),
     path("invitations/", views.staff_invitations, name="staff_invitations"),
     path("invitations/<uuid:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
+    path("second-factor/buyers/<int:pk>/", views.buyer_second_factor, name="buyer_second_factor"),
 ]

@@ -21,6 +21,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import LANGUAGE_QUERY_PARAMETER
 from django.views.i18n import set_language as django_set_language
 
+from customers.choices import OrganizationKind
+from customers.models import Organization
+
 from . import services
 from .choices import Role
 from .forms import InvitationAcceptForm, InvitationForm
@@ -164,12 +167,32 @@ def staff_invitations(request: HttpRequest) -> HttpResponse:
         .filter(expires_at__gt=timezone.now())
         .select_related("invited_by", "organization")
     )
+    buyers = Organization.objects.filter(kind=OrganizationKind.BUYER).order_by("legal_name")
     return render(
         request,
         "accounts/staff_invitations.html",
-        {"form": form, "pending": pending},
+        {"form": form, "pending": pending, "buyers": buyers},
         status=status,
     )
+
+
+@login_required
+@require_POST
+def buyer_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
+    """Compliance sets whether a buyer organisation's users must use a second factor."""
+    _staff_inviter(request)
+    organization = get_object_or_404(Organization, pk=pk, kind=OrganizationKind.BUYER)
+    required = request.POST.get("required") == "1"
+    if services.buyer_second_factor_set(
+        actor=request.user, organization=organization, required=required
+    ):
+        message = (
+            _("{organisation}: its users must now sign in with a second factor.")
+            if required
+            else _("{organisation}: its users may now sign in with a password alone.")
+        )
+        messages.success(request, message.format(organisation=organization.legal_name))
+    return redirect("accounts:staff_invitations")
 
 
 @login_required

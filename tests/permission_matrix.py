@@ -93,6 +93,13 @@ MATRIX: dict[str, Row] = {
         method="post",
         kwargs=lambda world: {"pk": world.invitation.pk},
     ),
+    # The second-factor policy of a buyer organisation: compliance (and administrators) only.
+    "accounts:buyer_second_factor": Row(
+        only({"compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.buyer_org.pk},
+        data={"required": "0"},
+    ),
     # The invited person's page: the link is the only key, the same page for everyone.
     "invitation_accept": Row(everyone(200), kwargs=lambda world: {"token": world.invitation_token}),
     "transfers:deal_list": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),
