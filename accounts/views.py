@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from allauth.account.internal.flows.login import record_authentication
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -101,6 +102,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             _form_errors(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            # As allauth records a password sign-in: the person may enrol a second factor now.
+            record_authentication(request, user, method="password", username=user.username)
             messages.success(request, _("Welcome: your account is ready."))
             if invitation.deal_id:
                 return redirect("portal:nda", deal_pk=invitation.deal_id)

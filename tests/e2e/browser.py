@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyotp
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page
@@ -30,6 +31,15 @@ def sign_in(page: Page, username: str, password: str, *, second_factor: bool = T
         page.click("form.td-sign-in button[type=submit]")
     if second_factor and user is not None and page.locator("#id_code").count():
         enter_code(page, totp_code(user))
+
+
+def enrol_totp_in_page(page: Page) -> str:
+    """Activate an authenticator app on the enrolment page, typing the code an app computes
+    from the secret the page shows (pyotp). Returns the secret."""
+    page.goto("/accounts/2fa/totp/activate/")
+    secret = page.input_value("#authenticator_secret")
+    enter_code(page, pyotp.TOTP(secret).now())
+    return secret
 
 
 def enter_code(page: Page, code: str) -> None:

@@ -17,7 +17,14 @@ from django.contrib.sessions.models import Session
 from playwright.sync_api import Page, expect
 
 from customers.services import organization_grant
-from tests.e2e.browser import enter_code, screenshot, sign_in, sign_out, use_language
+from tests.e2e.browser import (
+    enrol_totp_in_page,
+    enter_code,
+    screenshot,
+    sign_in,
+    sign_out,
+    use_language,
+)
 from tests.e2e.conftest import ConsoleWatch
 from tests.factories import PASSWORD, Cast, CustomerFactory
 from tests.support.mfa import age_second_factor, totp_code
@@ -44,15 +51,6 @@ def virtual_authenticator(page: Page) -> Any:
         },
     )
     return cdp
-
-
-def enrol_totp_in_the_page(page: Page) -> str:
-    """From the factors page: activate an authenticator app, typing the code computed from the
-    secret the page shows. Returns the secret."""
-    page.goto("/accounts/2fa/totp/activate/")
-    secret = page.input_value("#authenticator_secret")
-    enter_code(page, pyotp.TOTP(secret).now())
-    return secret
 
 
 def test_a_broker_enrols_a_passkey_and_signs_in_with_it_alone(
@@ -88,7 +86,7 @@ def test_a_buyer_enrols_totp_signs_in_with_a_code_and_a_recovery_code_works_once
 ) -> None:
     sign_in(page, "buyer", PASSWORD, second_factor=False)
     expect(page).to_have_url(FACTORS)
-    secret = enrol_totp_in_the_page(page)
+    secret = enrol_totp_in_page(page)
     # allauth then shows the recovery codes generated with the app.
     expect(page).to_have_url(re.compile(r"/accounts/2fa/recovery-codes/"))
     codes = page.input_value("#recovery_codes").split()
