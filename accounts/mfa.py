@@ -126,6 +126,7 @@ def step_up(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated and not factor_is_fresh(request):
             if not has_factor(request.user):
+                messages.info(request, _("This action needs a second factor: add one first."))
                 return HttpResponseRedirect(reverse("mfa_index"))
             messages.info(request, _("Confirm it is you: give your second factor again."))
             return suspend_request(request, reverse("mfa_reauthenticate"))

@@ -3,6 +3,8 @@ and their audit events. TOTP codes are computed with pyotp, as an authenticator 
 
 from __future__ import annotations
 
+import uuid
+
 import pyotp
 import pytest
 from allauth.mfa.models import Authenticator
@@ -148,3 +150,13 @@ def test_enrolling_removing_and_using_a_recovery_code_are_audit_events(
     assert not Authenticator.objects.filter(pk=totp.pk).exists()
     removed = AuditEvent.objects.filter(action=AuditAction.FACTOR_REMOVED, actor=cast.broker)
     assert removed.filter(details__type="totp").exists()
+
+
+def test_a_buyer_let_in_without_a_factor_must_still_add_one_to_export(client, cast):
+    Organization.objects.filter(pk=cast.buyer_org.pk).update(second_factor_required=False)
+    password_only(client, "buyer")
+    assert client.get("/portal/").status_code == 200
+    url = reverse("portal:export", kwargs={"pk": uuid.uuid4(), "fmt": "csv"})
+    response = client.post(url)
+    assert response.status_code == 302 and response["Location"] == FACTORS
+    assert "This action needs a second factor" in client.get(FACTORS).text
