@@ -44,7 +44,19 @@ from .choices import Role
 
 #: Paths a person without a passed second factor may still open: the sign-in and factor pages
 #: themselves, signing out, the language switcher, static files and the health probes.
-OPEN_PREFIXES = ("/accounts/", "/invite/", "/i18n/", "/static/", "/healthz", "/readyz", "/favicon")
+OPEN_PREFIXES = (
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/2fa/",
+    "/accounts/reauthenticate/",
+    "/accounts/inactive/",
+    "/invite/",
+    "/i18n/",
+    "/static/",
+    "/healthz",
+    "/readyz",
+    "/favicon",
+)
 
 
 def second_factor_required(user: Any) -> bool:
