@@ -56,7 +56,9 @@ class SignInBackoffMiddleware:
     behind that address waits for the window to end.
     """
 
-    SIGN_IN_VIEWS = frozenset({"accounts:login", "admin:login"})
+    SIGN_IN_VIEWS = frozenset(
+        {"accounts:login", "admin:login", "mfa_authenticate", "mfa_login_webauthn"}
+    )
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

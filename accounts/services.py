@@ -407,3 +407,32 @@ def invitation_revoke(*, actor: Any, invitation: Invitation) -> bool:
         details={"step": "revoked", "role": invitation.role},
     )
     return True
+
+
+# --- second-factor policy of buyer organisations ---------------------------------------------
+
+
+@transaction.atomic
+def buyer_second_factor_set(*, actor: Any, organization: Organization, required: bool) -> bool:
+    """Compliance decides whether a buyer organisation's users must sign in with a second
+    factor (accounts.mfa.second_factor_required); False if nothing changed (nothing recorded).
+    Staff organisations always require one: the setting is only for buyers."""
+    if not (actor.is_superuser or actor.has_role(Role.COMPLIANCE)):
+        raise PermissionDenied("only compliance sets the second-factor policy")
+    if organization.kind != OrganizationKind.BUYER:
+        raise ValidationError(_("Only a buyer organisation's policy can be changed."))
+    changed = (
+        Organization.objects.filter(pk=organization.pk)
+        .exclude(second_factor_required=required)
+        .update(second_factor_required=required)
+    )
+    if not changed:
+        return False
+    organization.second_factor_required = required
+    record_event(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=organization,
+        details={"second_factor_required": required},
+    )
+    return True

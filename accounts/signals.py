@@ -4,12 +4,19 @@ sign-in switches to the language the user last chose.
 Django and django-axes announce sign-ins, sign-outs, failures and lockouts as signals; these
 receivers turn each into an audit event. Failed attempts record the username that was typed
 (an account name, so that attacks on one account can be seen), never the password.
+
+allauth.mfa announces second factors the same way: enrolling and removing one, and using a
+recovery code, are audit events; a wrong code is a failed sign-in (``user_login_failed``), so
+django-axes counts it towards the lock-out exactly like a wrong password.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.internal.flows.login import record_authentication
+from allauth.mfa import signals as mfa_signals
+from allauth.mfa.models import Authenticator
 from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -75,4 +82,67 @@ def record_lockout(sender: Any, request: Any = None, username: str | None = None
         action=AuditAction.ACCOUNT_LOCKED,
         obj=_account(username),
         details={"username": username},
+    )
+
+
+def _factor_details(authenticator: Any) -> dict[str, Any]:
+    return {"type": str(authenticator.type), "authenticator": authenticator.pk}
+
+
+@receiver(mfa_signals.authenticator_added, dispatch_uid="audits_factor_added")
+def record_factor_added(
+    sender: Any, request: Any = None, user: Any = None, authenticator: Any = None, **_: Any
+) -> None:
+    """An audit event; and the session counts as having passed that factor (the person just
+    proved they hold it: a code from the app, or the passkey), so enrolment leads on to the
+    page they asked for instead of asking for the factor again."""
+    record_event(
+        action=AuditAction.FACTOR_ADDED,
+        actor=user,
+        obj=user,
+        details=_factor_details(authenticator),
+    )
+    if request is not None and authenticator.type != Authenticator.Type.RECOVERY_CODES:
+        record_authentication(
+            request, user, "mfa", id=authenticator.pk, type=str(authenticator.type)
+        )
+        # allauth sends this signal once the transaction commits, which may be after the
+        # session middleware saved the session: save it here so the record is kept.
+        request.session.save()
+
+
+@receiver(mfa_signals.authenticator_removed, dispatch_uid="audits_factor_removed")
+def record_factor_removed(
+    sender: Any, user: Any = None, authenticator: Any = None, **_: Any
+) -> None:
+    record_event(
+        action=AuditAction.FACTOR_REMOVED,
+        actor=user,
+        obj=user,
+        details=_factor_details(authenticator),
+    )
+
+
+@receiver(mfa_signals.authenticator_used, dispatch_uid="audits_recovery_code_used")
+def record_recovery_code_used(
+    sender: Any, user: Any = None, authenticator: Any = None, **_: Any
+) -> None:
+    if authenticator is not None and authenticator.type == Authenticator.Type.RECOVERY_CODES:
+        record_event(
+            action=AuditAction.RECOVERY_CODE_USED,
+            actor=user,
+            obj=user,
+            details=_factor_details(authenticator),
+        )
+
+
+@receiver(mfa_signals.authentication_failed, dispatch_uid="accounts_wrong_code_is_a_failed_sign_in")
+def count_wrong_code(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
+    """A wrong second-factor code is a failed sign-in for the username: django-axes counts it
+    (and locks out), the audit trail and the per-address back-off record it."""
+    user_model = get_user_model()
+    user_login_failed.send(
+        sender=__name__,
+        credentials={user_model.USERNAME_FIELD: getattr(user, user_model.USERNAME_FIELD, "")},
+        request=request,
     )

@@ -1,21 +1,15 @@
+from allauth.account import views as allauth_views
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from . import views
-from .forms import SignInForm
 
 app_name = "accounts"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html",
-            authentication_form=SignInForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
+    # allauth's sign-in (password, then the second factor, or a passkey alone) under the
+    # product's name for it; allauth's own pages (the factor steps, enrolment) follow below.
+    path("login/", allauth_views.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/",
@@ -34,4 +28,5 @@ urlpatterns = [
     ),
     path("invitations/", views.staff_invitations, name="staff_invitations"),
     path("invitations/<uuid:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
+    path("second-factor/buyers/<int:pk>/", views.buyer_second_factor, name="buyer_second_factor"),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from allauth.account.internal.flows.login import record_authentication
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -20,6 +21,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import LANGUAGE_QUERY_PARAMETER
 from django.views.i18n import set_language as django_set_language
+
+from customers.choices import OrganizationKind
+from customers.models import Organization
 
 from . import services
 from .choices import Role
@@ -98,6 +102,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             _form_errors(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            # As allauth records a password sign-in: the person may enrol a second factor now.
+            record_authentication(request, user, method="password", username=user.username)
             messages.success(request, _("Welcome: your account is ready."))
             if invitation.deal_id:
                 return redirect("portal:nda", deal_pk=invitation.deal_id)
@@ -164,12 +170,32 @@ def staff_invitations(request: HttpRequest) -> HttpResponse:
         .filter(expires_at__gt=timezone.now())
         .select_related("invited_by", "organization")
     )
+    buyers = Organization.objects.filter(kind=OrganizationKind.BUYER).order_by("legal_name")
     return render(
         request,
         "accounts/staff_invitations.html",
-        {"form": form, "pending": pending},
+        {"form": form, "pending": pending, "buyers": buyers},
         status=status,
     )
+
+
+@login_required
+@require_POST
+def buyer_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
+    """Compliance sets whether a buyer organisation's users must use a second factor."""
+    _staff_inviter(request)
+    organization = get_object_or_404(Organization, pk=pk, kind=OrganizationKind.BUYER)
+    required = request.POST.get("required") == "1"
+    if services.buyer_second_factor_set(
+        actor=request.user, organization=organization, required=required
+    ):
+        message = (
+            _("{organisation}: its users must now sign in with a second factor.")
+            if required
+            else _("{organisation}: its users may now sign in with a password alone.")
+        )
+        messages.success(request, message.format(organisation=organization.legal_name))
+    return redirect("accounts:staff_invitations")
 
 
 @login_required

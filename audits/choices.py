@@ -18,6 +18,9 @@ class AuditAction(models.TextChoices):
     SIGN_IN_FAILED = "sign_in_failed", _("Failed sign-in")
     SIGN_OUT = "sign_out", _("Sign-out")
     ACCOUNT_LOCKED = "account_locked", _("Account locked out")
+    FACTOR_ADDED = "factor_added", _("Second factor enrolled")
+    FACTOR_REMOVED = "factor_removed", _("Second factor removed")
+    RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
     # Reads of customer data
     VIEW_SENSITIVE = "view_sensitive", _("Viewed sensitive data")
     VIEW_CORE = "view_core", _("Viewed core data")

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.choices import Role
+from accounts.mfa import step_up
 from transferdesk.permissions import role_required
 from transferdesk.spreadsheets import neutralise
 
@@ -109,6 +110,7 @@ class _Echo:
 
 @require_GET
 @compliance_only  # type: ignore[arg-type]  # a streaming answer is not an HttpResponse subclass
+@step_up  # type: ignore[arg-type]
 def events_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered events as CSV, streamed, formulas neutralised. The export is itself an
     event, written before the first byte leaves so an interrupted download is still recorded."""

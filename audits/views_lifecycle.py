@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from accounts.languages import site_language
+from accounts.mfa import step_up
 from transferdesk import jobs
 from transferdesk.jobs import Job, job_create
 from transferdesk.permissions import role_required
@@ -469,6 +470,7 @@ def incident_report(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 @compliance_only
+@step_up
 def deal_destroy(request: HttpRequest, pk: Any) -> HttpResponse:
     """Confirm, then destroy a cancelled deal or a losing bidder's deal."""
     from transfers.models import TransferDeal

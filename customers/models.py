@@ -65,6 +65,14 @@ class Organization(models.Model):
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
     address = models.TextField(_("address"), blank=True)
+    second_factor_required = models.BooleanField(
+        _("second factor required"),
+        default=True,
+        help_text=_(
+            "For a buyer organisation, set by compliance: its users must sign in with a "
+            "passkey or an authenticator app. Staff always must."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     objects = OrganizationQuerySet.as_manager()

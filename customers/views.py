@@ -33,6 +33,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.choices import Role
+from accounts.mfa import step_up
 from audits.access import log_access
 from audits.choices import AuditAction
 from transferdesk.crypto.errors import DataKeyDestroyed, DecryptionError, MissingMasterKey
@@ -275,6 +276,7 @@ def customer_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 @require_POST
 @role_required(Role.BROKER, Role.COMPLIANCE)
 @_explains_crypto_errors
+@step_up
 def customer_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Show the core fields once (this response only), with the REVEAL and VIEW_CORE events.
 
@@ -563,6 +565,7 @@ def customer_history(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 @require_POST
 @role_required(Role.BROKER)
 @_explains_crypto_errors
+@step_up
 def customer_history_reveal(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The history with core values shown, this response only, with REVEAL and VIEW_CORE
     events naming the core fields shown; for holders of ``reveal_core``."""

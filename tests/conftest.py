@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from tests.factories import Cast, make_cast
-from tests.support import flush
+from tests.support import flush, mfa
 from tests.support.worker import LiveWorker
 
 REQUIRE_SERVICES = os.environ.get("TRANSFERDESK_REQUIRE_SERVICES") == "1"
@@ -67,6 +67,17 @@ def _fast_password_hashing(settings) -> None:
         "django.contrib.auth.hashers.MD5PasswordHasher",
         *settings.PASSWORD_HASHERS,
     ]
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_second_factor(monkeypatch, settings) -> None:
+    """``client.force_login`` leaves a session that passed a second factor (tests/support/mfa).
+
+    A TOTP code computed by a test as its 30 s step ends reaches the server in the next step
+    now and then: the tests accept one step either side (production accepts only the current
+    step, so that a code can never be replayed once allauth forgets it was used)."""
+    mfa.install_force_login_with_factor(monkeypatch)
+    settings.MFA_TOTP_TOLERANCE = 1
 
 
 @pytest.fixture

@@ -74,6 +74,27 @@ MATRIX: dict[str, Row] = {
         method="post",
         kwargs=lambda world: {"pk": world.notification.pk},
     ),
+    # allauth's pages (accounts/allauth_urls.py, allauth.mfa): one's own account only. The
+    # world's users have no authenticator yet (force_login records a passed factor only):
+    # pages about a factor one does not have are 404, or lead back to the factors page.
+    "account_login": Row({**everyone(302), "anonymous": 200}),
+    "account_logout": Row(everyone(302), method="post"),
+    "account_inactive": Row(everyone(200)),
+    "account_reauthenticate": Row(signed_in(200)),
+    "mfa_index": Row(signed_in(200)),
+    "mfa_activate_totp": Row(signed_in(200)),
+    "mfa_deactivate_totp": Row(signed_in(404)),
+    "mfa_authenticate": Row(everyone(302)),
+    "mfa_reauthenticate": Row(signed_in(302)),
+    "mfa_view_recovery_codes": Row(signed_in(404)),
+    "mfa_generate_recovery_codes": Row(signed_in(200)),
+    "mfa_download_recovery_codes": Row(signed_in(404)),
+    "mfa_add_webauthn": Row(signed_in(200)),
+    "mfa_list_webauthn": Row(signed_in(200)),
+    "mfa_login_webauthn": Row(everyone(302)),
+    "mfa_reauthenticate_webauthn": Row(signed_in(302)),
+    "mfa_edit_webauthn": Row(signed_in(404), kwargs=lambda world: {"pk": 1}),
+    "mfa_remove_webauthn": Row(signed_in(404), kwargs=lambda world: {"pk": 1}),
     # Inviting staff: compliance officers (and administrators) only.
     "accounts:staff_invitations": Row(only({"compliance": 200})),
     # The world's invitation is the deal's, made by its broker: the broker may revoke it;
@@ -82,6 +103,13 @@ MATRIX: dict[str, Row] = {
         {**signed_in(404), "broker": 302},
         method="post",
         kwargs=lambda world: {"pk": world.invitation.pk},
+    ),
+    # The second-factor policy of a buyer organisation: compliance (and administrators) only.
+    "accounts:buyer_second_factor": Row(
+        only({"compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.buyer_org.pk},
+        data={"required": "0"},
     ),
     # The invited person's page: the link is the only key, the same page for everyone.
     "invitation_accept": Row(everyone(200), kwargs=lambda world: {"token": world.invitation_token}),

@@ -56,12 +56,16 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",  # allauth.mfa's passkey list
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
     "guardian",
     "simple_history",
     "axes",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "transferdesk",
     "customers",
     "accounts",
@@ -84,6 +88,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # After allauth's: a person who must use a second factor and has none is led to enrolment.
+    "accounts.mfa.SecondFactorPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -135,6 +142,8 @@ AUTHENTICATION_BACKENDS = [
     # Axes first so that a locked-out user is refused before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # allauth's, for its sign-ins that do not check a password here (a passkey).
+    "allauth.account.auth_backends.AuthenticationBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 PASSWORD_HASHERS = [
@@ -153,6 +162,32 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# django-allauth: the sign-in pages (username and password, then the second factor) and the
+# second factors of allauth.mfa: TOTP authenticator apps, recovery codes, WebAuthn passkeys
+# (also as a passwordless sign-in). Accounts come from invitations only: no sign-up.
+ACCOUNT_ADAPTER = "accounts.mfa.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_REDIRECT_URL = LOGOUT_REDIRECT_URL
+# Re-entering a factor (step-up) is valid for ten minutes.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 10 * 60
+# Failed sign-ins (a wrong password or a wrong code) are counted by django-axes per account and
+# address, and per address by accounts/throttle.py: allauth's own counter of them is off (it
+# would answer "too many attempts" before the lock-out page, and counts the proxy's address,
+# not the client's). Its other limits stay.
+ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = "TransferDesk"
+MFA_FORMS = {"authenticate": "accounts.mfa.AuthenticateForm"}
+# WebAuthn needs a secure origin; http://localhost is accepted only when this is on (tests and
+# ``make run``). Never in production.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", not PRODUCTION)
+#: How long a second factor counts as fresh for the dangerous actions (accounts.mfa.step_up).
+STEP_UP_MAX_AGE = timedelta(minutes=10)
 
 # Idle timeout: the session expires after this many seconds without a request.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -5,6 +6,10 @@ from accounts.views import invitation_accept, set_language
 from transfers.register_urls import campaign_urlpatterns
 
 from . import health, views
+
+# The admin signs in through the product's sign-in (password, then the second factor), not
+# through its own password-only form (allauth's documented guard).
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,6 +21,9 @@ urlpatterns = [
     path("work/", include("audits.urls_mywork")),
     path("accounts/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
+    # allauth: its sign-in steps and second factors (/accounts/2fa/).
+    path("accounts/", include("accounts.allauth_urls")),
+    path("accounts/2fa/", include("allauth.mfa.urls")),
     path("invite/<str:token>/", invitation_accept, name="invitation_accept"),
     path("customers/", include("customers.urls")),
     path("deals/", include("transfers.urls")),

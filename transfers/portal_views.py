@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
+from accounts.mfa import step_up
 from audits.access import log_access
 from audits.choices import AuditAction
 from audits.services import record_event
@@ -489,6 +490,7 @@ def verify(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @require_POST
 @portal_page
+@step_up
 def export(request: HttpRequest, pk: Any, fmt: str) -> HttpResponse:
     """A watermarked CSV or XLSX of the stage's records, limited per user."""
     stage = _stage_gate(request, pk)

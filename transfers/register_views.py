@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from accounts.languages import site_language
+from accounts.mfa import step_up
 from accounts.models import User
 from audits.choices import AuditAction
 from audits.services import record_event
@@ -184,6 +185,7 @@ def _campaign_action(request: HttpRequest, pk: Any, service: Any, done: str) -> 
 
 @staff
 @require_POST
+@step_up
 def campaign_approve(request: HttpRequest, pk: Any) -> HttpResponse:
     return _campaign_action(request, pk, notices.campaign_approve, _("Notices approved."))
 

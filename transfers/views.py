@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from accounts.forms import InvitationForm
+from accounts.mfa import step_up
 from accounts.services import invitation_create
 from audits.models import AuditEvent
 from transferdesk.http import AuthenticatedHttpRequest
@@ -410,6 +411,7 @@ def stage_cancel(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 @role_required(Role.COMPLIANCE)
+@step_up
 def stage_approve(request: HttpRequest, pk: Any) -> HttpResponse:
     stage = _stage(request, pk, "approve")
     if stage.submitted_by_id == request.user.pk:

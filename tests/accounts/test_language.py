@@ -11,6 +11,7 @@ from django.utils import translation
 
 from accounts.languages import user_language, user_language_by_id
 from tests.factories import PASSWORD
+from tests.support.mfa import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_switching_language_while_signed_in_stores_it_and_a_new_sign_in_comes_ba
 
     # Another browser, no cookie, English Accept-Language: the sign-in brings the choice back.
     fresh = Client(HTTP_ACCEPT_LANGUAGE="en")
-    response = fresh.post(LOGIN, {"username": "compliance", "password": PASSWORD})
+    response = sign_in(fresh, "compliance", PASSWORD)
     assert response.status_code == 302
     assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "zh-hans"
     landing = fresh.get(response["Location"], follow=True)
@@ -57,7 +58,7 @@ def test_switching_language_while_signed_in_stores_it_and_a_new_sign_in_comes_ba
 
 
 def test_a_user_who_never_chose_signs_in_without_a_language_cookie(cast):
-    response = Client().post(LOGIN, {"username": "broker", "password": PASSWORD})
+    response = sign_in(Client(), "broker", PASSWORD)
     assert response.status_code == 302
     assert settings.LANGUAGE_COOKIE_NAME not in response.cookies
     cast.broker.refresh_from_db()

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from audits.choices import AuditAction
 from audits.models import AuditEvent
 from tests.factories import PASSWORD
+from tests.support.mfa import sign_in
 
 LOGIN = "/accounts/login/"
 PROXY = "10.0.0.5"
@@ -31,7 +32,7 @@ def attempt(client, username, password=PASSWORD, *, via=PROXY, forwarded=None):
     extra = {"REMOTE_ADDR": via}
     if forwarded is not None:
         extra["HTTP_X_FORWARDED_FOR"] = forwarded
-    return client.post(LOGIN, {"username": username, "password": password}, **extra)
+    return sign_in(client, username, password, **extra)
 
 
 def signed_in(client, response) -> bool:
@@ -120,7 +121,7 @@ def test_the_back_off_page_is_translated(client, cast, db, settings):
     attempt(client, "guess", "wrong password", forwarded=CLIENT_1)
     response = client.post(
         LOGIN,
-        {"username": "broker", "password": PASSWORD},
+        {"login": "broker", "password": PASSWORD},
         REMOTE_ADDR=PROXY,
         HTTP_X_FORWARDED_FOR=CLIENT_1,
         HTTP_ACCEPT_LANGUAGE="zh-hans",

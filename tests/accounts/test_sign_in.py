@@ -11,12 +11,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import PASSWORD
+from tests.support import mfa
 
 LOGIN = "/accounts/login/"
 
 
 def sign_in(client, username: str, password: str = PASSWORD):
-    return client.post(LOGIN, {"username": username, "password": password}, follow=True)
+    return mfa.sign_in(client, username, password, follow=True)
 
 
 @pytest.mark.parametrize(

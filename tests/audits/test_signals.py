@@ -22,7 +22,7 @@ def test_signing_in_writes_a_sign_in_event_with_actor_address_and_request_id(cli
     user = UserFactory(username="broker")
     response = client.post(
         reverse(LOGIN),
-        {"username": "broker", "password": PASSWORD},
+        {"login": "broker", "password": PASSWORD},
         REMOTE_ADDR="192.0.2.10",
     )
     assert response.status_code == 302
@@ -45,7 +45,7 @@ def test_signing_out_writes_a_sign_out_event(client):
 
 def test_a_failed_sign_in_records_the_typed_username_and_never_the_password(client):
     user = UserFactory(username="broker")
-    client.post(reverse(LOGIN), {"username": "broker", "password": "wrong-secret-123"})
+    client.post(reverse(LOGIN), {"login": "broker", "password": "wrong-secret-123"})
 
     (event,) = _events(AuditAction.SIGN_IN_FAILED)
     assert event.actor is None
@@ -55,7 +55,7 @@ def test_a_failed_sign_in_records_the_typed_username_and_never_the_password(clie
 
 
 def test_a_failed_sign_in_for_an_unknown_username_names_no_object(client):
-    client.post(reverse(LOGIN), {"username": "nobody", "password": "x"})
+    client.post(reverse(LOGIN), {"login": "nobody", "password": "x"})
     (event,) = _events(AuditAction.SIGN_IN_FAILED)
     assert (event.object_type, event.object_id, event.details) == ("", "", {"username": "nobody"})
 
@@ -63,7 +63,7 @@ def test_a_failed_sign_in_for_an_unknown_username_names_no_object(client):
 def test_six_failed_sign_ins_write_six_failures_and_a_lockout(client):
     user = UserFactory(username="broker")
     for _ in range(6):
-        client.post(reverse(LOGIN), {"username": "broker", "password": "wrong"})
+        client.post(reverse(LOGIN), {"login": "broker", "password": "wrong"})
 
     assert len(_events(AuditAction.SIGN_IN_FAILED)) == 6
     lockouts = _events(AuditAction.ACCOUNT_LOCKED)

@@ -140,5 +140,5 @@ def test_readyz_reports_rather_than_crashes_when_the_cache_server_is_down(client
 
     from tests.factories import PASSWORD
 
-    response = client.post("/accounts/login/", {"username": "broker", "password": PASSWORD})
+    response = client.post("/accounts/login/", {"login": "broker", "password": PASSWORD})
     assert response.status_code == 302

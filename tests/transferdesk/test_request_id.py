@@ -61,7 +61,7 @@ def test_a_client_cannot_write_its_own_request_id_into_the_audit_trail(client, b
     chosen = "incident-2026-forged"
     response = client.post(
         "/accounts/login/",
-        {"username": "nobody", "password": "wrong"},
+        {"login": "nobody", "password": "wrong"},
         HTTP_X_REQUEST_ID=chosen,
         REMOTE_ADDR="203.0.113.9",
     )
@@ -71,7 +71,7 @@ def test_a_client_cannot_write_its_own_request_id_into_the_audit_trail(client, b
 
     response = client.post(
         "/accounts/login/",
-        {"username": "nobody", "password": "wrong"},
+        {"login": "nobody", "password": "wrong"},
         HTTP_X_REQUEST_ID="lb-proxy-0001",
         HTTP_X_FORWARDED_FOR="198.51.100.1",
         **PROXY,

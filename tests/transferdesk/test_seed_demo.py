@@ -24,7 +24,7 @@ def test_seed_demo_creates_one_user_per_role_and_is_idempotent(capsys, client):
     assert users["admin"].is_superuser
     assert Organization.objects.filter(slug="meridian", kind="seller").exists()
     response = client.post(
-        "/accounts/login/", {"username": "compliance", "password": "transferdesk-demo"}
+        "/accounts/login/", {"login": "compliance", "password": "transferdesk-demo"}
     )
     assert response.status_code == 302
     assert response["Location"] == "/"

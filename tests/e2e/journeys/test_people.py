@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import Invitation, User
-from tests.e2e.browser import screenshot, sign_in, sign_out, use_language
+from tests.e2e.browser import enrol_totp_in_page, screenshot, sign_in, sign_out, use_language
 from tests.e2e.conftest import VIEWPORT, ConsoleWatch
 from tests.factories import PASSWORD, Cast
 from transfers import services as deal_services
@@ -138,6 +138,11 @@ def test_broker_invites_a_buyer_who_sets_a_password_and_compliance_gives_and_tak
         _shot(buyer, "03-buyer-chooses-username-and-password")
         with buyer.expect_navigation():
             buyer.get_by_role("button", name=words["create"]).click()
+        # Buyers of this organisation must use a second factor: enrolment comes first.
+        expect(buyer).to_have_url(re.compile(r"/accounts/2fa/$"))
+        _shot(buyer, "04-buyer-is-led-to-enrol-a-second-factor")
+        enrol_totp_in_page(buyer)
+        buyer.goto(f"/portal/deals/{deal.pk}/nda/")
         expect(buyer).to_have_url(re.compile(rf"/portal/deals/{deal.pk}/nda/$"))
         _shot(buyer, "04-buyer-lands-on-the-nda")
 

@@ -105,5 +105,8 @@ class Command(BaseCommand):
         notices = seed_notices()
         self.stdout.write(
             f"seed_demo: {len(USERS)} users ({created} new): {names}; password: {DEMO_PASSWORD}; "
-            f"Meridian: {book}; {deals}; {notices}"
+            f"Meridian: {book}; {deals}; {notices}\n"
+            "Second factor: each demo user enrols on first sign-in (the page leads there): an "
+            "authenticator app (TOTP) on http://127.0.0.1:8000, or a passkey on "
+            "http://localhost:8000 (a passkey cannot be tied to an IP address)."
         )

@@ -1,0 +1,192 @@
+"""Strong sign-in (cross-cutting): who must use a second factor, the step-up for dangerous
+actions, and the glue between allauth's sign-in and the rest of the product.
+
+- ``second_factor_required``: the policy. Brokers, compliance officers, administrators and
+  anyone without a buyer role must use one; a buyer organisation's compliance setting decides
+  for its users (default: required).
+- ``SecondFactorPolicyMiddleware``: a signed-in person the policy covers whose session did not
+  pass a second factor is led to enrolment (no factor yet) or to the factor's page, with a
+  message, before any other page.
+- ``step_up``: the view decorator for revealing, exporting, approving, destroying and rotating:
+  the session's latest second factor must be younger than ``STEP_UP_MAX_AGE``, or the page asks
+  for it (allauth's re-authentication page) and then comes back to the action (a POST is
+  replayed by allauth once the factor is given).
+- ``AuthenticateForm``: allauth's second-factor form, refusing while django-axes has the
+  account locked (a wrong code counts as a failed sign-in, see ``accounts.signals``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows.login import get_authentication_records
+from allauth.account.internal.flows.reauthentication import suspend_request
+from allauth.core import context
+from allauth.mfa.base.forms import AuthenticateForm as AllauthAuthenticateForm
+from allauth.mfa.models import Authenticator
+from axes.handlers.proxy import AxesProxyHandler
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from customers.choices import OrganizationKind
+
+from .choices import Role
+
+#: Paths a person without a passed second factor may still open: the sign-in and factor pages
+#: themselves, signing out, the language switcher, static files and the health probes.
+OPEN_PREFIXES = (
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/2fa/",
+    "/accounts/reauthenticate/",
+    "/accounts/inactive/",
+    "/invite/",
+    "/i18n/",
+    "/static/",
+    "/healthz",
+    "/readyz",
+    "/favicon",
+)
+
+
+def second_factor_required(user: Any) -> bool:
+    """Whether ``user`` must sign in with a second factor (the policy of issue 15)."""
+    if user.is_superuser or user.is_staff:
+        return True
+    roles = user.role_names
+    if Role.BROKER in roles or Role.COMPLIANCE in roles or Role.BUYER not in roles:
+        return True
+    organization = user.organization
+    if organization is None or organization.kind != OrganizationKind.BUYER:
+        return True
+    return bool(organization.second_factor_required)
+
+
+def has_factor(user: Any) -> bool:
+    """A TOTP app or a passkey enrolled (recovery codes alone are not a factor)."""
+    return (
+        Authenticator.objects.filter(user=user)
+        .exclude(type=Authenticator.Type.RECOVERY_CODES)
+        .exists()
+    )
+
+
+def last_factor_at(request: HttpRequest) -> float | None:
+    """When this session last passed a second factor (allauth's authentication records), as a
+    POSIX time, or None."""
+    records = get_authentication_records(request, request.user)  # type: ignore[arg-type]
+    times = [r["at"] for r in records if r.get("method") == "mfa" and "at" in r]
+    return max(times) if times else None
+
+
+def factor_is_fresh(request: HttpRequest) -> bool:
+    at = last_factor_at(request)
+    return at is not None and time.time() - at < settings.STEP_UP_MAX_AGE.total_seconds()
+
+
+def _with_next(url: str, next_url: str) -> str:
+    return f"{url}?{urlencode({'next': next_url})}"
+
+
+class SecondFactorPolicyMiddleware:
+    """Leads a signed-in person whom the policy covers, and whose session has not passed a
+    second factor, to enrolment (no factor yet) or to entering the factor (signed in another
+    way, e.g. through an invitation), then back to the page they asked for."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        redirect = self._redirect(request)
+        return redirect or self.get_response(request)
+
+    def _redirect(self, request: HttpRequest) -> HttpResponse | None:
+        user = request.user
+        if not user.is_authenticated or request.path.startswith(OPEN_PREFIXES):
+            return None
+        if last_factor_at(request) is not None or not second_factor_required(user):
+            return None
+        next_url = request.get_full_path() if request.method == "GET" else reverse("home")
+        if has_factor(user):
+            return HttpResponseRedirect(_with_next(reverse("mfa_reauthenticate"), next_url))
+        messages.info(
+            request,
+            _(
+                "Your account needs a second factor before it can open customer data: add a "
+                "passkey or an authenticator app."
+            ),
+        )
+        return HttpResponseRedirect(reverse("mfa_index"))
+
+
+def step_up(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The view needs a second factor given within ``STEP_UP_MAX_AGE``; otherwise the person is
+    sent to give it and comes back: a GET to the same page, a POST replayed by allauth with its
+    form data (``suspend_request``). Put it inside ``login_required``."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not factor_is_fresh(request):
+            if not has_factor(request.user):
+                messages.info(request, _("This action needs a second factor: add one first."))
+                return HttpResponseRedirect(reverse("mfa_index"))
+            messages.info(request, _("Confirm it is you: give your second factor again."))
+            return suspend_request(request, reverse("mfa_reauthenticate"))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """Accounts come from invitations: nobody signs up."""
+
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "username_password_mismatch": _lazy(
+            "That username and password do not match. After five failed attempts the "
+            "account is locked for a while."
+        ),
+    }
+
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        return False
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """Managing one's factors (allauth.mfa) needs a second factor given within
+        ``STEP_UP_MAX_AGE``, as the other dangerous actions do; the very first factor, only a
+        recent sign-in."""
+        request = context.request
+        user = getattr(request, "user", None)
+        if app == "allauth.mfa" and user is not None and user.is_authenticated:
+            if factor_is_fresh(request):
+                return False
+            records = get_authentication_records(request, user)
+            signed_in_at = max((r.get("at", 0) for r in records), default=0)
+            recent = time.time() - signed_in_at < settings.STEP_UP_MAX_AGE.total_seconds()
+            if recent and not has_factor(user):
+                return False
+        return super().is_reauthentication_required(app=app, **kwargs)
+
+
+class AuthenticateForm(AllauthAuthenticateForm):
+    """allauth's second-factor step of the sign-in, refused while the account is locked out
+    (django-axes, per username and address, as for the password)."""
+
+    def clean_code(self) -> str:
+        request = context.request
+        credentials = {"username": self.user.username}
+        if AxesProxyHandler.is_locked(request, credentials):
+            request.axes_locked_out = True
+            request.axes_credentials = credentials
+            raise forms.ValidationError(_("This account is locked for a while."))
+        return str(super().clean_code())
