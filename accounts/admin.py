@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.admin import EmailAddressAdmin
+from allauth.account.models import EmailAddress
+from allauth.mfa.admin import AuthenticatorAdmin
+from allauth.mfa.models import Authenticator
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
@@ -97,8 +101,12 @@ class GroupAdmin(ReadOnlyAdminMixin, BaseGroupAdmin):
 
 
 # django-axes's records of sign-in attempts are evidence of who tried what; lock-outs end by
-# themselves (AXES_COOLOFF_TIME), so operators have nothing to delete there.
+# themselves (AXES_COOLOFF_TIME), so operators have nothing to delete there. allauth's e-mail
+# addresses and second factors are shown only: marking an address verified or removing a
+# person's factor from here would bypass the factor policy and its audit events.
 for _model, _base in (
+    (EmailAddress, EmailAddressAdmin),
+    (Authenticator, AuthenticatorAdmin),
     (AccessAttempt, AccessAttemptAdmin),
     (AccessLog, AccessLogAdmin),
     (AccessFailureLog, AccessFailureLogAdmin),
