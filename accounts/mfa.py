@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from customers.choices import OrganizationKind
+from transferdesk.sessions import mark_passive
 
 from .choices import Role
 
@@ -116,6 +117,12 @@ class SecondFactorPolicyMiddleware:
             return None
         if last_factor_at(request) is not None or not second_factor_required(user):
             return None
+        if request.headers.get("HX-Request"):
+            # A fragment the page fetches by itself (the bell's poll, my work on the landing
+            # page): nothing to show yet, and no message or redirect that would land in the
+            # fragment, use up the page's message, or write a session the page is replacing.
+            mark_passive(request)
+            return HttpResponse(status=204)
         next_url = request.get_full_path() if request.method == "GET" else reverse("home")
         if has_factor(user):
             return HttpResponseRedirect(_with_next(reverse("mfa_reauthenticate"), next_url))

@@ -21,12 +21,17 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 _PASSIVE = "_td_passive_session"
 
 
+def mark_passive(request: HttpRequest) -> None:
+    """Mark ``request`` as one the page made by itself: its response saves no session."""
+    setattr(request, _PASSIVE, True)
+
+
 def passive_session(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Mark a background fragment's view: its request never saves the session."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        setattr(request, _PASSIVE, True)
+        mark_passive(request)
         return view(request, *args, **kwargs)
 
     return wrapped

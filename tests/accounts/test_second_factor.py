@@ -57,6 +57,23 @@ def test_a_broker_without_a_factor_is_led_to_enrolment_not_to_customer_data(
     assert client.get("/customers/").status_code == 200
 
 
+def test_a_fragment_fetched_before_the_factor_gets_nothing_and_leaves_the_session_alone(
+    client, cast
+):
+    """The bell's poll and the landing page's my-work fragment, fetched by htmx while the
+    person is on the enrolment page: no redirect or message lands in the fragment or uses up
+    the page's message, and the session is not written (a sign-in step replacing it would
+    turn the poll into a 400)."""
+    password_only(client, "broker")
+    session_key = client.session.session_key
+    for fragment in (reverse("notifications:bell"), reverse("work:top")):
+        response = client.get(fragment, headers={"HX-Request": "true"})
+        assert response.status_code == 204, fragment
+        assert "Set-Cookie" not in response.headers and not response.cookies
+    assert client.session.session_key == session_key
+    assert client.get("/customers/")["Location"] == FACTORS  # a page is still led to enrol
+
+
 def test_buyers_need_a_factor_unless_compliance_lifts_it_for_their_organisation(client, cast):
     password_only(client, "buyer")
     assert client.get("/portal/")["Location"] == FACTORS
