@@ -58,12 +58,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from transferdesk.crypto.keyring import KEY_ID_PATTERN, decode_key
+from transferdesk.trail import AuditAction, chain_head, record_event
 
-from .choices import AuditAction
 from .models import BackupRun, RestoreDrill
 from .models.backups import RunStatus
-from .selectors import chain_head
-from .services import record_event
 
 MAGIC = b"TDBK\x01\n"
 SALT_BYTES = 16
@@ -808,8 +806,8 @@ def _anonymise_on(alias: str, ids: list[Any], hashes: dict[Any, str]) -> None:
 
 
 def verify_target_chain(alias: str) -> tuple[bool, int, str]:
-    from .chain import CHAIN_FIELDS, audit_key, verify_rows
-    from .models import AuditEvent
+    from transferdesk.trail import AuditEvent
+    from transferdesk.trail.chain import CHAIN_FIELDS, audit_key, verify_rows
 
     rows = (
         AuditEvent.objects.using(alias)

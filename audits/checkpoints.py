@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator
 
 from django.db.models import Q
 
-from .chain import Checkpoint
+from transferdesk.trail.chain import Checkpoint
+
 from .models import (
     BackupRun,
     ChainVerificationRun,

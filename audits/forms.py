@@ -11,8 +11,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import AuditAction
-from .models import AccessReviewCampaign, AuditEvent, ReportKind, ReviewDecision
+from transferdesk.trail import AuditAction, AuditEvent
+
+from .models import AccessReviewCampaign, ReportKind, ReviewDecision
 
 
 class DateInput(forms.DateInput):

@@ -27,12 +27,10 @@ from django.utils.translation import gettext as _
 from accounts.choices import Role
 from accounts.languages import site_language
 from customers.models import Customer
+from transferdesk.trail import AuditAction, AuditEvent, chain_head, record_event
 
-from .choices import AuditAction
-from .models import AuditEvent, Incident
+from .models import Incident
 from .models.incidents import INCIDENT_TEXTS, NOTICE_LANGUAGES, IncidentStatus
-from .selectors import chain_head
-from .services import record_event
 
 #: The reads that expose customer data. PORTAL_VIEW is the buyer's reading of a snapshot.
 ACCESS_ACTIONS = (

@@ -55,8 +55,8 @@ from transferdesk.crypto.blind_index import SETTING as BLIND_INDEX_SETTING
 from transferdesk.crypto.keyring import decode_key
 from transferdesk.jobs import job_fail, job_progress, job_start, job_succeed
 from transferdesk.models import DataKey
+from transferdesk.trail import AuditAction, chain_head, record_event
 
-from .choices import AuditAction
 from .models import (
     DealDestruction,
     DestructionCertificate,
@@ -74,8 +74,6 @@ from .models.retention import (
     RetentionCategory,
     RetentionEvent,
 )
-from .selectors import chain_head
-from .services import record_event
 
 logger = logging.getLogger(__name__)
 

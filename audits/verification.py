@@ -22,13 +22,12 @@ from notifications.choices import Kind
 from notifications.recipients import officers_and_admins
 from notifications.services import notify
 from transferdesk import jobs
+from transferdesk.trail import AuditAction, AuditEvent, record_event
+from transferdesk.trail.chain import ChainVerification, verify_chain
 
-from .chain import ChainVerification, verify_chain
 from .checkpoints import known_checkpoints
-from .choices import AuditAction
-from .models import AuditEvent, ChainVerificationRun, VerificationTrigger
+from .models import ChainVerificationRun, VerificationTrigger
 from .models.backups import RunStatus
-from .services import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +156,7 @@ def _record_outcome(run: ChainVerificationRun, result: ChainVerification) -> Non
 
 
 def _as_result(run: ChainVerificationRun) -> ChainVerification:
-    from .chain import problem_message
+    from transferdesk.trail.chain import problem_message
 
     return ChainVerification(
         ok=run.status == RunStatus.SUCCEEDED,
@@ -173,7 +172,7 @@ def _as_result(run: ChainVerificationRun) -> ChainVerification:
 
 def run_message(run: ChainVerificationRun) -> str:
     """What a run found, in words, in the active language."""
-    from .chain import problem_message
+    from transferdesk.trail.chain import problem_message
 
     if run.problem:
         return problem_message(run.problem, run.params)

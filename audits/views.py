@@ -22,16 +22,15 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.choices import Role
 from transferdesk.permissions import role_required
 from transferdesk.spreadsheets import neutralise
+from transferdesk.trail import AuditAction, AuditEvent, record_event
+from transferdesk.trail.chain import checkpoint_label
 
 from . import dashboard as charts
-from .chain import checkpoint_label
-from .choices import AuditAction
 from .forms import CampaignForm, DecisionForm, EventFilterForm, ReportForm
 from .labels import detail_pairs, object_type_label
 from .models import (
     AccessReviewCampaign,
     AccessReviewItem,
-    AuditEvent,
     ChainVerificationRun,
     ReportRun,
     ReviewDecision,
@@ -39,7 +38,6 @@ from .models import (
 from .reports.common import ReportParams
 from .reports.service import report_path, report_request
 from .reviews import campaign_start, review_item_decide
-from .services import record_event
 from .verification import chain_verification_request, run_message
 
 compliance_only = role_required(Role.COMPLIANCE)

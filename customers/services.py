@@ -28,8 +28,6 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
-from audits.choices import AuditAction
-from audits.services import record_event
 from transferdesk import jobs
 from transferdesk.crypto import aead, blind_index
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
@@ -44,6 +42,7 @@ from transferdesk.jobs import (
     job_succeed,
 )
 from transferdesk.models import DataKey, DataKeyPurpose
+from transferdesk.trail import AuditAction, record_event
 from transfers.portal_services import followups_for_customer_change
 
 from . import bulk, importing

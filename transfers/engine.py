@@ -36,9 +36,6 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from audits.choices import AuditAction
-from audits.selectors import chain_head
-from audits.services import record_event
 from customers.choices import Tier
 from customers.models import Customer
 from customers.registry import fields_of
@@ -46,6 +43,7 @@ from notifications.choices import Kind
 from transferdesk import jobs
 from transferdesk.crypto import aead
 from transferdesk.crypto.errors import CryptoError
+from transferdesk.trail import AuditAction, chain_head, record_event
 
 from . import signing
 from .choices import DealStatus, RunRefusal, StageKind, StageStatus

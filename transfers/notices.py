@@ -35,12 +35,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from accounts.languages import site_language
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer
 from transferdesk import jobs
 from transferdesk.public_url import public_url
+from transferdesk.trail import AuditAction, record_event
 
 from .choices import DealStatus, StageKind, StageStatus
 from .models import HandoverStage, TransferDeal

@@ -19,9 +19,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from audits.choices import AuditAction
-from audits.services import record_event
 from notifications.choices import Kind
+from transferdesk.trail import AuditAction, record_event
 
 from .choices import DealStatus, StageStatus
 from .models import HandoverItem

@@ -30,10 +30,9 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.languages import site_language
 from accounts.models import User
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.models import Customer
 from transferdesk.permissions import role_required
+from transferdesk.trail import AuditAction, record_event
 
 from . import letters, notices, requests
 from .models import TransferDeal

@@ -26,12 +26,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.choices import CustomerStatus, StatusChangeReason
 from customers.models import Customer
 from notifications.choices import Kind
 from transferdesk.crypto import blind_index
+from transferdesk.trail import AuditAction, record_event
 
 from .models import HandoverItem, TransferDeal
 from .notice_models import (

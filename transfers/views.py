@@ -23,9 +23,9 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.forms import InvitationForm
 from accounts.services import invitation_create
-from audits.models import AuditEvent
 from transferdesk.http import AuthenticatedHttpRequest
 from transferdesk.permissions import role_required
+from transferdesk.trail import AuditEvent
 
 from . import receipts, services
 from .choices import AssignmentRole, StageStatus

@@ -13,10 +13,9 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
 from transferdesk.pdf import para, title_page
+from transferdesk.trail import AuditAction, AuditEvent
 
-from ..choices import AuditAction
 from ..labels import object_type_label
-from ..models import AuditEvent
 from .common import (
     CHUNK,
     BuildContext,

@@ -16,9 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Table
 
 from transferdesk.pdf import TABLE_STYLE, cell, para
-
-from ..choices import AuditAction
-from ..models import AuditEvent
+from transferdesk.trail import AuditAction, AuditEvent
 
 T = TypeVar("T")
 #: Rows fetched per database round trip while streaming events into a table.

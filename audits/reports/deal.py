@@ -11,9 +11,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
 from transferdesk.pdf import para, title_page
+from transferdesk.trail import AuditAction, AuditEvent
 
-from ..choices import AuditAction
-from ..models import AuditEvent
 from .common import (
     BuildContext,
     ReportParams,

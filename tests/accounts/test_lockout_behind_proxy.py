@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from tests.factories import PASSWORD
+from transferdesk.trail import AuditAction, AuditEvent
 
 LOGIN = "/accounts/login/"
 PROXY = "10.0.0.5"

@@ -12,11 +12,9 @@ import uuid
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from audits.chain import verify_chain
-from audits.choices import AuditAction
-from audits.models import AuditEvent
-from audits.services import record_event
 from tests.support.worker import ROOT, database_url
+from transferdesk.trail import AuditAction, AuditEvent, record_event
+from transferdesk.trail.chain import verify_chain
 
 pytestmark = pytest.mark.postgres
 
