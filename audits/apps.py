@@ -48,6 +48,8 @@ class AuditsConfig(AppConfig):
         from notifications.jobs import register_job_link
         from transferdesk.trail.chain import register_kind_label
 
+        from . import incidents  # noqa: F401  (stops an incident's clock as its notices go out)
+
         register_kind_label("report", _report_kind_label)
 
         register_job_link("report_", _report_link)

@@ -21,13 +21,16 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
+from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.choices import Role
 from accounts.languages import site_language
+from customers.labels import field_labels
 from customers.models import Customer
 from transferdesk.trail import AuditAction, AuditEvent, chain_head, record_event
+from transfers.notices import incident_notices_progressed
 
 from .models import Incident
 from .models.incidents import INCIDENT_TEXTS, NOTICE_LANGUAGES, IncidentStatus
@@ -409,27 +412,6 @@ def _when_all_done(*values: dt.datetime | None) -> dt.datetime | None:
 # --- notices to the people affected ----------------------------------------------------------
 
 
-def field_labels(names: Iterable[str]) -> list[str]:
-    """People-readable, translated labels of field names as access events record them
-    (``full_name``, ``purchases.notes``), in a stable order."""
-    from customers.models import Interaction, PurchaseRecord
-
-    related = {"purchases": PurchaseRecord, "interactions": Interaction}
-    labels = []
-    for name in sorted(set(names)):
-        head, _sep, tail = name.partition(".")
-        model = related.get(head) if tail else Customer
-        try:
-            field_name = tail or head
-            label = str(model._meta.get_field(field_name).verbose_name)  # type: ignore[union-attr]
-            if tail:
-                label = f"{model._meta.verbose_name_plural}: {label}"  # type: ignore[union-attr]
-        except Exception:  # noqa: BLE001 - an unknown name is shown as recorded
-            label = name
-        labels.append(label)
-    return labels
-
-
 def _link_deals(found: Affected, organizations: dict[str, Any]) -> dict[str, Any]:
     """The deal whose personal link each customer's notice carries: a deal of the customer's
     own book that the access events named (the first by id, for a stable choice); none when
@@ -511,10 +493,16 @@ def notice_counts(campaign: Any) -> dict[str, int]:
     return {status.value: counts.get(status.value, 0) for status in NoticeStatus}
 
 
+@receiver(incident_notices_progressed, dispatch_uid="audits_incident_notices_progressed")
+def _incident_notices_progressed(sender: Any, campaign: Any, actor: Any, **_: Any) -> None:
+    incident_notices_update(campaign=campaign, actor=actor)
+
+
 def incident_notices_update(*, campaign: Any, actor: Any) -> None:
-    """Called by the notice machinery, in its transaction, when sending ends or a letter or
-    call is recorded: the incident counts the people told, and once nobody is left waiting
-    (every notice sent, or done by letter or phone) the customers' clock stops, as an event."""
+    """Called by the notice machinery (``transfers.notices.incident_notices_progressed``), in
+    its transaction, when sending ends or a letter or call is recorded: the incident counts
+    the people told, and once nobody is left waiting (every notice sent, or done by letter or
+    phone) the customers' clock stops, as an event."""
     counts = notice_counts(campaign)
     told = counts["sent"] + counts["manual_done"]
     waiting = counts["pending"] + counts["failed"] + counts["manual"]

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from accounts.languages import site_language
+from customers.labels import field_labels
 from transferdesk import jobs
 from transferdesk.jobs import Job, job_create
 from transferdesk.permissions import role_required
@@ -305,8 +306,7 @@ def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         ).values_list("pk", "reference")
     }
     affected_page.object_list = [
-        (pk, references.get(pk), incident_services.field_labels(names))
-        for pk, names in affected_page.object_list
+        (pk, references.get(pk), field_labels(names)) for pk, names in affected_page.object_list
     ]
     return render(
         request,
@@ -315,7 +315,7 @@ def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "incident": incident,
             "deadlines": incident_services.deadlines(incident),
             "found": found,
-            "field_labels": incident_services.field_labels(found.fields),
+            "field_labels": field_labels(found.fields),
             "page_obj": affected_page,
             "status_form": IncidentStatusForm(initial={"status": incident.status}),
             "texts_form": IncidentTextsForm(
@@ -373,9 +373,7 @@ def incident_notices(request: HttpRequest, pk: Any) -> HttpResponse:
     rows = campaign.notices.select_related("customer", "link_deal").order_by("pk")
     size = settings.TRANSFERDESK_PAGE_SIZE
     recipients = Paginator(rows, size).get_page(request.GET.get("page"))
-    recipients.object_list = [
-        (notice, incident_services.field_labels(notice.fields)) for notice in recipients
-    ]
+    recipients.object_list = [(notice, field_labels(notice.fields)) for notice in recipients]
     return render(
         request,
         "lifecycle/incident_notices.html",

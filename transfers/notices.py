@@ -26,6 +26,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Exists, F, Max, OuterRef, QuerySet
+from django.dispatch import Signal
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -36,6 +37,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.choices import Role
 from accounts.languages import site_language
 from customers.choices import CustomerStatus, Tier
+from customers.labels import field_labels
 from customers.models import Customer
 from transferdesk import jobs
 from transferdesk.public_url import public_url
@@ -56,6 +58,12 @@ from .notice_models import (
 )
 from .recipients import tell_campaign_prepared
 from .selectors import deal_customers, eligible, stage_selection
+
+#: Sent inside the transaction that ends an incident campaign's sending or records one of its
+#: letters or calls: ``audits`` (an upper layer) listens, counts the people told and stops the
+#: incident's clock once nobody is left waiting; transfers does not import it. Sent with
+#: ``send``, so a failing receiver rolls the change back. Arguments: ``campaign``, ``actor``.
+incident_notices_progressed = Signal()
 
 logger = logging.getLogger(__name__)
 
@@ -553,9 +561,9 @@ def notice_mark_manual_done(*, actor: Any, notice: Notice, channel: str) -> Noti
         details={"channel": str(channel), "customer": notice.customer_id},
     )
     if notice.campaign.kind == CampaignKind.INCIDENT:
-        from audits.incidents import incident_notices_update
-
-        incident_notices_update(campaign=notice.campaign, actor=actor)
+        incident_notices_progressed.send(
+            sender=NoticeCampaign, campaign=notice.campaign, actor=actor
+        )
     return notice
 
 
@@ -727,10 +735,10 @@ def campaign_run(*, campaign_id: Any, job_id: Any) -> dict[str, int]:
             details={**totals, "job": str(job_id)},
         )
         if campaign.kind == CampaignKind.INCIDENT:
-            from audits.incidents import incident_notices_update
-
             starter = jobs.Job.objects.select_related("started_by").get(pk=job_id).started_by
-            incident_notices_update(campaign=campaign, actor=starter)
+            incident_notices_progressed.send(
+                sender=NoticeCampaign, campaign=campaign, actor=starter
+            )
     jobs.job_succeed(job_id=job_id, result=totals)
     return totals
 
@@ -932,8 +940,6 @@ def incident_notice_context(
     """What an incident notice says, in the active language: what happened, which of the
     person's data, what was done, what they can do (with their personal link when there is
     one), whom to contact."""
-    from audits.incidents import field_labels
-
     return {
         "incident": incident,
         # The free texts in the notice's language (``incident_notices_prepare`` refuses to

@@ -15,12 +15,12 @@ from accounts.choices import Role
 from audits.incidents import (
     affected,
     deadlines,
-    field_labels,
     incident_create,
     incident_notices_prepare,
     incident_report_pdf,
     incident_set_status,
 )
+from customers.labels import field_labels
 from customers.services import organization_grant
 from tests.audits.reporting import pdf_text
 from tests.e2e.conftest import compiled_catalogues  # noqa: F401 - fixture
