@@ -53,7 +53,7 @@ from customers.registry import fields_of
 from transferdesk import jobs
 from transferdesk.crypto.blind_index import SETTING as BLIND_INDEX_SETTING
 from transferdesk.crypto.keyring import decode_key
-from transferdesk.jobs import job_fail, job_progress, job_start, job_succeed
+from transferdesk.jobs import job_fail, job_progress, job_running
 from transferdesk.models import DataKey
 from transferdesk.trail import AuditAction, chain_head, record_event
 
@@ -832,48 +832,40 @@ def _purge_policy_held(
     total = selection.count()
     run = _open_run(policy=policy, actor=actor, job_id=job_id, request_ref="")
     outcome.run = run
-    if job_id:
-        job_start(job_id=job_id, total=total)
     done = 0
     last = None
-    try:
-        while True:
-            # Keyset pagination: each chunk starts after the last one's greatest id, so the
-            # index scan never walks again over the rows just deleted (dead until vacuum) or
-            # kept back by a hold; restarting from the first id made the purge quadratic.
-            page = selection if last is None else selection.filter(pk__gt=last)
-            ids = list(page.order_by("pk").values_list("pk", flat=True)[:chunk_size])
-            if not ids:
-                break
-            last = ids[-1]
-            with transaction.atomic():
-                if is_customer:
-                    n = _shred_customers(
-                        run=run, policy=policy, action=policy.action, ids=ids, actor=actor
-                    )
-                else:
-                    n = _purge_records_chunk(run=run, policy=policy, ids=ids, actor=actor)
-            done += n
-            if job_id:
-                job_progress(job_id=job_id, done=done)
-    except Exception as exc:
-        PurgeRun.objects.filter(pk=run.pk).update(
-            status=PurgeStatus.FAILED, error=type(exc).__name__
-        )
-        if job_id:
-            job_fail(
-                job_id=job_id,
-                error=_("The purge failed ({kind}); run it again to resume.").format(
-                    kind=type(exc).__name__
-                ),
+    with job_running(
+        job_id, total=total, error=_("The purge failed ({kind}); run it again to resume.")
+    ) as running:
+        try:
+            while True:
+                # Keyset pagination: each chunk starts after the last one's greatest id, so the
+                # index scan never walks again over the rows just deleted (dead until vacuum)
+                # or kept back by a hold; restarting from the first id made the purge quadratic.
+                page = selection if last is None else selection.filter(pk__gt=last)
+                ids = list(page.order_by("pk").values_list("pk", flat=True)[:chunk_size])
+                if not ids:
+                    break
+                last = ids[-1]
+                with transaction.atomic():
+                    if is_customer:
+                        n = _shred_customers(
+                            run=run, policy=policy, action=policy.action, ids=ids, actor=actor
+                        )
+                    else:
+                        n = _purge_records_chunk(run=run, policy=policy, ids=ids, actor=actor)
+                done += n
+                running.progress(done)
+        except Exception as exc:
+            PurgeRun.objects.filter(pk=run.pk).update(
+                status=PurgeStatus.FAILED, error=type(exc).__name__
             )
-        raise
-    _finish_run(run, actor=actor, certificate=certificate)
-    if job_id:
+            raise
+        _finish_run(run, actor=actor, certificate=certificate)
         result: dict[str, Any] = {"run": str(run.pk), "done": done}
         if run.customers or run.rows:  # the job's link leads to the certificate (or its job)
             result["download_url"] = reverse("lifecycle:run_certificate", args=[run.pk])
-        job_succeed(job_id=job_id, result=result)
+        running.result = result
     run.refresh_from_db()
     outcome.customers = run.customers
     outcome.rows = run.rows
@@ -940,32 +932,18 @@ def purge_expired(
     failure leaves the finished policies done and the next run resumes the interrupted one.
     """
     policies = list(RetentionPolicy.objects.filter(is_active=True).order_by("created_at", "pk"))
-    if job_id:
-        job_start(job_id=job_id, total=len(policies))
     outcomes = []
-    try:
+    with job_running(
+        job_id, total=len(policies), error=_("The purge failed ({kind}); the next run resumes it.")
+    ) as running:
         for done, policy in enumerate(policies, start=1):
             outcomes.append(purge_policy(policy=policy, actor=actor, dry_run=dry_run))
-            if job_id:
-                job_progress(job_id=job_id, done=done)
-    except Exception as exc:
-        if job_id:
-            job_fail(
-                job_id=job_id,
-                error=_("The purge failed ({kind}); the next run resumes it.").format(
-                    kind=type(exc).__name__
-                ),
-            )
-        raise
-    if job_id:
-        job_succeed(
-            job_id=job_id,
-            result={
-                "policies": len(policies),
-                "customers": sum(o.customers for o in outcomes),
-                "rows": sum(o.rows for o in outcomes),
-            },
-        )
+            running.progress(done)
+        running.result = {
+            "policies": len(policies),
+            "customers": sum(o.customers for o in outcomes),
+            "rows": sum(o.rows for o in outcomes),
+        }
     return outcomes
 
 

@@ -79,35 +79,23 @@ def chain_verification_run(
     if run.finished_at is not None:
         return run, _as_result(run)
     job_id = run.job_id
-    if job_id:
-        jobs.job_start(job_id=job_id)
-
-    def progress(done: int) -> None:
-        if job_id:
-            jobs.job_progress(job_id=job_id, done=done)
-
-    try:
-        checkpoints = known_checkpoints()
-        result = verify_chain(
-            chunk_size=min(chunk_size, PROGRESS_EVERY) if job_id else chunk_size,
-            checkpoints=checkpoints,
-            jobs=jobs_count,
-            progress=progress,
-        )
-    except Exception as exc:
-        ChainVerificationRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED, finished_at=timezone.now(), error=str(exc)[:2000]
-        )
-        if job_id:
-            jobs.job_fail(job_id=job_id, error=str(exc))
-        raise
-    with transaction.atomic():
-        _record_outcome(run, result)
-    if job_id:
-        jobs.job_succeed(
-            job_id=job_id,
-            result={"ok": result.ok, "events": result.count, "head_seq": result.head_seq},
-        )
+    with jobs.job_running(job_id) as running:
+        try:
+            checkpoints = known_checkpoints()
+            result = verify_chain(
+                chunk_size=min(chunk_size, PROGRESS_EVERY) if job_id else chunk_size,
+                checkpoints=checkpoints,
+                jobs=jobs_count,
+                progress=running.progress,
+            )
+        except Exception as exc:
+            ChainVerificationRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.FAILED, finished_at=timezone.now(), error=str(exc)[:2000]
+            )
+            raise
+        with transaction.atomic():
+            _record_outcome(run, result)
+        running.result = {"ok": result.ok, "events": result.count, "head_seq": result.head_seq}
     run.refresh_from_db()
     return run, result
 

@@ -695,51 +695,48 @@ def campaign_run(*, campaign_id: Any, job_id: Any) -> dict[str, int]:
         "deal", "deal__buyer", "deal__seller", "incident"
     ).get(pk=campaign_id)
     deal = campaign.deal
-    jobs.job_start(job_id=job_id)
-    total = jobs.Job.objects.values_list("total", flat=True).get(pk=job_id)
-    # A resumed run counts what an earlier delivery of the message already did.
-    pending = Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING).count()
-    done = max(0, total - pending)
-    totals = {"sent": 0, "failed": 0}
-    try:
-        while True:
-            batch = list(
-                Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING)
-                .order_by("pk")
-                .values_list("pk", "customer_id")[: batch_size()]
+    with jobs.job_running(job_id, error=_("Sending stopped: {kind}")) as running:
+        total = jobs.Job.objects.values_list("total", flat=True).get(pk=job_id)
+        # A resumed run counts what an earlier delivery of the message already did.
+        pending = Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING).count()
+        done = max(0, total - pending)
+        totals = {"sent": 0, "failed": 0}
+        try:
+            while True:
+                batch = list(
+                    Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING)
+                    .order_by("pk")
+                    .values_list("pk", "customer_id")[: batch_size()]
+                )
+                if not batch:
+                    break
+                if deal is None:  # an incident's notices: no deal, a link per customer
+                    sent, failed = _send_incident_batch(campaign, batch)
+                else:
+                    sent, failed = _send_batch(campaign, deal, batch)
+                totals["sent"] += sent
+                totals["failed"] += failed
+                done += len(batch)
+                running.progress(done)
+        except Exception:
+            logger.exception("notice campaign %s failed", campaign_id)
+            raise
+        with transaction.atomic():
+            NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
+                status=CampaignStatus.SENT
             )
-            if not batch:
-                break
-            if deal is None:  # an incident's notices: no deal, a link per customer
-                sent, failed = _send_incident_batch(campaign, batch)
-            else:
-                sent, failed = _send_batch(campaign, deal, batch)
-            totals["sent"] += sent
-            totals["failed"] += failed
-            done += len(batch)
-            jobs.job_progress(job_id=job_id, done=done)
-    except Exception as exc:
-        logger.exception("notice campaign %s failed", campaign_id)
-        jobs.job_fail(
-            job_id=job_id, error=str(_("Sending stopped: {kind}")).format(kind=type(exc).__name__)
-        )
-        raise
-    with transaction.atomic():
-        NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
-            status=CampaignStatus.SENT
-        )
-        record_event(
-            action=AuditAction.NOTICE_SENT,
-            obj=campaign,
-            deal=deal,
-            details={**totals, "job": str(job_id)},
-        )
-        if campaign.kind == CampaignKind.INCIDENT:
-            starter = jobs.Job.objects.select_related("started_by").get(pk=job_id).started_by
-            incident_notices_progressed.send(
-                sender=NoticeCampaign, campaign=campaign, actor=starter
+            record_event(
+                action=AuditAction.NOTICE_SENT,
+                obj=campaign,
+                deal=deal,
+                details={**totals, "job": str(job_id)},
             )
-    jobs.job_succeed(job_id=job_id, result=totals)
+            if campaign.kind == CampaignKind.INCIDENT:
+                starter = jobs.Job.objects.select_related("started_by").get(pk=job_id).started_by
+                incident_notices_progressed.send(
+                    sender=NoticeCampaign, campaign=campaign, actor=starter
+                )
+        running.result = totals
     return totals
 
 
