@@ -183,7 +183,7 @@ def test_flush_empties_the_audit_table_and_leaves_the_truncate_trigger_on():
 @pytest.fixture
 def long_chain(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> list[AuditEvent]:
     """A committed chain that the parallel verifier splits into ranges (threshold lowered)."""
-    from audits import chain as chain_module
+    from transferdesk.trail import chain as chain_module
 
     monkeypatch.setattr(chain_module, "PARALLEL_MIN_EVENTS", 10)
     return [record_event(action=AuditAction.VIEW_CORE, details={"n": n}) for n in range(40)]
