@@ -50,12 +50,22 @@ from accounts.choices import Role
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer, Interaction, Organization, PurchaseRecord
 from customers.registry import fields_of
+from customers.services import import_uploads_shred_for_erasure
 from transferdesk import jobs
 from transferdesk.crypto.blind_index import SETTING as BLIND_INDEX_SETTING
 from transferdesk.crypto.keyring import decode_key
 from transferdesk.jobs import job_fail, job_progress, job_running
 from transferdesk.models import DataKey
 from transferdesk.trail import AuditAction, chain_head, record_event
+from transfers.choices import AssignmentRole, DealStatus
+from transfers.models import (
+    DealAssignment,
+    HandoverItem,
+    StageManifest,
+    TransferDeal,
+    TransferDealUserObjectPermission,
+)
+from transfers.portal_services import followups_for_erased_customers
 
 from .models import (
     DealDestruction,
@@ -261,8 +271,6 @@ def _held_q(prefix: str = "") -> Q:
 def _anchor_q(event: str, cutoff: date, prefix: str = "") -> Q:
     """Customers (reached by ``prefix``) whose retention period, counted from ``event``, ended
     on or before today (the anchor is on or before ``cutoff``)."""
-    from transfers.models import HandoverItem
-
     if event == RetentionEvent.CONTRACT_END:
         return Q(**{f"{prefix}retention_until__lte": cutoff})
     if event == RetentionEvent.CUSTOMER_SINCE:
@@ -435,10 +443,6 @@ def _shred_customers(
     Held customers are filtered out again here, under the transaction, so a hold placed
     between selection and purge still wins.
     """
-    from customers.services import import_uploads_shred_for_erasure
-    from transfers.models import HandoverItem
-    from transfers.portal_services import followups_for_erased_customers
-
     C = Customer
     # Locked (PostgreSQL): a second shredder of the same customers (an erasure during a purge)
     # waits for this transaction, then reads them again and finds them gone or erased, instead
@@ -986,8 +990,6 @@ def customer_erase(*, actor: Any, customer: Customer, request_ref: str) -> Purge
 def deal_destroy_refusal(deal: Any) -> str | None:
     """Why ``deal`` cannot be destroyed now, or None if it can: the one rule behind the service
     and the pages that offer the action."""
-    from transfers.choices import DealStatus
-
     if deal.status == DealStatus.COMPLETED:
         return _("A completed deal is not destroyed: the buyer holds its data.")
     if DealDestruction.objects.filter(deal_id=deal.pk).exists():
@@ -1024,13 +1026,6 @@ def deal_destroy(*, actor: Any, deal: Any, reason: str) -> DealDestruction:
     deal under legal hold is not destroyed at all.
     """
     from transferdesk.crypto.services import data_key_destroy
-    from transfers.choices import AssignmentRole, DealStatus
-    from transfers.models import (
-        DealAssignment,
-        HandoverItem,
-        TransferDeal,
-        TransferDealUserObjectPermission,
-    )
 
     _require_compliance(actor)
     reason = DealDestructionReason(reason)
@@ -1305,7 +1300,6 @@ def certificate_for_deal(
     """The certificate of a deal destruction, issued once the buyer has attested."""
     from transferdesk import pdf as evidence
     from transferdesk.pdf import EvidenceDocument, ReportMeta, para, table_chunks, title_page
-    from transfers.models import StageManifest
 
     existing = DestructionCertificate.objects.filter(deal_destruction=destruction).first()
     if existing is not None:

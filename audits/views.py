@@ -24,6 +24,7 @@ from transferdesk.permissions import role_required
 from transferdesk.spreadsheets import neutralise
 from transferdesk.trail import AuditAction, AuditEvent, record_event
 from transferdesk.trail.chain import checkpoint_label
+from transfers.models import TransferDeal
 
 from . import dashboard as charts
 from .forms import CampaignForm, DecisionForm, EventFilterForm, ReportForm
@@ -169,8 +170,6 @@ def events_export(request: HttpRequest) -> StreamingHttpResponse:
 @compliance_only
 def deal_timeline(request: HttpRequest, reference: str) -> HttpResponse:
     """Every event of one deal, newest first; an unknown reference is a 404."""
-    from transfers.models import TransferDeal
-
     deal = get_object_or_404(
         TransferDeal.objects.restrict(request.user, "view").select_related("seller", "buyer"),
         reference=reference,

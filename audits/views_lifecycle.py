@@ -20,9 +20,13 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.languages import site_language
 from customers.labels import field_labels
+from customers.models import Customer
 from transferdesk import jobs
 from transferdesk.jobs import Job, job_create
 from transferdesk.permissions import role_required
+from transfers import notices
+from transfers.models import TransferDeal
+from transfers.notice_models import NoticeCampaign, NoticeStatus
 
 from . import incidents as incident_services
 from . import retention as retention_services
@@ -64,8 +68,6 @@ def _job(kind: str) -> Job | None:
 def _retention_page(
     request: HttpRequest, *, form: PolicyForm | None = None, hold_form: LegalHoldForm | None = None
 ) -> HttpResponse:
-    from transfers.models import TransferDeal
-
     policies = _page(
         request, RetentionPolicy.objects.select_related("organization", "confirmed_by")
     )
@@ -261,8 +263,6 @@ def drill_start(request: HttpRequest) -> HttpResponse:
 
 
 def _deals() -> Any:
-    from transfers.models import TransferDeal
-
     return TransferDeal.objects.order_by("reference")
 
 
@@ -289,8 +289,6 @@ def incidents(request: HttpRequest) -> HttpResponse:
 
 @compliance_only
 def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    from customers.models import Customer
-
     incident = get_object_or_404(Incident.objects.select_related("reported_by"), pk=pk)
     found = incident_services.affected(incident)
     customers: list[Any] = sorted(found.customers.items())
@@ -329,8 +327,6 @@ def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 def _incident_campaign(incident: Incident) -> dict[str, Any]:
     """The incident's notice campaign (the notice machinery's) and its counts, or none."""
-    from transfers.notice_models import NoticeCampaign
-
     campaign = (
         NoticeCampaign.objects.filter(incident=incident)
         .select_related("prepared_by", "approved_by", "job")
@@ -362,9 +358,6 @@ def incident_notices(request: HttpRequest, pk: Any) -> HttpResponse:
     """The incident's notice campaign: review (who, which fields, which language, which
     link), approve, send, live progress, failures with their reasons, the letter-or-call list.
     The buttons post to the notice machinery's own actions (``notices:``)."""
-    from transfers import notices
-    from transfers.notice_models import NoticeStatus
-
     incident = get_object_or_404(Incident, pk=pk)
     context = _incident_campaign(incident)
     campaign = context["campaign"]
@@ -469,8 +462,6 @@ def incident_report(request: HttpRequest, pk: Any) -> HttpResponse:
 @compliance_only
 def deal_destroy(request: HttpRequest, pk: Any) -> HttpResponse:
     """Confirm, then destroy a cancelled deal or a losing bidder's deal."""
-    from transfers.models import TransferDeal
-
     from .models.retention import DealDestructionReason
 
     deal = get_object_or_404(TransferDeal.objects.restrict(request.user, "view"), pk=pk)

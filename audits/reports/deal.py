@@ -12,6 +12,7 @@ from reportlab.platypus import Flowable
 
 from transferdesk.pdf import para, title_page
 from transferdesk.trail import AuditAction, AuditEvent
+from transfers.models import DealAssignment, HandoverStage, NdaAcceptance, StageManifest
 
 from .common import (
     BuildContext,
@@ -37,8 +38,6 @@ def title(params: ReportParams) -> str:
 
 
 def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
-    from transfers.models import DealAssignment, HandoverStage, NdaAcceptance, StageManifest
-
     deal = resolve_deal(params.deal)
     events = within(AuditEvent.objects.filter(deal_ref=str(deal.pk)), params)
     ctx.totals["events"] = events.count()
