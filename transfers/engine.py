@@ -36,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.choices import Role
 from customers.choices import Tier
 from customers.models import Customer
 from customers.registry import fields_of
@@ -253,8 +254,6 @@ def run_refusal(
     (``notices``: asked once, at the claim; a partition checks the approval only). A few
     queries per claim or partition, none per customer.
     """
-    from accounts.choices import Role
-
     approval = latest_approval(stage)
     if approval is None:
         return RunRefusal.NOT_APPROVED, None
