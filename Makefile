@@ -31,11 +31,12 @@ run: $(VENV)/.runtime
 	$(PY) manage.py scheduler & scheduler=$$!; trap 'kill $$scheduler' EXIT INT TERM; \
 	  $(PY) manage.py runserver 127.0.0.1:8000
 
-## make test: lint, type check, migrations check, the whole pytest suite
+## make test: lint, type check, import layers, migrations check, the whole pytest suite
 test: $(VENV)/.dev system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py compile_catalogues
 	$(BIN)/pytest $(PYTEST_ARGS)

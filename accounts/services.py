@@ -22,11 +22,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.choices import OrganizationKind
 from customers.models import Organization
 from transferdesk.public_url import public_url
+from transferdesk.trail import AuditAction, record_event
 
 from .choices import Role
 from .languages import supported

@@ -23,8 +23,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.utils import translation
 
-from audits.choices import AuditAction
-from audits.services import record_event
+from transferdesk.trail import AuditAction, record_event
 
 from .middleware import SIGN_IN_LANGUAGE
 

@@ -34,12 +34,23 @@ def _page(url_name: str) -> Any:
     return link
 
 
+def _report_kind_label(kind: str) -> str:
+    from .models import ReportKind
+
+    return str(ReportKind(kind).label) if kind in ReportKind.values else kind
+
+
 class AuditsConfig(AppConfig):
     name = "audits"
     verbose_name = _("Audits")
 
     def ready(self) -> None:
         from notifications.jobs import register_job_link
+        from transferdesk.trail.chain import register_kind_label
+
+        from . import incidents  # noqa: F401  (stops an incident's clock as its notices go out)
+
+        register_kind_label("report", _report_kind_label)
 
         register_job_link("report_", _report_link)
         register_job_link("audit_chain_verify", _chain_link)

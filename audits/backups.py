@@ -57,13 +57,15 @@ from django.db import connection, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customers.choices import Tier
+from customers.models import Customer, Interaction, PurchaseRecord
+from customers.registry import fields_of
 from transferdesk.crypto.keyring import KEY_ID_PATTERN, decode_key
+from transferdesk.trail import AuditAction, chain_head, record_event
+from transfers.models import HandoverItem
 
-from .choices import AuditAction
 from .models import BackupRun, RestoreDrill
 from .models.backups import RunStatus
-from .selectors import chain_head
-from .services import record_event
 
 MAGIC = b"TDBK\x01\n"
 SALT_BYTES = 16
@@ -750,9 +752,6 @@ def reapply_ledger(alias: str) -> tuple[int, int]:
 def _remove_shredded_customers(alias: str, key_batch: list[Any]) -> int:
     """Remove (or anonymise, as their tombstone says) the customers of ``alias`` whose data key
     is in ``key_batch``, with their history and snapshots; returns how many were found."""
-    from customers.models import Customer, Interaction, PurchaseRecord
-    from transfers.models import HandoverItem
-
     from .models import DestructionTombstone, LegalHold
     from .models.retention import RetentionAction
     from .retention import _raw_delete, reference_hash
@@ -788,10 +787,6 @@ def _remove_shredded_customers(alias: str, key_batch: list[Any]) -> int:
 
 
 def _anonymise_on(alias: str, ids: list[Any], hashes: dict[Any, str]) -> None:
-    from customers.choices import Tier
-    from customers.models import Customer, Interaction, PurchaseRecord
-    from customers.registry import fields_of
-
     encrypted = fields_of(Customer, Tier.SENSITIVE) + fields_of(Customer, Tier.CORE)
     Customer.objects.using(alias).filter(pk__in=ids).update(
         status="erased",
@@ -808,8 +803,8 @@ def _anonymise_on(alias: str, ids: list[Any], hashes: dict[Any, str]) -> None:
 
 
 def verify_target_chain(alias: str) -> tuple[bool, int, str]:
-    from .chain import CHAIN_FIELDS, audit_key, verify_rows
-    from .models import AuditEvent
+    from transferdesk.trail import AuditEvent
+    from transferdesk.trail.chain import CHAIN_FIELDS, audit_key, verify_rows
 
     rows = (
         AuditEvent.objects.using(alias)

@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterator
 
 from django.db.models import Q
 
-from .chain import Checkpoint
+from transferdesk.trail.chain import Checkpoint
+from transfers.models import StageManifest
+
 from .models import (
     BackupRun,
     ChainVerificationRun,
@@ -43,8 +45,6 @@ def _at(value: dt.datetime | None) -> str:
 
 
 def receipt_checkpoints() -> Iterator[Checkpoint]:
-    from transfers.models import StageManifest
-
     manifest = (
         StageManifest.objects.filter(chain_head_seq__gt=0)
         .exclude(chain_head_mac="")

@@ -14,9 +14,9 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import AuditAction
-from .models import AccessReviewCampaign, AuditEvent, CampaignStatus, ReviewDecision
-from .selectors import chain_head
+from transferdesk.trail import AuditAction, AuditEvent, chain_head
+
+from .models import AccessReviewCampaign, CampaignStatus, ReviewDecision
 
 #: Colours of the chart series (SVG presentation attributes; the palette of app.css).
 PALETTE = ["#1f6feb", "#198754", "#f59f00", "#d6336c", "#6f42c1", "#8b98ab"]

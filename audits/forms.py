@@ -11,8 +11,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import AuditAction
-from .models import AccessReviewCampaign, AuditEvent, ReportKind, ReviewDecision
+from accounts.choices import Role
+from transferdesk.trail import AuditAction, AuditEvent
+from transfers.models import TransferDeal
+
+from .models import AccessReviewCampaign, ReportKind, ReviewDecision
 
 
 class DateInput(forms.DateInput):
@@ -47,7 +50,6 @@ class EventFilterForm(forms.Form):
         reference = self.cleaned_data.get("deal", "").strip()
         if not reference:
             return ""
-        from transfers.models import TransferDeal
 
         pk = TransferDeal.objects.filter(reference=reference).values_list("pk", flat=True).first()
         return str(pk) if pk else reference
@@ -122,7 +124,6 @@ class CampaignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from accounts.choices import Role
 
         reviewer = self.fields["reviewer"]
         assert isinstance(reviewer, forms.ModelChoiceField)

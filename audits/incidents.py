@@ -21,18 +21,24 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
+from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.choices import Role
 from accounts.languages import site_language
-from customers.models import Customer
+from customers.labels import field_labels
+from customers.models import Customer, Organization
+from transferdesk.trail import AuditAction, AuditEvent, chain_head, record_event
+from transfers import notices
+from transfers.engine import snapshot_fields
+from transfers.models import HandoverItem, HandoverStage, TransferDeal
+from transfers.notice_models import NoticeStatus
+from transfers.notices import incident_notices_progressed
+from transfers.portal_selectors import list_columns
 
-from .choices import AuditAction
-from .models import AuditEvent, Incident
+from .models import Incident
 from .models.incidents import INCIDENT_TEXTS, NOTICE_LANGUAGES, IncidentStatus
-from .selectors import chain_head
-from .services import record_event
 
 #: The reads that expose customer data. PORTAL_VIEW is the buyer's reading of a snapshot.
 ACCESS_ACTIONS = (
@@ -248,10 +254,6 @@ def affected(incident: Incident) -> Affected:
     A stage's aggregate, receipt or manifest view shows no one's data; other pages (lists of
     books, follow-ups) name no customer and are counted apart for a person to review.
     """
-    from transfers.engine import snapshot_fields
-    from transfers.models import HandoverItem, HandoverStage
-    from transfers.portal_selectors import list_columns
-
     result = Affected()
     per_customer: dict[str, set[str]] = defaultdict(set)
     per_deal: dict[str, set[str]] = defaultdict(set)
@@ -411,33 +413,10 @@ def _when_all_done(*values: dt.datetime | None) -> dt.datetime | None:
 # --- notices to the people affected ----------------------------------------------------------
 
 
-def field_labels(names: Iterable[str]) -> list[str]:
-    """People-readable, translated labels of field names as access events record them
-    (``full_name``, ``purchases.notes``), in a stable order."""
-    from customers.models import Interaction, PurchaseRecord
-
-    related = {"purchases": PurchaseRecord, "interactions": Interaction}
-    labels = []
-    for name in sorted(set(names)):
-        head, _sep, tail = name.partition(".")
-        model = related.get(head) if tail else Customer
-        try:
-            field_name = tail or head
-            label = str(model._meta.get_field(field_name).verbose_name)  # type: ignore[union-attr]
-            if tail:
-                label = f"{model._meta.verbose_name_plural}: {label}"  # type: ignore[union-attr]
-        except Exception:  # noqa: BLE001 - an unknown name is shown as recorded
-            label = name
-        labels.append(label)
-    return labels
-
-
 def _link_deals(found: Affected, organizations: dict[str, Any]) -> dict[str, Any]:
     """The deal whose personal link each customer's notice carries: a deal of the customer's
     own book that the access events named (the first by id, for a stable choice); none when
     the reads named no such deal (the notice then gives the contact alone)."""
-    from transfers.models import TransferDeal
-
     named = {ref for refs in found.deals.values() for ref in refs}
     seller_of = {
         str(pk): seller
@@ -461,8 +440,6 @@ def incident_notices_prepare(*, actor: Any, incident: Incident) -> Any:
     fields read, in the customer's language, with their personal link where a deal of their
     book gives one. Another compliance officer approves it (four eyes); sending then runs as
     a job with progress, failure reasons and the letter-or-call list."""
-    from transfers import notices
-
     _require_compliance(actor)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if incident.notice_campaigns.exists():
@@ -507,16 +484,20 @@ def incident_notices_prepare(*, actor: Any, incident: Incident) -> Any:
 
 def notice_counts(campaign: Any) -> dict[str, int]:
     """How many of a campaign's notices are in each status (every status present)."""
-    from transfers.notice_models import NoticeStatus
-
     counts = dict(campaign.notices.values_list("status").annotate(n=Count("pk")).order_by())
     return {status.value: counts.get(status.value, 0) for status in NoticeStatus}
 
 
+@receiver(incident_notices_progressed, dispatch_uid="audits_incident_notices_progressed")
+def _incident_notices_progressed(sender: Any, campaign: Any, actor: Any, **_: Any) -> None:
+    incident_notices_update(campaign=campaign, actor=actor)
+
+
 def incident_notices_update(*, campaign: Any, actor: Any) -> None:
-    """Called by the notice machinery, in its transaction, when sending ends or a letter or
-    call is recorded: the incident counts the people told, and once nobody is left waiting
-    (every notice sent, or done by letter or phone) the customers' clock stops, as an event."""
+    """Called by the notice machinery (``transfers.notices.incident_notices_progressed``), in
+    its transaction, when sending ends or a letter or call is recorded: the incident counts
+    the people told, and once nobody is left waiting (every notice sent, or done by letter or
+    phone) the customers' clock stops, as an event."""
     counts = notice_counts(campaign)
     told = counts["sent"] + counts["manual_done"]
     waiting = counts["pending"] + counts["failed"] + counts["manual"]
@@ -544,9 +525,6 @@ def incident_notices_update(*, campaign: Any, actor: Any) -> None:
 def notice_preview(incident: Incident, *, language: str) -> dict[str, Any]:
     """The context of the notice e-mail as a customer sees it, with a placeholder name and
     link and every field the incident exposed (no one's data)."""
-    from customers.models import Organization
-    from transfers import notices
-
     found = affected(incident)
     # The notice is signed by the customer's organisation; the preview shows the first one's.
     organization = Organization.objects.filter(

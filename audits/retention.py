@@ -50,13 +50,23 @@ from accounts.choices import Role
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer, Interaction, Organization, PurchaseRecord
 from customers.registry import fields_of
+from customers.services import import_uploads_shred_for_erasure
 from transferdesk import jobs
 from transferdesk.crypto.blind_index import SETTING as BLIND_INDEX_SETTING
 from transferdesk.crypto.keyring import decode_key
-from transferdesk.jobs import job_fail, job_progress, job_start, job_succeed
+from transferdesk.jobs import job_fail, job_progress, job_running
 from transferdesk.models import DataKey
+from transferdesk.trail import AuditAction, chain_head, record_event
+from transfers.choices import AssignmentRole, DealStatus
+from transfers.models import (
+    DealAssignment,
+    HandoverItem,
+    StageManifest,
+    TransferDeal,
+    TransferDealUserObjectPermission,
+)
+from transfers.portal_services import followups_for_erased_customers
 
-from .choices import AuditAction
 from .models import (
     DealDestruction,
     DestructionCertificate,
@@ -74,8 +84,6 @@ from .models.retention import (
     RetentionCategory,
     RetentionEvent,
 )
-from .selectors import chain_head
-from .services import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -263,8 +271,6 @@ def _held_q(prefix: str = "") -> Q:
 def _anchor_q(event: str, cutoff: date, prefix: str = "") -> Q:
     """Customers (reached by ``prefix``) whose retention period, counted from ``event``, ended
     on or before today (the anchor is on or before ``cutoff``)."""
-    from transfers.models import HandoverItem
-
     if event == RetentionEvent.CONTRACT_END:
         return Q(**{f"{prefix}retention_until__lte": cutoff})
     if event == RetentionEvent.CUSTOMER_SINCE:
@@ -437,10 +443,6 @@ def _shred_customers(
     Held customers are filtered out again here, under the transaction, so a hold placed
     between selection and purge still wins.
     """
-    from customers.services import import_uploads_shred_for_erasure
-    from transfers.models import HandoverItem
-    from transfers.portal_services import followups_for_erased_customers
-
     C = Customer
     # Locked (PostgreSQL): a second shredder of the same customers (an erasure during a purge)
     # waits for this transaction, then reads them again and finds them gone or erased, instead
@@ -834,48 +836,40 @@ def _purge_policy_held(
     total = selection.count()
     run = _open_run(policy=policy, actor=actor, job_id=job_id, request_ref="")
     outcome.run = run
-    if job_id:
-        job_start(job_id=job_id, total=total)
     done = 0
     last = None
-    try:
-        while True:
-            # Keyset pagination: each chunk starts after the last one's greatest id, so the
-            # index scan never walks again over the rows just deleted (dead until vacuum) or
-            # kept back by a hold; restarting from the first id made the purge quadratic.
-            page = selection if last is None else selection.filter(pk__gt=last)
-            ids = list(page.order_by("pk").values_list("pk", flat=True)[:chunk_size])
-            if not ids:
-                break
-            last = ids[-1]
-            with transaction.atomic():
-                if is_customer:
-                    n = _shred_customers(
-                        run=run, policy=policy, action=policy.action, ids=ids, actor=actor
-                    )
-                else:
-                    n = _purge_records_chunk(run=run, policy=policy, ids=ids, actor=actor)
-            done += n
-            if job_id:
-                job_progress(job_id=job_id, done=done)
-    except Exception as exc:
-        PurgeRun.objects.filter(pk=run.pk).update(
-            status=PurgeStatus.FAILED, error=type(exc).__name__
-        )
-        if job_id:
-            job_fail(
-                job_id=job_id,
-                error=_("The purge failed ({kind}); run it again to resume.").format(
-                    kind=type(exc).__name__
-                ),
+    with job_running(
+        job_id, total=total, error=_("The purge failed ({kind}); run it again to resume.")
+    ) as running:
+        try:
+            while True:
+                # Keyset pagination: each chunk starts after the last one's greatest id, so the
+                # index scan never walks again over the rows just deleted (dead until vacuum)
+                # or kept back by a hold; restarting from the first id made the purge quadratic.
+                page = selection if last is None else selection.filter(pk__gt=last)
+                ids = list(page.order_by("pk").values_list("pk", flat=True)[:chunk_size])
+                if not ids:
+                    break
+                last = ids[-1]
+                with transaction.atomic():
+                    if is_customer:
+                        n = _shred_customers(
+                            run=run, policy=policy, action=policy.action, ids=ids, actor=actor
+                        )
+                    else:
+                        n = _purge_records_chunk(run=run, policy=policy, ids=ids, actor=actor)
+                done += n
+                running.progress(done)
+        except Exception as exc:
+            PurgeRun.objects.filter(pk=run.pk).update(
+                status=PurgeStatus.FAILED, error=type(exc).__name__
             )
-        raise
-    _finish_run(run, actor=actor, certificate=certificate)
-    if job_id:
+            raise
+        _finish_run(run, actor=actor, certificate=certificate)
         result: dict[str, Any] = {"run": str(run.pk), "done": done}
         if run.customers or run.rows:  # the job's link leads to the certificate (or its job)
             result["download_url"] = reverse("lifecycle:run_certificate", args=[run.pk])
-        job_succeed(job_id=job_id, result=result)
+        running.result = result
     run.refresh_from_db()
     outcome.customers = run.customers
     outcome.rows = run.rows
@@ -942,32 +936,18 @@ def purge_expired(
     failure leaves the finished policies done and the next run resumes the interrupted one.
     """
     policies = list(RetentionPolicy.objects.filter(is_active=True).order_by("created_at", "pk"))
-    if job_id:
-        job_start(job_id=job_id, total=len(policies))
     outcomes = []
-    try:
+    with job_running(
+        job_id, total=len(policies), error=_("The purge failed ({kind}); the next run resumes it.")
+    ) as running:
         for done, policy in enumerate(policies, start=1):
             outcomes.append(purge_policy(policy=policy, actor=actor, dry_run=dry_run))
-            if job_id:
-                job_progress(job_id=job_id, done=done)
-    except Exception as exc:
-        if job_id:
-            job_fail(
-                job_id=job_id,
-                error=_("The purge failed ({kind}); the next run resumes it.").format(
-                    kind=type(exc).__name__
-                ),
-            )
-        raise
-    if job_id:
-        job_succeed(
-            job_id=job_id,
-            result={
-                "policies": len(policies),
-                "customers": sum(o.customers for o in outcomes),
-                "rows": sum(o.rows for o in outcomes),
-            },
-        )
+            running.progress(done)
+        running.result = {
+            "policies": len(policies),
+            "customers": sum(o.customers for o in outcomes),
+            "rows": sum(o.rows for o in outcomes),
+        }
     return outcomes
 
 
@@ -1010,8 +990,6 @@ def customer_erase(*, actor: Any, customer: Customer, request_ref: str) -> Purge
 def deal_destroy_refusal(deal: Any) -> str | None:
     """Why ``deal`` cannot be destroyed now, or None if it can: the one rule behind the service
     and the pages that offer the action."""
-    from transfers.choices import DealStatus
-
     if deal.status == DealStatus.COMPLETED:
         return _("A completed deal is not destroyed: the buyer holds its data.")
     if DealDestruction.objects.filter(deal_id=deal.pk).exists():
@@ -1048,13 +1026,6 @@ def deal_destroy(*, actor: Any, deal: Any, reason: str) -> DealDestruction:
     deal under legal hold is not destroyed at all.
     """
     from transferdesk.crypto.services import data_key_destroy
-    from transfers.choices import AssignmentRole, DealStatus
-    from transfers.models import (
-        DealAssignment,
-        HandoverItem,
-        TransferDeal,
-        TransferDealUserObjectPermission,
-    )
 
     _require_compliance(actor)
     reason = DealDestructionReason(reason)
@@ -1329,7 +1300,6 @@ def certificate_for_deal(
     """The certificate of a deal destruction, issued once the buyer has attested."""
     from transferdesk import pdf as evidence
     from transferdesk.pdf import EvidenceDocument, ReportMeta, para, table_chunks, title_page
-    from transfers.models import StageManifest
 
     existing = DestructionCertificate.objects.filter(deal_destruction=destruction).first()
     if existing is not None:

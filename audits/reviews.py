@@ -20,8 +20,8 @@ from guardian.models import UserObjectPermissionBase
 from accounts.languages import user_language
 from notifications.choices import Kind
 from notifications.services import notify, told_before
+from transferdesk.trail import AuditAction, record_event
 
-from .choices import AuditAction
 from .models import (
     AccessReviewCampaign,
     AccessReviewItem,
@@ -29,7 +29,6 @@ from .models import (
     CampaignStatus,
     ReviewDecision,
 )
-from .services import record_event
 
 #: Reason written into REVOKE events for grants nobody kept before the deadline.
 EXPIRED_REASON = "expired in review"

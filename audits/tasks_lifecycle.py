@@ -65,19 +65,17 @@ def backup_task(user_id: int | None = None) -> str:
 
 @shared_task(name="audits.tasks_lifecycle.restore_drill", queue="maintenance")
 def restore_drill_task(user_id: int | None = None, job_id: str | None = None) -> str:
-    from transferdesk.jobs import job_fail, job_start, job_succeed
+    from transferdesk.jobs import job_running
 
     from .backups import restore_drill
     from .models.backups import RunStatus
 
-    if job_id:
-        job_start(job_id=job_id, total=1)
-    drill = restore_drill(actor=_user(user_id))
-    if job_id:
+    with job_running(job_id, total=1) as running:
+        drill = restore_drill(actor=_user(user_id))
         if drill.status == RunStatus.SUCCEEDED:
-            job_succeed(job_id=job_id, result={"drill": str(drill.pk)})
+            running.result = {"drill": str(drill.pk)}
         else:
-            job_fail(job_id=job_id, error=drill.error or "restore drill failed")
+            running.fail(drill.error or "restore drill failed")
     return f"{drill.status} {drill.pk}"
 
 
@@ -95,32 +93,24 @@ def certificate_for_run_task(run_id: str, job_id: str, user_id: int | None = Non
     from django.urls import reverse
     from django.utils.translation import gettext as _
 
-    from transferdesk.jobs import job_fail, job_progress, job_start, job_succeed
+    from transferdesk.jobs import job_running
 
     from .models import PurgeRun
     from .retention import certificate_for_run
 
     run = PurgeRun.objects.get(pk=run_id)
     actor = _user(user_id)
-    job_start(job_id=job_id)
     # The failure reason too is for that user (the job page shows it as stored).
-    with translation.override(user_language(actor)):
-        try:
-            certificate = certificate_for_run(run=run, actor=actor, job_id=job_id)
-        except Exception as exc:
-            job_fail(
-                job_id=job_id,
-                error=_("The certificate could not be built ({kind}); ask for it again.").format(
-                    kind=type(exc).__name__
-                ),
-            )
-            raise
-    job_progress(job_id=job_id, done=certificate.key_count)
-    job_succeed(
-        job_id=job_id,
-        result={
+    with (
+        translation.override(user_language(actor)),
+        job_running(
+            job_id, error=_("The certificate could not be built ({kind}); ask for it again.")
+        ) as running,
+    ):
+        certificate = certificate_for_run(run=run, actor=actor, job_id=job_id)
+        running.progress(certificate.key_count)
+        running.result = {
             "certificate": str(certificate.pk),
             "download_url": reverse("lifecycle:certificate_pdf", args=[certificate.pk]),
-        },
-    )
+        }
     return str(certificate.pk)

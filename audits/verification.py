@@ -22,13 +22,12 @@ from notifications.choices import Kind
 from notifications.recipients import officers_and_admins
 from notifications.services import notify
 from transferdesk import jobs
+from transferdesk.trail import AuditAction, AuditEvent, record_event
+from transferdesk.trail.chain import ChainVerification, verify_chain
 
-from .chain import ChainVerification, verify_chain
 from .checkpoints import known_checkpoints
-from .choices import AuditAction
-from .models import AuditEvent, ChainVerificationRun, VerificationTrigger
+from .models import ChainVerificationRun, VerificationTrigger
 from .models.backups import RunStatus
-from .services import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -80,35 +79,23 @@ def chain_verification_run(
     if run.finished_at is not None:
         return run, _as_result(run)
     job_id = run.job_id
-    if job_id:
-        jobs.job_start(job_id=job_id)
-
-    def progress(done: int) -> None:
-        if job_id:
-            jobs.job_progress(job_id=job_id, done=done)
-
-    try:
-        checkpoints = known_checkpoints()
-        result = verify_chain(
-            chunk_size=min(chunk_size, PROGRESS_EVERY) if job_id else chunk_size,
-            checkpoints=checkpoints,
-            jobs=jobs_count,
-            progress=progress,
-        )
-    except Exception as exc:
-        ChainVerificationRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED, finished_at=timezone.now(), error=str(exc)[:2000]
-        )
-        if job_id:
-            jobs.job_fail(job_id=job_id, error=str(exc))
-        raise
-    with transaction.atomic():
-        _record_outcome(run, result)
-    if job_id:
-        jobs.job_succeed(
-            job_id=job_id,
-            result={"ok": result.ok, "events": result.count, "head_seq": result.head_seq},
-        )
+    with jobs.job_running(job_id) as running:
+        try:
+            checkpoints = known_checkpoints()
+            result = verify_chain(
+                chunk_size=min(chunk_size, PROGRESS_EVERY) if job_id else chunk_size,
+                checkpoints=checkpoints,
+                jobs=jobs_count,
+                progress=running.progress,
+            )
+        except Exception as exc:
+            ChainVerificationRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.FAILED, finished_at=timezone.now(), error=str(exc)[:2000]
+            )
+            raise
+        with transaction.atomic():
+            _record_outcome(run, result)
+        running.result = {"ok": result.ok, "events": result.count, "head_seq": result.head_seq}
     run.refresh_from_db()
     return run, result
 
@@ -157,7 +144,7 @@ def _record_outcome(run: ChainVerificationRun, result: ChainVerification) -> Non
 
 
 def _as_result(run: ChainVerificationRun) -> ChainVerification:
-    from .chain import problem_message
+    from transferdesk.trail.chain import problem_message
 
     return ChainVerification(
         ok=run.status == RunStatus.SUCCEEDED,
@@ -173,7 +160,7 @@ def _as_result(run: ChainVerificationRun) -> ChainVerification:
 
 def run_message(run: ChainVerificationRun) -> str:
     """What a run found, in words, in the active language."""
-    from .chain import problem_message
+    from transferdesk.trail.chain import problem_message
 
     if run.problem:
         return problem_message(run.problem, run.params)

@@ -23,16 +23,16 @@ from accounts.choices import Role
 from accounts.mfa import step_up
 from transferdesk.permissions import role_required
 from transferdesk.spreadsheets import neutralise
+from transferdesk.trail import AuditAction, AuditEvent, record_event
+from transferdesk.trail.chain import checkpoint_label
+from transfers.models import TransferDeal
 
 from . import dashboard as charts
-from .chain import checkpoint_label
-from .choices import AuditAction
 from .forms import CampaignForm, DecisionForm, EventFilterForm, ReportForm
 from .labels import detail_pairs, object_type_label
 from .models import (
     AccessReviewCampaign,
     AccessReviewItem,
-    AuditEvent,
     ChainVerificationRun,
     ReportRun,
     ReviewDecision,
@@ -40,7 +40,6 @@ from .models import (
 from .reports.common import ReportParams
 from .reports.service import report_path, report_request
 from .reviews import campaign_start, review_item_decide
-from .services import record_event
 from .verification import chain_verification_request, run_message
 
 compliance_only = role_required(Role.COMPLIANCE)
@@ -173,8 +172,6 @@ def events_export(request: HttpRequest) -> StreamingHttpResponse:
 @compliance_only
 def deal_timeline(request: HttpRequest, reference: str) -> HttpResponse:
     """Every event of one deal, newest first; an unknown reference is a 404."""
-    from transfers.models import TransferDeal
-
     deal = get_object_or_404(
         TransferDeal.objects.restrict(request.user, "view").select_related("seller", "buyer"),
         reference=reference,

@@ -20,9 +20,14 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.languages import site_language
 from accounts.mfa import step_up
+from customers.labels import field_labels
+from customers.models import Customer
 from transferdesk import jobs
 from transferdesk.jobs import Job, job_create
 from transferdesk.permissions import role_required
+from transfers import notices
+from transfers.models import TransferDeal
+from transfers.notice_models import NoticeCampaign, NoticeStatus
 
 from . import incidents as incident_services
 from . import retention as retention_services
@@ -64,8 +69,6 @@ def _job(kind: str) -> Job | None:
 def _retention_page(
     request: HttpRequest, *, form: PolicyForm | None = None, hold_form: LegalHoldForm | None = None
 ) -> HttpResponse:
-    from transfers.models import TransferDeal
-
     policies = _page(
         request, RetentionPolicy.objects.select_related("organization", "confirmed_by")
     )
@@ -261,8 +264,6 @@ def drill_start(request: HttpRequest) -> HttpResponse:
 
 
 def _deals() -> Any:
-    from transfers.models import TransferDeal
-
     return TransferDeal.objects.order_by("reference")
 
 
@@ -289,8 +290,6 @@ def incidents(request: HttpRequest) -> HttpResponse:
 
 @compliance_only
 def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    from customers.models import Customer
-
     incident = get_object_or_404(Incident.objects.select_related("reported_by"), pk=pk)
     found = incident_services.affected(incident)
     customers: list[Any] = sorted(found.customers.items())
@@ -306,8 +305,7 @@ def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         ).values_list("pk", "reference")
     }
     affected_page.object_list = [
-        (pk, references.get(pk), incident_services.field_labels(names))
-        for pk, names in affected_page.object_list
+        (pk, references.get(pk), field_labels(names)) for pk, names in affected_page.object_list
     ]
     return render(
         request,
@@ -316,7 +314,7 @@ def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "incident": incident,
             "deadlines": incident_services.deadlines(incident),
             "found": found,
-            "field_labels": incident_services.field_labels(found.fields),
+            "field_labels": field_labels(found.fields),
             "page_obj": affected_page,
             "status_form": IncidentStatusForm(initial={"status": incident.status}),
             "texts_form": IncidentTextsForm(
@@ -330,8 +328,6 @@ def incident_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 def _incident_campaign(incident: Incident) -> dict[str, Any]:
     """The incident's notice campaign (the notice machinery's) and its counts, or none."""
-    from transfers.notice_models import NoticeCampaign
-
     campaign = (
         NoticeCampaign.objects.filter(incident=incident)
         .select_related("prepared_by", "approved_by", "job")
@@ -363,9 +359,6 @@ def incident_notices(request: HttpRequest, pk: Any) -> HttpResponse:
     """The incident's notice campaign: review (who, which fields, which language, which
     link), approve, send, live progress, failures with their reasons, the letter-or-call list.
     The buttons post to the notice machinery's own actions (``notices:``)."""
-    from transfers import notices
-    from transfers.notice_models import NoticeStatus
-
     incident = get_object_or_404(Incident, pk=pk)
     context = _incident_campaign(incident)
     campaign = context["campaign"]
@@ -374,9 +367,7 @@ def incident_notices(request: HttpRequest, pk: Any) -> HttpResponse:
     rows = campaign.notices.select_related("customer", "link_deal").order_by("pk")
     size = settings.TRANSFERDESK_PAGE_SIZE
     recipients = Paginator(rows, size).get_page(request.GET.get("page"))
-    recipients.object_list = [
-        (notice, incident_services.field_labels(notice.fields)) for notice in recipients
-    ]
+    recipients.object_list = [(notice, field_labels(notice.fields)) for notice in recipients]
     return render(
         request,
         "lifecycle/incident_notices.html",
@@ -473,8 +464,6 @@ def incident_report(request: HttpRequest, pk: Any) -> HttpResponse:
 @step_up
 def deal_destroy(request: HttpRequest, pk: Any) -> HttpResponse:
     """Confirm, then destroy a cancelled deal or a losing bidder's deal."""
-    from transfers.models import TransferDeal
-
     from .models.retention import DealDestructionReason
 
     deal = get_object_or_404(TransferDeal.objects.restrict(request.user, "view"), pk=pk)

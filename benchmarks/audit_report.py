@@ -65,11 +65,10 @@ def seed(db_file: Path, n: int) -> None:
 
     from accounts.choices import Role
     from accounts.models import User
-    from audits.chain import audit_key, compute_mac
-    from audits.choices import AuditAction
-    from audits.models import GENESIS_MAC, AuditEvent
-    from audits.services import _row
     from customers.models import Organization
+    from transferdesk.trail import GENESIS_MAC, AuditAction, AuditEvent
+    from transferdesk.trail.chain import audit_key, compute_mac
+    from transferdesk.trail.services import _row
     from transfers.services import deal_create
 
     call_command("migrate", verbosity=0)
@@ -154,9 +153,9 @@ def phase_floor(db_file: Path, out: Path) -> dict[str, Any]:
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen.canvas import Canvas
 
-    from audits.models import AuditEvent
     from audits.reports.common import CHUNK, EVENT_FIELDS, action_labels, local, summarise
     from transferdesk.pdf import CJK, LATIN, register_fonts
+    from transferdesk.trail import AuditEvent
     from transfers.models import TransferDeal
 
     register_fonts()

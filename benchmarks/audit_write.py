@@ -5,7 +5,7 @@
 In a scratch database (created next to the one in DATABASE_URL, dropped afterwards), N events
 per writer process (default 2,000), each in its own transaction as services write them:
 
-* chain: ``audits.services.record_event`` (advisory lock, read the head, HMAC, insert), with
+* chain: ``transferdesk.trail.record_event`` (advisory lock, read the head, HMAC, insert), with
   1 writer and with 4 writer processes at once;
 * floor: a plain INSERT of the same row into a copy of the table (same indexes, seq from a
   sequence, no lock, no head, no MAC), with 1 and with 4 writers.
@@ -59,9 +59,8 @@ def writer(url: str, mode: str, n: int, start_at: float, number: int) -> dict[st
     from django.db import connection
     from django.utils import timezone
 
-    from audits.choices import AuditAction
-    from audits.services import record_event
     from transferdesk.middleware import set_request_id
+    from transferdesk.trail import AuditAction, record_event
 
     set_request_id(f"bench-writer-{number}")
     connection.ensure_connection()
@@ -137,7 +136,7 @@ def run(url: str, mode: str, writers: int, n: int) -> float:
 
 def check_chain(url: str, expected: int) -> None:
     django_setup(url)
-    from audits.chain import verify_chain
+    from transferdesk.trail.chain import verify_chain
 
     result = verify_chain()
     if not result.ok or result.count != expected:

@@ -62,14 +62,13 @@ def run(n: int) -> None:
     from django.utils import timezone
 
     from accounts.choices import Role
-    from audits.choices import AuditAction
     from audits.incidents import affected, incident_create, incident_notices_prepare
-    from audits.services import record_event
     from customers.models import Customer
     from tests.factories import UserFactory, make_cast
     from transferdesk import jobs
     from transferdesk.celery import app
     from transferdesk.models import DataKey, DataKeyPurpose
+    from transferdesk.trail import AuditAction, record_event
     from transfers import notices, services
     from transfers.choices import AssignmentRole
 

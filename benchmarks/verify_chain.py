@@ -7,7 +7,8 @@ the audits app into it, and bulk-loads N chained events with COPY, computing the
 Python with the application's own MAC function. Then, each in a fresh process so that peak
 memory belongs to that phase alone:
 
-* verify: ``audits.chain.verify_chain(jobs=JOBS)``, exactly what ``verify_audit_chain`` runs
+* verify: ``transferdesk.trail.chain.verify_chain(jobs=JOBS)``, exactly what
+  ``verify_audit_chain`` runs
   (``--jobs`` defaults to the command's default: the CPUs, at most 4), and again in one
   process;
 * floor: the least work that can check the same chain in one process, with no Django: a
@@ -84,9 +85,8 @@ def phase_load(url: str, n: int, jobs: int) -> dict[str, Any]:
     from django.db import connection
 
     from accounts.models import User
-    from audits.chain import audit_key, compute_mac
-    from audits.choices import AuditAction
-    from audits.models import GENESIS_MAC
+    from transferdesk.trail import GENESIS_MAC, AuditAction
+    from transferdesk.trail.chain import audit_key, compute_mac
 
     call_command("migrate", "audits", verbosity=0)
     users = [User.objects.create(username=f"bench{i}") for i in range(5)]
@@ -137,7 +137,7 @@ def phase_load(url: str, n: int, jobs: int) -> dict[str, Any]:
 def phase_verify(url: str, n: int, jobs: int) -> dict[str, Any]:
     """What ``verify_audit_chain --jobs JOBS`` runs."""
     django_setup(url)
-    from audits.chain import verify_chain
+    from transferdesk.trail.chain import verify_chain
 
     base_mb = _peak_mb()
     started = time.perf_counter()

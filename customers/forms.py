@@ -9,6 +9,8 @@ from django.db import models
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import Role
+
 from . import importing
 from .choices import CustomerStatus, RevealReason
 from .models import Customer, Interaction, PurchaseRecord
@@ -400,8 +402,6 @@ class BookGrantForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from django.contrib.auth import get_user_model
-
-        from accounts.choices import Role
 
         users = cast(forms.ModelChoiceField, self.fields["user"])
         users.queryset = (

@@ -293,8 +293,7 @@ def organization_grants(*, organization: Organization) -> list[BookGrant]:
     """Who holds ``manage_customers`` and ``reveal_core`` on the book, and since when (the
     latest GRANT event for that user and permission). A constant number of queries whatever
     the count."""
-    from audits.choices import AuditAction
-    from audits.models import AuditEvent
+    from transferdesk.trail import AuditAction, AuditEvent
 
     from .models import ORGANIZATION_PERMISSIONS, OrganizationUserObjectPermission
 

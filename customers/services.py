@@ -22,14 +22,13 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
 from django.db.models.functions import Length
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
-from audits.choices import AuditAction
-from audits.services import record_event
 from transferdesk import jobs
 from transferdesk.crypto import aead, blind_index
 from transferdesk.crypto.fields import EncryptedField, assign, blind_index_fields
@@ -44,7 +43,7 @@ from transferdesk.jobs import (
     job_succeed,
 )
 from transferdesk.models import DataKey, DataKeyPurpose
-from transfers.portal_services import followups_for_customer_change
+from transferdesk.trail import AuditAction, record_event
 
 from . import bulk, importing
 from .choices import OrganizationKind, Tier
@@ -63,6 +62,13 @@ from .registry import fields_of, tier_of
 
 #: Import logs carry counts and ids only: never a value from the file.
 logger = logging.getLogger(__name__)
+
+#: Sent inside the transaction of a correction of a customer record, after the save:
+#: ``transfers`` (an upper layer) listens and gives the buyers who received the record a
+#: follow-up task (GDPR art. 19); customers does not import it. Sent with ``send``, so a
+#: failing receiver rolls the correction back. Arguments: ``customer``, ``actor``, ``fields``
+#: (the names of the fields that changed).
+customer_corrected = Signal()
 
 #: Fields a caller may set through these services (everything classified in the registry).
 EDITABLE_FIELDS = frozenset(
@@ -143,7 +149,7 @@ def customer_update(*, actor: Any, customer: Customer, values: Mapping[str, Any]
     customer.full_clean(exclude=_exclude_all_but(changed))
     _set_history_user(customer, actor)
     customer.save(update_fields=[*changed, "updated_at"])
-    followups_for_customer_change(customer=customer, kind="update", actor=actor, fields=changed)
+    customer_corrected.send(sender=Customer, customer=customer, actor=actor, fields=changed)
     record_event(
         action=AuditAction.UPDATE,
         actor=actor,
@@ -500,7 +506,7 @@ def customer_correct_core(
         raise ValidationError(
             {"national_id": _("Another customer of this organisation has this national id number.")}
         ) from None
-    followups_for_customer_change(customer=customer, kind="update", actor=actor, fields=changed)
+    customer_corrected.send(sender=Customer, customer=customer, actor=actor, fields=changed)
     record_event(
         action=AuditAction.UPDATE,
         actor=actor,

@@ -3,7 +3,7 @@ verification, and the import (upload → mapping → result).
 
 Every object is fetched through ``restrict`` (guarantee 5): outside the user's scope is the
 same 404 as a missing object; inside it but without the permission an action needs is a 403.
-Reads of sensitive and core fields are recorded with ``audits.access.log_access``.
+Reads of sensitive and core fields are recorded with ``transferdesk.trail.log_access``.
 """
 
 from __future__ import annotations
@@ -34,12 +34,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.choices import Role
 from accounts.mfa import step_up
-from audits.access import log_access
-from audits.choices import AuditAction
 from transferdesk.crypto.errors import DataKeyDestroyed, DecryptionError, MissingMasterKey
 from transferdesk.jobs import JobStatus
 from transferdesk.permissions import role_required
 from transferdesk.spreadsheets import neutralise
+from transferdesk.trail import AuditAction, log_access
 
 from . import importing, selectors, services
 from .choices import StatusChangeReason, Tier

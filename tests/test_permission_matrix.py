@@ -8,7 +8,6 @@ from django.conf import settings
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from audits.models import AuditEvent
 from tests.audits.world import audits_world
 from tests.factories import make_cast
 from tests.lifecycle.world import lifecycle_world
@@ -16,6 +15,7 @@ from tests.notices.world import notices_world
 from tests.permission_matrix import ACTORS, EXCLUDED_NAMESPACES, MATRIX
 from tests.portal.world import portal_world
 from tests.support.world import shared_world, tasks_in_process
+from transferdesk.trail import AuditEvent
 
 
 def url_names(patterns=None, namespace: str = "") -> set[str]:

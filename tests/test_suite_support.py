@@ -11,12 +11,10 @@ from django.test import TransactionTestCase
 
 from accounts.choices import Role
 from accounts.models import User
-from audits.choices import AuditAction
-from audits.models import AuditEvent
-from audits.services import record_event
 from customers.models import Customer
 from tests.factories import CustomerFactory, make_cast
 from tests.support import flush, snapshot
+from transferdesk.trail import AuditAction, AuditEvent, record_event
 
 
 @pytest.mark.postgres

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -139,6 +141,53 @@ def job_succeed(*, job_id: uuid.UUID | str, result: dict[str, Any] | None = None
 def job_fail(*, job_id: uuid.UUID | str, error: str) -> None:
     """Mark failed with a reason a person can act on (never personal data)."""
     _finish(job_id, JobStatus.FAILED, error=error[:2000])
+
+
+class RunningJob:
+    """What the body of ``job_running`` tells its job: progress, and the result or a failure."""
+
+    def __init__(self, job_id: uuid.UUID | str | None) -> None:
+        self.job_id = job_id
+        #: The job's result once the body ends normally.
+        self.result: dict[str, Any] | None = None
+        self.failure: str | None = None
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        if self.job_id:
+            job_progress(job_id=self.job_id, done=done, total=total)
+
+    def fail(self, error: str) -> None:
+        """End the job failed with ``error`` when the body ends, though nothing was raised."""
+        self.failure = str(error)
+
+
+@contextmanager
+def job_running(
+    job_id: uuid.UUID | str | None, *, total: int | None = None, error: Any = None
+) -> Iterator[RunningJob]:
+    """Run the body as the job ``job_id``, in the manner of NetBox's ``JobRunner``: the job
+    starts on entry and succeeds with ``running.result`` when the body ends (or fails, if the
+    body called ``running.fail``); if the body raises, the job fails and the exception goes on.
+
+    The failure's reason is ``error`` (a text a person can act on, never personal data, where
+    ``{kind}`` stands for the exception's class name), the exception's own text by default.
+    With no ``job_id`` (a run that nobody watches) nothing is recorded.
+    """
+    running = RunningJob(job_id)
+    if not job_id:
+        yield running
+        return
+    job_start(job_id=job_id, total=total)
+    try:
+        yield running
+    except Exception as exc:
+        reason = str(exc) if error is None else str(error).format(kind=type(exc).__name__)
+        job_fail(job_id=job_id, error=reason)
+        raise
+    if running.failure is not None:
+        job_fail(job_id=job_id, error=running.failure)
+    else:
+        job_succeed(job_id=job_id, result=running.result)
 
 
 def enqueue(name: str, *ids: Any, fail_job: uuid.UUID | str | None = None) -> bool:

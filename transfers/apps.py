@@ -20,6 +20,9 @@ class TransfersConfig(AppConfig):
     def ready(self) -> None:
         from notifications.jobs import register_job_link
 
-        from . import invitations  # noqa: F401  (assigns a deal's invited buyers)
+        from . import (
+            invitations,  # noqa: F401  (assigns a deal's invited buyers)
+            portal_services,  # noqa: F401  (follow-ups for corrected customers)
+        )
 
         register_job_link("notice_campaign", _campaign_link)

@@ -36,9 +36,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from audits.choices import AuditAction
-from audits.selectors import chain_head
-from audits.services import record_event
+from accounts.choices import Role
 from customers.choices import Tier
 from customers.models import Customer
 from customers.registry import fields_of
@@ -46,6 +44,7 @@ from notifications.choices import Kind
 from transferdesk import jobs
 from transferdesk.crypto import aead
 from transferdesk.crypto.errors import CryptoError
+from transferdesk.trail import AuditAction, chain_head, record_event
 
 from . import signing
 from .choices import DealStatus, RunRefusal, StageKind, StageStatus
@@ -255,8 +254,6 @@ def run_refusal(
     (``notices``: asked once, at the claim; a partition checks the approval only). A few
     queries per claim or partition, none per customer.
     """
-    from accounts.choices import Role
-
     approval = latest_approval(stage)
     if approval is None:
         return RunRefusal.NOT_APPROVED, None

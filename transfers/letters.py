@@ -26,10 +26,9 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, SimpleDocTemplate, Spacer
 
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.models import Customer
 from transferdesk.pdf import LATIN, para, register_fonts
+from transferdesk.trail import AuditAction, record_event
 
 from .notice_models import Notice, NoticeCampaign, NoticeChannel, NoticeLink, NoticeStatus
 from .notices import _new_link, _usable_links, language_of, link_prefix, link_url, notice_context

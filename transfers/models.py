@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from accounts.choices import Role
 from customers.models import Organization
 from transferdesk.models import DataKey
 from transferdesk.permissions import RestrictedQuerySet
@@ -38,8 +39,6 @@ COMPLIANCE_ACTIONS = frozenset({"view", "approve"})
 
 def deal_scope_q(user: Any, action: str, prefix: str = "") -> Q:
     """Rows whose deal (reached by ``prefix``) the user may reach for ``action``."""
-    from accounts.choices import Role
-
     if action in COMPLIANCE_ACTIONS and user.has_role(Role.COMPLIANCE):
         return Q()
     codename = ACTION_PERMISSIONS.get(action)

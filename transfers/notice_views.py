@@ -23,13 +23,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.languages import supported
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer
 from customers.registry import fields_of
 from transferdesk import ratelimit
 from transferdesk.clientip import client_ip
+from transferdesk.trail import AuditAction, record_event
 
 from . import notices, requests
 from .notice_models import (

@@ -26,6 +26,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Exists, F, Max, OuterRef, QuerySet
+from django.dispatch import Signal
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -35,12 +36,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from accounts.languages import site_language
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.choices import CustomerStatus, Tier
+from customers.labels import field_labels
 from customers.models import Customer
 from transferdesk import jobs
 from transferdesk.public_url import public_url
+from transferdesk.trail import AuditAction, record_event
 
 from .choices import DealStatus, StageKind, StageStatus
 from .models import HandoverStage, TransferDeal
@@ -57,6 +58,12 @@ from .notice_models import (
 )
 from .recipients import tell_campaign_prepared
 from .selectors import deal_customers, eligible, stage_selection
+
+#: Sent inside the transaction that ends an incident campaign's sending or records one of its
+#: letters or calls: ``audits`` (an upper layer) listens, counts the people told and stops the
+#: incident's clock once nobody is left waiting; transfers does not import it. Sent with
+#: ``send``, so a failing receiver rolls the change back. Arguments: ``campaign``, ``actor``.
+incident_notices_progressed = Signal()
 
 logger = logging.getLogger(__name__)
 
@@ -554,9 +561,9 @@ def notice_mark_manual_done(*, actor: Any, notice: Notice, channel: str) -> Noti
         details={"channel": str(channel), "customer": notice.customer_id},
     )
     if notice.campaign.kind == CampaignKind.INCIDENT:
-        from audits.incidents import incident_notices_update
-
-        incident_notices_update(campaign=notice.campaign, actor=actor)
+        incident_notices_progressed.send(
+            sender=NoticeCampaign, campaign=notice.campaign, actor=actor
+        )
     return notice
 
 
@@ -688,51 +695,48 @@ def campaign_run(*, campaign_id: Any, job_id: Any) -> dict[str, int]:
         "deal", "deal__buyer", "deal__seller", "incident"
     ).get(pk=campaign_id)
     deal = campaign.deal
-    jobs.job_start(job_id=job_id)
-    total = jobs.Job.objects.values_list("total", flat=True).get(pk=job_id)
-    # A resumed run counts what an earlier delivery of the message already did.
-    pending = Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING).count()
-    done = max(0, total - pending)
-    totals = {"sent": 0, "failed": 0}
-    try:
-        while True:
-            batch = list(
-                Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING)
-                .order_by("pk")
-                .values_list("pk", "customer_id")[: batch_size()]
+    with jobs.job_running(job_id, error=_("Sending stopped: {kind}")) as running:
+        total = jobs.Job.objects.values_list("total", flat=True).get(pk=job_id)
+        # A resumed run counts what an earlier delivery of the message already did.
+        pending = Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING).count()
+        done = max(0, total - pending)
+        totals = {"sent": 0, "failed": 0}
+        try:
+            while True:
+                batch = list(
+                    Notice.objects.filter(campaign=campaign, status=NoticeStatus.PENDING)
+                    .order_by("pk")
+                    .values_list("pk", "customer_id")[: batch_size()]
+                )
+                if not batch:
+                    break
+                if deal is None:  # an incident's notices: no deal, a link per customer
+                    sent, failed = _send_incident_batch(campaign, batch)
+                else:
+                    sent, failed = _send_batch(campaign, deal, batch)
+                totals["sent"] += sent
+                totals["failed"] += failed
+                done += len(batch)
+                running.progress(done)
+        except Exception:
+            logger.exception("notice campaign %s failed", campaign_id)
+            raise
+        with transaction.atomic():
+            NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
+                status=CampaignStatus.SENT
             )
-            if not batch:
-                break
-            if deal is None:  # an incident's notices: no deal, a link per customer
-                sent, failed = _send_incident_batch(campaign, batch)
-            else:
-                sent, failed = _send_batch(campaign, deal, batch)
-            totals["sent"] += sent
-            totals["failed"] += failed
-            done += len(batch)
-            jobs.job_progress(job_id=job_id, done=done)
-    except Exception as exc:
-        logger.exception("notice campaign %s failed", campaign_id)
-        jobs.job_fail(
-            job_id=job_id, error=str(_("Sending stopped: {kind}")).format(kind=type(exc).__name__)
-        )
-        raise
-    with transaction.atomic():
-        NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
-            status=CampaignStatus.SENT
-        )
-        record_event(
-            action=AuditAction.NOTICE_SENT,
-            obj=campaign,
-            deal=deal,
-            details={**totals, "job": str(job_id)},
-        )
-        if campaign.kind == CampaignKind.INCIDENT:
-            from audits.incidents import incident_notices_update
-
-            starter = jobs.Job.objects.select_related("started_by").get(pk=job_id).started_by
-            incident_notices_update(campaign=campaign, actor=starter)
-    jobs.job_succeed(job_id=job_id, result=totals)
+            record_event(
+                action=AuditAction.NOTICE_SENT,
+                obj=campaign,
+                deal=deal,
+                details={**totals, "job": str(job_id)},
+            )
+            if campaign.kind == CampaignKind.INCIDENT:
+                starter = jobs.Job.objects.select_related("started_by").get(pk=job_id).started_by
+                incident_notices_progressed.send(
+                    sender=NoticeCampaign, campaign=campaign, actor=starter
+                )
+        running.result = totals
     return totals
 
 
@@ -933,8 +937,6 @@ def incident_notice_context(
     """What an incident notice says, in the active language: what happened, which of the
     person's data, what was done, what they can do (with their personal link when there is
     one), whom to contact."""
-    from audits.incidents import field_labels
-
     return {
         "incident": incident,
         # The free texts in the notice's language (``incident_notices_prepare`` refuses to

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
+from accounts.choices import Role
 from customers.choices import Tier
 from customers.models import Customer
 from customers.registry import fields_of, tier_of
@@ -262,8 +263,6 @@ def unseen_answers(user: Any) -> QuerySet[Answer]:
 
 def question_queue(user: Any) -> QuerySet[Question]:
     """Questions of the deals a broker works on (compliance reads every deal's)."""
-    from accounts.choices import Role
-
     action = "change" if user.has_role(Role.BROKER) else "view"
     questions: QuerySet[Question] = Question.objects.restrict(user, action)
     return (

@@ -1,7 +1,8 @@
 """Every write of the buyer portal: one function per use case, each with its audit event.
 
 Follow-up tasks (GDPR art. 19) are also created from outside the portal: the customer vault
-calls ``followups_for_customer_change`` inside its correction transaction, and the notices
+sends ``customers.services.customer_corrected`` inside its correction transaction (answered
+by ``followups_for_corrected_customer``, connected in ``TransfersConfig.ready``), and the notices
 issue calls ``followup_create`` when a customer objects after delivery. Both join the caller's
 transaction (no ``durable``), so a task exists if and only if the change that caused it does.
 """
@@ -16,12 +17,13 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from audits.choices import AuditAction
-from audits.services import record_event
+from customers.services import customer_corrected
 from notifications.choices import Kind
+from transferdesk.trail import AuditAction, record_event
 
 from .choices import DealStatus, StageStatus
 from .models import HandoverItem
@@ -153,6 +155,14 @@ def followups_for_customer_change(
             )
         )
     return tasks
+
+
+@receiver(customer_corrected, dispatch_uid="transfers_followups_for_corrected_customer")
+def followups_for_corrected_customer(
+    sender: Any, customer: Any, actor: Any, fields: Iterable[str], **_: Any
+) -> None:
+    """A seller corrected ``fields`` of ``customer``: update tasks for the buyers who hold it."""
+    followups_for_customer_change(customer=customer, kind="update", actor=actor, fields=fields)
 
 
 def followups_for_erased_customers(*, customer_ids: list[Any], actor: Any = None) -> int:

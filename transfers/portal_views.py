@@ -25,12 +25,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from accounts.mfa import step_up
-from audits.access import log_access
-from audits.choices import AuditAction
-from audits.services import record_event
 from transferdesk.clientip import client_ip
 from transferdesk.middleware import get_request_context
 from transferdesk.permissions import role_required
+from transferdesk.trail import AuditAction, log_access, record_event
 
 from . import exports, receipts
 from . import portal_selectors as sel

@@ -21,10 +21,10 @@ from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Spacer
 
-from audits.selectors import chain_head
 from customers.choices import Tier
 from transferdesk.crypto.errors import CryptoError
 from transferdesk.pdf import EvidenceDocument, ReportMeta, para, table_chunks, title_page
+from transferdesk.trail import chain_head
 
 from . import signing
 from .choices import ExclusionReason, choice_label

@@ -31,10 +31,9 @@ from accounts.choices import Role
 from accounts.languages import site_language
 from accounts.mfa import step_up
 from accounts.models import User
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.models import Customer
 from transferdesk.permissions import role_required
+from transferdesk.trail import AuditAction, record_event
 
 from . import letters, notices, requests
 from .models import TransferDeal

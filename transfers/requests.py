@@ -26,12 +26,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.choices import CustomerStatus, StatusChangeReason
 from customers.models import Customer
+from customers.services import customer_update
 from notifications.choices import Kind
 from transferdesk.crypto import blind_index
+from transferdesk.trail import AuditAction, record_event
 
 from .models import HandoverItem, TransferDeal
 from .notice_models import (
@@ -385,14 +385,12 @@ def request_fulfil(
     if dsr.identity_check not in (IdentityCheck.LINK, IdentityCheck.VERIFIED):
         raise ValidationError(_("Check the person's identity before acting on the request."))
     if dsr.kind == RequestKind.CORRECTION:
-        from customers.services import customer_update
-
         customer_update(
             actor=actor, customer=dsr.customer, values={dsr.field_name: dsr.requested_value}
         )
     recipient = None
     if dsr.kind == RequestKind.ERASURE:
-        from audits.retention import customer_erase  # audits imports this module
+        from audits.retention import customer_erase  # known upward import (pyproject.toml)
 
         recipient = _recipient(dsr.customer)
         try:

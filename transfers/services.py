@@ -23,13 +23,12 @@ from django.utils.translation import gettext_lazy as _
 from guardian.shortcuts import assign_perm, remove_perm
 
 from accounts.choices import Role
-from audits.choices import AuditAction
-from audits.services import record_event
 from customers.choices import Tier
 from customers.models import Organization
 from notifications.choices import Kind
 from transferdesk import jobs
 from transferdesk.models import DataKey, DataKeyPurpose
+from transferdesk.trail import AuditAction, record_event
 
 from . import signing
 from .choices import ROLE_PERMISSIONS, AssignmentRole, DealStatus, StageKind, StageStatus

@@ -24,9 +24,9 @@ from accounts.choices import Role
 from accounts.forms import InvitationForm
 from accounts.mfa import step_up
 from accounts.services import invitation_create
-from audits.models import AuditEvent
 from transferdesk.http import AuthenticatedHttpRequest
 from transferdesk.permissions import role_required
+from transferdesk.trail import AuditEvent
 
 from . import receipts, services
 from .choices import AssignmentRole, StageStatus

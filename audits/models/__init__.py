@@ -1,8 +1,10 @@
-"""The audits app's models, one module per concern: the event chain, access reviews,
-retention and destruction, backups, incidents."""
+"""The audits app's models, one module per concern: access reviews, retention and destruction,
+backups, incidents. ``AuditEvent`` is defined in the core (``transferdesk.trail``) under this
+app's label; it is imported here so that the app's model registry and migrations find it."""
+
+from transferdesk.trail.models import AuditEvent  # noqa: F401  (registered under this app)
 
 from .backups import BackupRun, RestoreDrill
-from .events import GENESIS_MAC, AuditEvent
 from .incidents import Incident
 from .reports import ReportKind, ReportRun
 from .retention import (
@@ -23,11 +25,9 @@ from .reviews import (
 from .verification import ChainVerificationRun, VerificationTrigger
 
 __all__ = [
-    "GENESIS_MAC",
     "AccessReviewCampaign",
     "AccessReviewItem",
     "AccessReviewReminder",
-    "AuditEvent",
     "BackupRun",
     "CampaignStatus",
     "ChainVerificationRun",

@@ -22,9 +22,10 @@ class VerificationTrigger(models.TextChoices):
 class ChainVerificationRun(models.Model):
     """One walk of the whole audit chain: who or what started it, and what it found.
 
-    A failed run keeps the problem code and its parameters (``audits.chain.problem_message``
-    turns them into words in the reader's language), never personal data: positions, MACs
-    and the names of checkpoints (deal references, file names, dates).
+    A failed run keeps the problem code and its parameters
+    (``transferdesk.trail.chain.problem_message`` turns them into words in the reader's
+    language), never personal data: positions, MACs and the names of checkpoints (deal
+    references, file names, dates).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

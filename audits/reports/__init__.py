@@ -15,9 +15,9 @@ from typing import IO, Any
 from django.utils import timezone
 
 from transferdesk.pdf import EvidenceDocument, ReportMeta
+from transferdesk.trail import chain_head
 
 from ..models import ReportKind
-from ..selectors import chain_head
 from . import access, deal, processing, review
 from .common import BuildContext, Progress, ReportParams
 

@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
+from customers.models import Customer
 from transferdesk.pdf import para, title_page
+from transferdesk.trail import AuditAction, AuditEvent
 
-from ..choices import AuditAction
 from ..labels import object_type_label
-from ..models import AuditEvent
 from .common import (
     CHUNK,
     BuildContext,
@@ -47,8 +47,6 @@ def title(params: ReportParams) -> str:
 
 def _customers(ids: set[str]) -> dict[str, tuple[str, str]]:
     """Reference and organisation of each customer id: general-tier data only, never names."""
-    from customers.models import Customer
-
     found: dict[str, tuple[str, str]] = {}
     valid = []
     for value in ids:

@@ -16,9 +16,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Table
 
 from transferdesk.pdf import TABLE_STYLE, cell, para
-
-from ..choices import AuditAction
-from ..models import AuditEvent
+from transferdesk.trail import AuditAction, AuditEvent
+from transfers.models import TransferDeal
 
 T = TypeVar("T")
 #: Rows fetched per database round trip while streaming events into a table.
@@ -83,8 +82,6 @@ class BuildContext:
 
 def resolve_deal(reference: str) -> Any:
     """The deal with this reference (or primary key); ValidationError if there is none."""
-    from transfers.models import TransferDeal
-
     reference = (reference or "").strip()
     if not reference:
         raise ValidationError(_("Name the deal (its reference)."))

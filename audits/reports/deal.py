@@ -11,9 +11,9 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
 from transferdesk.pdf import para, title_page
+from transferdesk.trail import AuditAction, AuditEvent
+from transfers.models import DealAssignment, HandoverStage, NdaAcceptance, StageManifest
 
-from ..choices import AuditAction
-from ..models import AuditEvent
 from .common import (
     BuildContext,
     ReportParams,
@@ -38,8 +38,6 @@ def title(params: ReportParams) -> str:
 
 
 def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
-    from transfers.models import DealAssignment, HandoverStage, NdaAcceptance, StageManifest
-
     deal = resolve_deal(params.deal)
     events = within(AuditEvent.objects.filter(deal_ref=str(deal.pk)), params)
     ctx.totals["events"] = events.count()

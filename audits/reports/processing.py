@@ -11,7 +11,11 @@ from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
+from customers import registry
+from customers.choices import LegalBasis, Tier
+from customers.models import Customer
 from transferdesk.pdf import title_page
+from transfers.models import HandoverItem, HandoverStage
 
 from .common import BuildContext, ReportParams, page_break, resolve_deal, section
 
@@ -31,9 +35,6 @@ def title(params: ReportParams) -> str:
 def _category_rows() -> Iterator[list[str]]:
     from django.apps import apps
 
-    from customers import registry
-    from customers.choices import Tier
-
     labels = {
         "Basic details": _("Basic details"),
         "Identity and contact data": _("Identity and contact data"),
@@ -51,10 +52,6 @@ def _category_rows() -> Iterator[list[str]]:
 
 
 def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
-    from customers.choices import LegalBasis
-    from customers.models import Customer
-    from transfers.models import HandoverItem, HandoverStage
-
     deal = resolve_deal(params.deal)
     customers = Customer.objects.filter(organization=deal.seller)
     subjects = customers.count()

@@ -12,10 +12,10 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable
 
 from transferdesk.pdf import title_page
+from transferdesk.trail import AuditAction, AuditEvent
 
-from ..choices import AuditAction
 from ..labels import permission_label
-from ..models import AccessReviewCampaign, AccessReviewItem, AuditEvent, ReviewDecision
+from ..models import AccessReviewCampaign, AccessReviewItem, ReviewDecision
 from .common import CHUNK, BuildContext, ReportParams, event_table, local, page_break, section
 
 

@@ -19,10 +19,9 @@ from django.utils.translation import gettext as _
 from accounts.languages import user_language
 from transferdesk import jobs
 from transferdesk.jobs import job_create, job_fail, job_progress, job_start, job_succeed
+from transferdesk.trail import AuditAction, record_event
 
-from ..choices import AuditAction
 from ..models import ReportKind, ReportRun
-from ..services import record_event
 from . import Rendered, render_report
 from .common import ReportParams, resolve_deal
 

@@ -21,8 +21,7 @@ from accounts.services import (
     invitation_create,
     invitation_revoke,
 )
-from audits.choices import AuditAction
-from audits.models import AuditEvent
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import services as deal_services
 from transfers.models import DealAssignment
 

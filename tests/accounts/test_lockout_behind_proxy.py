@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from tests.factories import PASSWORD
 from tests.support.mfa import sign_in
+from transferdesk.trail import AuditAction, AuditEvent
 
 LOGIN = "/accounts/login/"
 PROXY = "10.0.0.5"

@@ -11,11 +11,10 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.models import Organization
 from tests.factories import PASSWORD
 from tests.support.mfa import CODE_STEP, LOGIN, enrol_totp, sign_in, totp_code
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

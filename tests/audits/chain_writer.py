@@ -22,8 +22,7 @@ def main(argv: list[str]) -> None:
     django.setup()
     from django.db import connection
 
-    from audits.choices import AuditAction
-    from audits.services import record_event
+    from transferdesk.trail import AuditAction, record_event
 
     connection.ensure_connection()
     (barrier / f"ready-{writer}").touch()

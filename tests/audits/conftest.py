@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
-from audits.services import record_event
+from transferdesk.trail import AuditAction, AuditEvent, record_event
 
 Tamper = Callable[[str, Sequence[Any]], None]
 

@@ -7,9 +7,8 @@ import io
 
 import pypdf
 
-from audits.choices import AuditAction
-from audits.services import record_event
 from tests.factories import CustomerFactory
+from transferdesk.trail import AuditAction, record_event
 from transfers import services
 from transfers.choices import AssignmentRole
 

@@ -6,11 +6,9 @@ import pytest
 from django.http import Http404, HttpRequest, HttpResponse
 from django.test import RequestFactory
 
-from audits.access import log_access, records_access
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from tests.factories import OrganizationFactory, UserFactory
 from transferdesk.middleware import RequestIdMiddleware
+from transferdesk.trail import AuditAction, AuditEvent, log_access, records_access
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +62,7 @@ def test_the_decorator_records_nothing_when_the_view_refuses():
 
 
 def test_the_admin_shows_audit_events_but_lets_nobody_add_change_or_delete(admin_client):
-    from audits.services import record_event
+    from transferdesk.trail import record_event
 
     event = record_event(action=AuditAction.BACKUP)
     assert admin_client.get("/admin/audits/auditevent/").status_code == 200

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import Tier
 from tests.transfers.conftest import make_customers, make_deal
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import services
 from transfers.choices import StageKind
 

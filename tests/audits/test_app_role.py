@@ -130,8 +130,7 @@ def test_the_apps_role_cannot_disable_the_audit_trigger_or_remove_events_but_the
             "shell",
             "-c",
             "from django.core.management import call_command\n"
-            "from audits.services import record_event\n"
-            "from audits.choices import AuditAction\n"
+            "from transferdesk.trail import AuditAction, record_event\n"
             "for n in range(3):\n"
             "    record_event(action=AuditAction.BACKUP, details={'n': n})\n"
             "call_command('verify_audit_chain')\n"

@@ -9,10 +9,8 @@ from contextlib import nullcontext
 import pytest
 from django.test import override_settings
 
-from audits.chain import audit_key, compute_mac, verify_chain
-from audits.choices import AuditAction
-from audits.models import AuditEvent
-from audits.services import record_event
+from transferdesk.trail import AuditAction, AuditEvent, record_event
+from transferdesk.trail.chain import audit_key, compute_mac, verify_chain
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from audits.models import AuditEvent, ChainVerificationRun
+from audits.models import ChainVerificationRun
 from audits.tasks import verify_audit_chain_task
 from transferdesk.celery import app
+from transferdesk.trail import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -9,17 +9,16 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audits.backups import backup_run
-from audits.chain import verify_chain
 from audits.checkpoints import known_checkpoints
-from audits.choices import AuditAction
-from audits.models import AuditEvent, ChainVerificationRun, ReportKind
+from audits.models import ChainVerificationRun, ReportKind
 from audits.reports.common import ReportParams
 from audits.reports.service import report_request
-from audits.services import record_event
 from audits.tasks import verify_audit_chain_task
 from customers.choices import Tier
 from tests.transfers.conftest import make_customers, make_deal
 from transferdesk.celery import app
+from transferdesk.trail import AuditAction, AuditEvent, record_event
+from transferdesk.trail.chain import verify_chain
 from transfers import services
 from transfers.choices import StageKind
 

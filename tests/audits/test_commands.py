@@ -7,9 +7,8 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from audits.tasks import verify_audit_chain_task
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

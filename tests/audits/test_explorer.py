@@ -11,12 +11,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
-from audits.services import record_event
 from tests.audits.reporting import FORMULA, HOSTILE, make_customer, make_deal
 from tests.factories import UserFactory
 from transferdesk.spreadsheets import neutralise
+from transferdesk.trail import AuditAction, AuditEvent, record_event
 
 pytestmark = pytest.mark.django_db
 

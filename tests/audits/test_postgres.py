@@ -12,11 +12,9 @@ import uuid
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from audits.chain import verify_chain
-from audits.choices import AuditAction
-from audits.models import AuditEvent
-from audits.services import record_event
 from tests.support.worker import ROOT, database_url
+from transferdesk.trail import AuditAction, AuditEvent, record_event
+from transferdesk.trail.chain import verify_chain
 
 pytestmark = pytest.mark.postgres
 
@@ -185,7 +183,7 @@ def test_flush_empties_the_audit_table_and_leaves_the_truncate_trigger_on():
 @pytest.fixture
 def long_chain(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> list[AuditEvent]:
     """A committed chain that the parallel verifier splits into ranges (threshold lowered)."""
-    from audits import chain as chain_module
+    from transferdesk.trail import chain as chain_module
 
     monkeypatch.setattr(chain_module, "PARALLEL_MIN_EVENTS", 10)
     return [record_event(action=AuditAction.VIEW_CORE, details={"n": n}) for n in range(40)]

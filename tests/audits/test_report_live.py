@@ -7,10 +7,10 @@ import time
 import pytest
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent, ReportRun
+from audits.models import ReportRun
 from tests.audits.reporting import access_events, make_customer, make_deal, pdf_text
 from transferdesk.jobs import Job, JobStatus
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.live_worker
 

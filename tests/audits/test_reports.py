@@ -12,14 +12,13 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent, ReportRun
+from audits.models import ReportRun
 from audits.reports import render_report
 from audits.reports.common import ReportParams
 from audits.reviews import campaign_start
-from audits.selectors import chain_head
 from tests.audits.reporting import HOSTILE, access_events, make_customer, make_deal, pdf_text
 from transferdesk.jobs import Job, JobStatus
+from transferdesk.trail import AuditAction, AuditEvent, chain_head
 
 pytestmark = pytest.mark.django_db
 

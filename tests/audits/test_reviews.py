@@ -14,14 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import get_user_perms
 
-from audits.choices import AuditAction
-from audits.models import (
-    AccessReviewItem,
-    AccessReviewReminder,
-    AuditEvent,
-    CampaignStatus,
-    ReviewDecision,
-)
+from audits.models import AccessReviewItem, AccessReviewReminder, CampaignStatus, ReviewDecision
 from audits.reports import render_report
 from audits.reports.common import ReportParams
 from audits.reviews import (
@@ -36,6 +29,7 @@ from audits.tasks import access_review_expire_task
 from customers.models import OrganizationUserObjectPermission
 from customers.services import organization_grant
 from tests.audits.reporting import make_deal, pdf_text
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers.models import TransferDealUserObjectPermission
 
 pytestmark = pytest.mark.django_db

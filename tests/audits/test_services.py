@@ -9,13 +9,17 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
-from audits.chain import audit_key, compute_mac
-from audits.choices import AuditAction
-from audits.models import GENESIS_MAC, AuditEvent
-from audits.selectors import chain_head
-from audits.services import clean_details, record_event
 from tests.factories import OrganizationFactory, UserFactory
 from transferdesk.middleware import RequestIdMiddleware
+from transferdesk.trail import (
+    GENESIS_MAC,
+    AuditAction,
+    AuditEvent,
+    chain_head,
+    clean_details,
+    record_event,
+)
+from transferdesk.trail.chain import audit_key, compute_mac
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +167,7 @@ def test_a_deal_given_as_an_instance_is_stored_as_its_primary_key():
 
 
 def test_every_action_in_the_catalogue_can_be_recorded_and_verified():
-    from audits.chain import verify_chain
+    from transferdesk.trail.chain import verify_chain
 
     for action in AuditAction:
         record_event(action=action)

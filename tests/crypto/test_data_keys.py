@@ -72,8 +72,8 @@ def test_a_pickled_data_key_does_not_carry_the_unwrapped_key(keyring) -> None:
 
 
 def test_destroying_through_the_service_records_one_audit_event(keyring) -> None:
-    from audits.models import AuditEvent
     from transferdesk.crypto.services import data_key_destroy
+    from transferdesk.trail import AuditEvent
 
     key = DataKey.generate(purpose=DataKeyPurpose.CUSTOMER)
     key.unwrap()

@@ -11,9 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import get_user_perms
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from audits.reviews import campaign_start, current_grants
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

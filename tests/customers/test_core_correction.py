@@ -8,13 +8,12 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import Tier
 from customers.models import Customer
 from customers.selectors import customer_find_by_national_id
 from customers.services import customer_correct_core, organization_grant
 from tests.factories import OrganizationFactory, UserFactory
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,12 @@ import logging
 import pytest
 from openpyxl import Workbook
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers import importing
 from customers.models import Customer, PurchaseRecord
 from customers.selectors import customer_find_by_email, customer_find_by_national_id
 from customers.services import customer_import
 from tests.factories import OrganizationFactory
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,6 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from audits.retention import customer_erase
 from customers.models import Customer, ImportStatus, ImportUpload
 from customers.services import (
@@ -27,6 +25,7 @@ from tests.factories import OrganizationFactory
 from transferdesk.crypto import aead
 from transferdesk.crypto.errors import DecryptionError
 from transferdesk.models import DataKey
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -11,13 +11,12 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.models import Customer, ImportStatus, ImportUpload
 from customers.services import import_uploads_sweep, organization_grant
 from tests.factories import make_cast
 from tests.support.worker import LiveWorker
 from transferdesk.jobs import Job, JobStatus
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.live_worker
 

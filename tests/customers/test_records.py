@@ -12,11 +12,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import translation
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers import services
 from customers.models import Customer, ImportStatus, ImportUpload, Interaction, PurchaseRecord
 from customers.services import organization_grant, organization_revoke
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -4,10 +4,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audits.models import AuditEvent
 from customers.models import Customer, PurchaseRecord
 from transferdesk.crypto.errors import MissingMasterKey
 from transferdesk.models import DataKey
+from transferdesk.trail import AuditEvent
 
 from .conftest import random_key
 

@@ -5,10 +5,10 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from audits.models import AuditEvent
 from customers.models import Customer
 from customers.services import customer_create, customer_mark_verified, customer_update
 from tests.factories import UserFactory
+from transferdesk.trail import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,9 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.services import organization_grant
 from tests.support.mfa import age_second_factor, enrol_totp, totp_code
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

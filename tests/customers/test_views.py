@@ -7,11 +7,10 @@ import io
 import pytest
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.models import Customer, ImportStatus, ImportUpload
 from customers.services import organization_grant, organization_revoke
 from transferdesk.models import DataKey
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -13,18 +13,17 @@ import pytest
 from django.utils import timezone, translation
 from playwright.sync_api import Page, expect
 
-import audits.services
-from audits.choices import AuditAction
+import transferdesk.trail.services
 from audits.reports import render_report
 from audits.reports.common import ReportParams
 from audits.reviews import campaign_start, review_item_decide
-from audits.services import record_event
 from customers.choices import Tier
 from tests.audits.reporting import make_customer, make_deal
 from tests.e2e.browser import SCREENSHOT_DIR, screenshot, sign_in, use_language
 from tests.e2e.conftest import ConsoleWatch
 from tests.factories import PASSWORD, CustomerFactory
 from tests.support.pdf_pages import render_pages
+from transferdesk.trail import AuditAction, record_event
 from transfers import services
 from transfers.choices import StageKind
 
@@ -77,7 +76,7 @@ def trail(cast, monkeypatch, eager_tasks):
     for day in range(28):
         for k in range((day * 7) % 11 + 2):
             clock = _Clock(start + timedelta(days=day, minutes=k))
-            monkeypatch.setattr(audits.services, "timezone", clock)
+            monkeypatch.setattr(transferdesk.trail.services, "timezone", clock)
             record_event(
                 action=actions[(day + k) % len(actions)],
                 actor=cast.broker if k % 3 else cast.buyer,
@@ -85,7 +84,7 @@ def trail(cast, monkeypatch, eager_tasks):
                 deal=deal if k % 4 else other,
                 details={"fields": ["email", "phone"]},
             )
-    monkeypatch.setattr(audits.services, "timezone", timezone)
+    monkeypatch.setattr(transferdesk.trail.services, "timezone", timezone)
     campaign = campaign_start(
         actor=cast.compliance,
         name="2026 年第四季度权限审查",

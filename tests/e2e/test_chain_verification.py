@@ -8,13 +8,12 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent, ChainVerificationRun
-from audits.services import record_event
+from audits.models import ChainVerificationRun
 from audits.tasks import verify_audit_chain_task
 from tests.e2e.browser import screenshot, sign_in, use_language
 from tests.e2e.conftest import ConsoleWatch
 from tests.factories import PASSWORD
+from transferdesk.trail import AuditAction, AuditEvent, record_event
 
 pytestmark = pytest.mark.browser
 

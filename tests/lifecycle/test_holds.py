@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent, LegalHold
+from audits.models import LegalHold
 from audits.retention import policy_preview, purge_policy
 from customers.models import Customer
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -32,11 +32,10 @@ def _seed(cast, settings):
     Chinese, one refused by the mail server, one without an address); notices prepared,
     approved by a second officer and sent."""
     from accounts.choices import Role
-    from audits.choices import AuditAction
     from audits.incidents import incident_create, incident_notices_prepare
-    from audits.services import record_event
     from tests.factories import CustomerFactory, UserFactory
     from tests.transfers.conftest import make_deal
+    from transferdesk.trail import AuditAction, record_event
     from transfers import notices
 
     settings.EMAIL_BACKEND = "tests.notices.backends.RefusingBackend"

@@ -12,24 +12,22 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.choices import Role
-from audits.choices import AuditAction
 from audits.incidents import (
     affected,
     deadlines,
-    field_labels,
     incident_create,
     incident_notices_prepare,
     incident_report_pdf,
     incident_set_status,
 )
-from audits.models import AuditEvent
-from audits.services import record_event
+from customers.labels import field_labels
 from customers.services import organization_grant
 from tests.audits.reporting import pdf_text
 from tests.e2e.conftest import compiled_catalogues  # noqa: F401 - fixture
 from tests.factories import CustomerFactory, UserFactory
 from tests.notices.conftest import link_path
 from tests.transfers.conftest import make_deal
+from transferdesk.trail import AuditAction, AuditEvent, record_event
 from transfers import notices
 from transfers.notice_models import CampaignKind, CampaignStatus, NoticeStatus
 

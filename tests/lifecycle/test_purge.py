@@ -9,8 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import OperationalError, connection
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent, DestructionCertificate, DestructionTombstone, PurgeRun
+from audits.models import DestructionCertificate, DestructionTombstone, PurgeRun
 from audits.retention import (
     legal_hold_place,
     policy_preview,
@@ -21,6 +20,7 @@ from customers.models import Customer, Interaction, PurchaseRecord
 from tests.customers.test_sentinel_scan import scan_sqlite
 from transferdesk.crypto.errors import DataKeyDestroyed
 from transferdesk.models import DataKey
+from transferdesk.trail import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -9,11 +9,11 @@ import pytest
 from django.urls import reverse
 
 from audits import retention
-from audits.choices import AuditAction
-from audits.models import AuditEvent, PurgeRun
+from audits.models import PurgeRun
 from audits.retention import policy_confirm, policy_save, purge_policy
 from customers.models import Customer
 from customers.services import customer_create
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers.models import HandoverItem
 from transfers.portal_models import FollowUpTask
 from transfers.portal_services import followup_due_days

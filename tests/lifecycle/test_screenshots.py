@@ -30,7 +30,6 @@ pytestmark = [pytest.mark.browser]
 
 def _seed(cast, tmp_path, settings) -> None:
     from audits.backups import backup_run, restore_drill
-    from audits.choices import AuditAction
     from audits.incidents import incident_create
     from audits.retention import (
         customer_erase,
@@ -38,8 +37,8 @@ def _seed(cast, tmp_path, settings) -> None:
         policy_confirm,
         policy_save,
     )
-    from audits.services import record_event
     from customers.services import customer_create
+    from transferdesk.trail import AuditAction, record_event
 
     settings.TRANSFERDESK_BACKUP_DIR = tmp_path / "backups"
     made = [

@@ -42,9 +42,8 @@ def lifecycle_world(cast: Any) -> None:
         window_start=now, window_end=now,
     )  # fmt: skip
     # An incident whose window holds a read of the matrix customer, with its notices prepared.
-    from audits.choices import AuditAction
     from audits.incidents import incident_notices_prepare
-    from audits.services import record_event
+    from transferdesk.trail import AuditAction, record_event
 
     record_event(
         action=AuditAction.VIEW_SENSITIVE, actor=cast.broker, obj=cast.customer,

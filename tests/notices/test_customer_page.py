@@ -11,9 +11,8 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.models import Customer
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import notices
 from transfers.notice_models import NoticeLink
 

@@ -13,13 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.choices import Role
-from audits.choices import AuditAction
 from audits.incidents import incident_create, incident_notices_prepare
-from audits.services import record_event
 from customers.models import Customer
 from tests.factories import CustomerFactory, UserFactory
 from tests.transfers.conftest import bulk_customers, make_deal
 from transferdesk import jobs
+from transferdesk.trail import AuditAction, record_event
 from transfers import notices
 from transfers.notice_models import (
     CampaignKind,

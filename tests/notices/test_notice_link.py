@@ -8,8 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import CommandError, call_command
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import notices
 from transfers.notice_models import NoticeLink
 

@@ -10,9 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from tests.factories import CustomerFactory
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import notices, services
 from transfers.choices import DealStatus, StageKind
 from transfers.notice_models import CampaignStatus, NoticeCampaign, NoticeStatus

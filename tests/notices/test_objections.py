@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import CustomerStatus, Tier
 from tests.transfers.conftest import make_customers, open_notice_window
 from transferdesk.celery import app
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import notices, services
 from transfers.choices import StageKind
 from transfers.models import HandoverItem

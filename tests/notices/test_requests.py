@@ -9,10 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import CustomerStatus
 from customers.models import Customer
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import requests
 from transfers.notice_models import (
     DataSubjectRequest,

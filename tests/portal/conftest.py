@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from django.test import TestCase
 
-from audits.models import AuditEvent
 from customers.choices import Tier
 from customers.models import Customer
 from tests.factories import Cast, make_cast
 from tests.support.world import fast_password_hashing, fresh, shared_world, tasks_in_process
 from tests.transfers.conftest import make_customers, make_deal, open_notice_window
 from transferdesk.celery import app
+from transferdesk.trail import AuditEvent
 from transfers import services
 from transfers.choices import StageKind
 from transfers.models import HandoverStage, TransferDeal

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers.choices import StageStatus
 from transfers.portal_models import StageAcknowledgement
 

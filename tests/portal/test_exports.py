@@ -10,9 +10,8 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from transferdesk.spreadsheets import neutralise
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers.engine import snapshot_fields
 from transfers.portal_models import PortalExport
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.services import customer_update
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers.portal_models import FollowUpStatus, FollowUpTask
 from transfers.portal_services import (
     followup_attest,

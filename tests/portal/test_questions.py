@@ -110,7 +110,7 @@ def _follow_up(client, question, body):
 def test_the_buyer_replies_in_the_thread_and_it_awaits_an_answer_again(
     client, cast, asked, django_capture_on_commit_callbacks
 ):
-    from audits.models import AuditEvent
+    from transferdesk.trail import AuditEvent
 
     client.force_login(cast.broker)
     with django_capture_on_commit_callbacks(execute=True):

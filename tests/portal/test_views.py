@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import Tier
 from customers.models import Customer
 from customers.registry import fields_of
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import services
 from transfers.engine import snapshot_fields
 from transfers.models import DealAssignment, NdaAcceptance

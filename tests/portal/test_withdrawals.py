@@ -166,8 +166,7 @@ def test_a_correction_task_leaves_the_record_in_place(buyer, cast, delivered):
 def test_an_export_after_a_withdrawal_records_the_items_it_holds(buyer, cast, delivered):
     """The export's row and its audit event count what the file holds, not the withdrawn
     record as well: the trail must say how many records left the data room."""
-    from audits.choices import AuditAction
-    from audits.models import AuditEvent
+    from transferdesk.trail import AuditAction, AuditEvent
     from transfers.portal_models import PortalExport
 
     stage = delivered.identified

@@ -26,8 +26,6 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.choices import Role
 from accounts.models import User
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import OrganizationKind
 from customers.models import Organization
 from customers.services import (
@@ -38,6 +36,7 @@ from customers.services import (
     purchase_add,
 )
 from tests.transfers.conftest import make_deal
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import services
 
 pytestmark = pytest.mark.django_db

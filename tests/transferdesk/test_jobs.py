@@ -14,6 +14,7 @@ from transferdesk.jobs import (
     job_create,
     job_fail,
     job_progress,
+    job_running,
     job_start,
     job_succeed,
 )
@@ -80,3 +81,39 @@ def test_the_progress_bar_without_a_total_says_how_many_it_processed():
 
     html = render_to_string("partials/progress.html", {"done": 9, "total": 0, "label": "x"})
     assert "9 processed" in html and "of 0" not in html
+
+
+def test_job_running_starts_the_job_and_succeeds_with_its_result(job):
+    with job_running(job.pk, total=3) as running:
+        job.refresh_from_db()
+        assert job.status == JobStatus.RUNNING
+        assert job.total == 3
+        running.progress(2)
+        running.result = {"rows": 3}
+    job.refresh_from_db()
+    assert (job.status, job.done, job.result, job.error) == (
+        JobStatus.SUCCEEDED,
+        2,
+        {"rows": 3},
+        "",
+    )
+
+
+def test_job_running_fails_the_job_with_the_reason_and_lets_the_error_go_on(job):
+    with pytest.raises(ZeroDivisionError), job_running(job.pk, error="Stopped ({kind})."):
+        1 / 0  # noqa: B018
+    job.refresh_from_db()
+    assert (job.status, job.error) == (JobStatus.FAILED, "Stopped (ZeroDivisionError).")
+
+
+def test_job_running_fails_with_the_exception_text_by_default_or_when_told(job, cast):
+    with pytest.raises(ValueError, match="bad file"), job_running(job.pk):
+        raise ValueError("bad file")
+    job.refresh_from_db()
+    assert (job.status, job.error) == (JobStatus.FAILED, "bad file")
+
+    other = job_create(kind="customer_import", actor=cast.broker)
+    with job_running(other.pk) as running:
+        running.fail("3 problems found")
+    other.refresh_from_db()
+    assert (other.status, other.error) == (JobStatus.FAILED, "3 problems found")

@@ -6,10 +6,9 @@ import logging
 
 import pytest
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from transferdesk.celery import _attach_request_id, _restore_request_id
 from transferdesk.middleware import RequestIdLogFilter, get_request_id, set_request_id
+from transferdesk.trail import AuditAction, AuditEvent
 
 
 def test_every_response_carries_a_fresh_request_id(client):

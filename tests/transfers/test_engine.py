@@ -6,12 +6,11 @@ import io
 
 import pytest
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer
 from customers.registry import fields_of
 from transferdesk.celery import app
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import engine, services
 from transfers.choices import StageKind, StageStatus
 from transfers.models import HandoverItem, HandoverStage

@@ -9,10 +9,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import Tier
 from transferdesk.celery import app
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import engine, services
 from transfers.choices import RunRefusal, StageKind, StageStatus
 from transfers.models import HandoverItem, HandoverStage, StageApproval

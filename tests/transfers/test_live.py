@@ -10,12 +10,11 @@ import time
 import pytest
 from django.db import connection, connections
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import Tier
 from tests.support.redis_server import RedisServer
 from tests.support.worker import LiveWorker
 from transferdesk.celery import app
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import engine, services
 from transfers.choices import StageKind, StageStatus
 from transfers.models import HandoverStage

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import Tier
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import services
 from transfers.choices import AssignmentRole, StageKind, StageStatus
 from transfers.models import DealAssignment, HandoverStage, TransferDeal

@@ -11,7 +11,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audits.choices import AuditAction  # noqa: F401 - the audit app is loaded with its models
+from transferdesk.trail import AuditAction  # noqa: F401 - the audit app is loaded with its models
 from transfers.receipts import manifest_bundle
 
 from .conftest import make_customers, make_deal

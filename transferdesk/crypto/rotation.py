@@ -61,8 +61,7 @@ def rotate_data_keys(
 
 
 def _record(result: RotationResult, actor: object) -> None:
-    from audits.choices import AuditAction
-    from audits.services import record_event
+    from transferdesk.trail import AuditAction, record_event
 
     with transaction.atomic():
         record_event(

@@ -23,8 +23,7 @@ def data_key_destroy(*, data_key: DataKey, actor: Any, reason: str) -> DataKey:
     never personal data. Destroying an already destroyed key is refused, so the trail holds
     one destruction per key.
     """
-    from audits.choices import AuditAction
-    from audits.services import record_event
+    from transferdesk.trail import AuditAction, record_event
 
     if not _REASON_CODE.match(reason):
         raise ValueError("reason must be a short code or ticket reference, not free text")

@@ -9,10 +9,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from audits.chain import Checkpoint, verify_chain
 from audits.checkpoints import known_checkpoints
 from audits.models import VerificationTrigger
 from audits.verification import chain_verification_run, chain_verification_start
+from transferdesk.trail.chain import Checkpoint, verify_chain
 
 #: SEQ:MAC, where MAC may be cut to a prefix of at least 16 hex digits, as receipts print it.
 _ANCHOR = re.compile(r"^(\d+):([0-9a-f]{16,64})$")

@@ -28,8 +28,6 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 from pytest_django.live_server_helper import LiveServer
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.choices import Tier
 from customers.models import Customer
 from customers.services import organization_grant
@@ -39,6 +37,7 @@ from tests.e2e.journeys.journey import LANGUAGES, Journey
 from tests.factories import PASSWORD, Cast
 from tests.support.pdf_pages import qr_codes
 from transferdesk.crypto.blind_index import cn_resident_id_ok
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import notices, services
 from transfers.choices import AssignmentRole, StageKind, StageStatus
 from transfers.models import HandoverStage, TransferDeal

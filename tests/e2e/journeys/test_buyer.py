@@ -22,14 +22,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from customers.models import Customer
 from tests.e2e.browser import sign_in, use_language
 from tests.e2e.conftest import VIEWPORT, ConsoleWatch
 from tests.e2e.journeys.journey import LANGUAGES, Journey
 from tests.factories import PASSWORD, Cast
 from tests.support.world import tasks_in_process
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import notices
 from transfers.choices import StageStatus
 from transfers.models import HandoverItem, HandoverStage

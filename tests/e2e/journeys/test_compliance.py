@@ -31,8 +31,7 @@ from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.choices import Role
-from audits.choices import AuditAction
-from audits.models import AuditEvent, ChainVerificationRun, ReportRun
+from audits.models import ChainVerificationRun, ReportRun
 from customers.choices import Tier
 from tests.audits.reporting import pdf_text
 from tests.e2e.browser import sign_in, sign_out, use_language
@@ -41,6 +40,7 @@ from tests.e2e.journeys.journey import LANGUAGES, Journey
 from tests.factories import PASSWORD, Cast
 from tests.support.worker import LiveWorker
 from tests.transfers.conftest import make_customers, make_deal
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import notices, services
 from transfers.choices import AssignmentRole, StageKind, StageStatus
 from transfers.models import HandoverStage, StageApproval

@@ -14,12 +14,11 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from audits.choices import AuditAction
-from audits.models import AuditEvent
 from tests.e2e.browser import SCREENSHOT_DIR, screenshot, sign_in, use_language
 from tests.factories import PASSWORD, CustomerFactory
 from tests.support.pdf_pages import qr_codes
 from transferdesk.celery import app
+from transferdesk.trail import AuditAction, AuditEvent
 from transfers import notices, services
 from transfers.choices import AssignmentRole
 from transfers.notice_models import Notice, NoticeLink, NoticeStatus

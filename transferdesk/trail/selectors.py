@@ -1,4 +1,4 @@
-"""Reads of the audit trail."""
+"""Reads of the audit trail: its head, as receipts, reports and backups print it."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import AuditAction
+from .choices import AuditAction
 
 #: ``prev_mac`` of the first event of the chain.
 GENESIS_MAC = "0" * 64
@@ -15,15 +15,15 @@ GENESIS_MAC = "0" * 64
 class AuditEvent(models.Model):
     """One thing that happened: who did what to which object, in which deal, when, from where.
 
-    Events are written only by ``audits.services.record_event`` and never changed: on
+    Events are written only by ``transferdesk.trail.record_event`` and never changed: on
     PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE (migration 0002), and the
     application's role holds only INSERT and SELECT on the table (``audits/sql/app_role.sql``).
 
     ``seq`` is the position in the chain (1, 2, 3, ... without gaps) and the primary key, so
     that every stored column is covered by ``mac``: ``mac`` is HMAC-SHA256, under a key that
     lives outside the database, of ``prev_mac`` and the canonical encoding of all the other
-    columns (``audits.chain``). Whoever can write to the database can still not forge, alter,
-    remove or reorder an event without ``verify_audit_chain`` naming it.
+    columns (``transferdesk.trail.chain``). Whoever can write to the database can still not
+    forge, alter, remove or reorder an event without ``verify_audit_chain`` naming it.
 
     Events hold identifiers and counts, never personal data (``details`` included), so that
     erasing a customer never has to touch, and so never breaks, the trail.
@@ -71,6 +71,10 @@ class AuditEvent(models.Model):
     mac = models.CharField(_("MAC"), max_length=64)
 
     class Meta:
+        # Defined in the core, stored as before: the app label (and so the default table,
+        # ``audits_auditevent``), the trigger and the migrations stay the audits app's, so an
+        # older database keeps working unchanged.
+        app_label = "audits"
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         indexes = [

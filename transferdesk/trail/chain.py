@@ -121,6 +121,16 @@ class Checkpoint:
         return checkpoint_label(self.as_params())
 
 
+#: Words for the ``kind`` a checkpoint's source names, given by the app that owns those kinds
+#: (the audits app registers its report kinds in ``ready()``); an unknown kind reads as itself.
+_KIND_LABELS: dict[str, Callable[[str], str]] = {}
+
+
+def register_kind_label(source: str, label: Callable[[str], str]) -> None:
+    """Let ``checkpoint_label`` name the ``kind`` of checkpoints from ``source`` in words."""
+    _KIND_LABELS[source] = label
+
+
 def checkpoint_label(params: Mapping[str, Any]) -> str:
     """Which checkpoint, in words (``params`` as ``Checkpoint.as_params`` stores them)."""
     source = params.get("source", "")
@@ -129,10 +139,8 @@ def checkpoint_label(params: Mapping[str, Any]) -> str:
             stage=params.get("stage", "?"), deal=params.get("deal", "?"), at=params.get("at", "?")
         )
     if source == "report":
-        from .models import ReportKind
-
         kind = params.get("kind", "")
-        label = ReportKind(kind).label if kind in ReportKind.values else kind
+        label = _KIND_LABELS.get(source, str)(kind)
         return _("the report “{kind}” issued {at}").format(kind=label, at=params.get("at", "?"))
     if source == "backup":
         return _("the backup {file}, taken {at}").format(
