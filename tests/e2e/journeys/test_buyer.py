@@ -71,8 +71,8 @@ def test_buyer_reviews_records_asks_a_question_acknowledges_a_receipt_completes_
         )
         other = context.new_page()
         other.on("console", lambda m: m.type == "error" and console.errors.append(m.text))
-        use_language(other, live_server.url, lang)
-        if user:
+        if user:  # staff choose the language in the switcher; a customer's browser says it
+            use_language(other, live_server.url, lang)
             sign_in(other, user, PASSWORD)
         return other
 
@@ -165,9 +165,9 @@ def test_buyer_reviews_records_asks_a_question_acknowledges_a_receipt_completes_
     j.shot("acknowledged")
     assert HandoverStage.objects.get(pk=stage.pk).status == StageStatus.ACKNOWLEDGED
 
-    # --- the customer opens their personal link in their own browser and objects (the page
-    # speaks the customer's preferred language: here the run's) ----------------------------
-    Customer.objects.filter(pk=customer.pk).update(preferred_language=lang)
+    # --- the customer opens their personal link in their own browser and objects (with no
+    # language on record, the page speaks the browser's: zh-CN or en-GB) --------------------
+    Customer.objects.filter(pk=customer.pk).update(preferred_language="")
     link = notices.link_issue(actor=None, deal=delivered_deal.deal, customer=customer)
     customer_page = own_browser(None)
     try:
