@@ -120,6 +120,10 @@ def styles() -> dict[str, ParagraphStyle]:
         "body": base,
         "small": ParagraphStyle("td-small", parent=base, fontSize=7.5, leading=9.5),
         "cell": ParagraphStyle("td-cell", parent=base, fontSize=7.5, leading=9),
+        # Latin words wrap between words ("General, Sensitive"), never inside one.
+        "cell-words": ParagraphStyle(
+            "td-cell-words", parent=base, fontSize=7.5, leading=9, wordWrap=None
+        ),
         "h1": ParagraphStyle("td-h1", parent=base, fontName=LATIN_BOLD, fontSize=20, leading=26),
         "h2": ParagraphStyle(
             "td-h2", parent=base, fontName=LATIN_BOLD, fontSize=13, leading=17, spaceBefore=10
@@ -187,15 +191,19 @@ CELL_PADDING = 12
 CELL_FONT_SIZE = 7.5
 
 
+def _fits(text: str, width: float) -> bool:
+    return pdfmetrics.stringWidth(text, LATIN_BOLD, CELL_FONT_SIZE) + CELL_PADDING <= width
+
+
 def _wrapped(row: list[object], col_widths: Any) -> list[object]:
     """``row`` with each plain string wider than its column made a paragraph, which wraps
-    within the column (a plain string is drawn on one line, clipped by the next column)."""
+    within the column (a plain string is drawn on one line, clipped by the next column):
+    between words when each word fits, anywhere otherwise (a digest, an address)."""
     if not col_widths:
         return row
     return [
-        para(value, "cell")
-        if isinstance(value, str)
-        and pdfmetrics.stringWidth(value, LATIN_BOLD, CELL_FONT_SIZE) + CELL_PADDING > width
+        para(value, "cell-words" if all(_fits(w, width) for w in value.split()) else "cell")
+        if isinstance(value, str) and not _fits(value, width)
         else value
         for value, width in zip(row, col_widths, strict=False)
     ]

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Table
 
+from customers.choices import Tier
 from transferdesk.pdf import TABLE_STYLE, cell, para
 from transferdesk.trail import AuditAction, AuditEvent
 from transfers.models import TransferDeal
@@ -176,11 +177,14 @@ CHAR_PT = 4.4
 def fast_cell(value: object, max_chars: int = 60) -> object:
     """``transferdesk.pdf.cell`` with a fast path: short ASCII text (most cells of a long
     timeline) stays a plain string without scanning it glyph by glyph; anything else (CJK,
-    text wider than its column) becomes the frame's escaped, wrapping paragraph."""
+    text wider than its column) becomes the frame's escaped, wrapping paragraph: wrapped
+    between words where each word fits ("General, Sensitive"), anywhere otherwise (CJK, a
+    digest)."""
     text = "" if value is None else str(value)
     if len(text) <= max_chars and text.isascii():
         return text
-    return para(text, "cell")
+    words = text.isascii() and all(len(w) <= max_chars for w in text.split())
+    return para(text, "cell-words" if words else "cell")
 
 
 def table_chunks(
@@ -247,3 +251,8 @@ def heading(title: str) -> Iterator[Flowable]:
 
 def page_break() -> Flowable:
     return PageBreak()
+
+
+def tier_names(tiers: Any) -> str:
+    """A stage's tiers as the reader's words ("General, Sensitive"), not their stored codes."""
+    return ", ".join(str(Tier(t).label) for t in tiers or [])

@@ -22,6 +22,7 @@ from .common import (
     page_break,
     resolve_deal,
     section,
+    tier_names,
     within,
 )
 
@@ -129,7 +130,7 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
                 f"{s.order}. {s.name}",
                 s.get_kind_display(),
                 s.get_status_display(),
-                ", ".join(s.tier_scope or []),
+                tier_names(s.tier_scope),
                 f"{_user(s.submitted_by)} {local(s.submitted_at)}".strip(),
                 f"{_user(s.approved_by)} {local(s.approved_at)} {s.approval_note}".strip()
                 or (

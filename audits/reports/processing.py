@@ -17,7 +17,7 @@ from customers.models import Customer
 from transferdesk.pdf import title_page
 from transfers.models import HandoverItem, HandoverStage
 
-from .common import BuildContext, ReportParams, page_break, resolve_deal, section
+from .common import BuildContext, ReportParams, page_break, resolve_deal, section, tier_names
 
 #: The categories of DESIGN.md, mapped to the models that hold them.
 CATEGORIES = [
@@ -123,7 +123,7 @@ def build(params: ReportParams, ctx: BuildContext) -> Iterator[Flowable]:
             [
                 f"{s.order}. {s.name}",
                 s.get_kind_display(),
-                ", ".join(s.tier_scope or []),
+                tier_names(s.tier_scope),
                 deal.buyer.legal_name,
                 s.get_status_display(),
                 # Aggregate stages disclose statistics, not records.

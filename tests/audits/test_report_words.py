@@ -36,3 +36,16 @@ def test_the_layer_column_keeps_pseudonymised_whole(cast, kind):
     )  # fmt: skip
     text = _text(kind)
     assert "Pseudonymised" in text, text
+
+
+@pytest.mark.parametrize("kind", ["deal_audit", "processing"])
+def test_the_tiers_column_names_the_tiers_in_the_readers_words(cast, kind):
+    deal = make_deal(cast)
+    services.stage_create(
+        actor=cast.broker, deal=deal, name="Overview", kind=StageKind.IDENTIFIED,
+        tier_scope=[Tier.GENERAL, Tier.SENSITIVE],
+    )  # fmt: skip
+    text = _text(kind)
+    words = text.split()
+    assert "General," in words and "Sensitive" in words, text  # labels, each word whole
+    assert "general," not in words and "sensitive" not in words
