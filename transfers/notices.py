@@ -104,9 +104,19 @@ def batch_size() -> int:
     return int(getattr(settings, "NOTICE_BATCH_SIZE", 500))
 
 
+#: Where a customer with no language on record most likely reads Simplified Chinese.
+SIMPLIFIED_CHINESE_COUNTRIES = frozenset({"CN", "SG"})
+
+
 def language_of(customer: Customer) -> str:
-    """The language of everything a customer reads: Chinese for ``zh*``, otherwise English."""
-    return site_language(customer.preferred_language)
+    """The language of what a customer is sent (e-mails, letters): their stored preference,
+    Chinese for ``zh*``; with none on record (a seller's export without a language column),
+    Simplified Chinese where the customer lives in, or the seller is in, mainland China or
+    Singapore, English elsewhere. (The customer's page follows their browser instead.)"""
+    if customer.preferred_language:
+        return site_language(customer.preferred_language)
+    country = customer.country or customer.organization.country
+    return "zh-hans" if country.upper() in SIMPLIFIED_CHINESE_COUNTRIES else "en"
 
 
 # --- links ---------------------------------------------------------------------------------

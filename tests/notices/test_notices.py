@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from customers.models import Customer
 from tests.factories import CustomerFactory
 from transferdesk.trail import AuditAction, AuditEvent
 from transfers import notices, services
@@ -206,3 +207,17 @@ def test_prepared_notices_wait_in_the_approvals_queue_for_another_officer(cast, 
     NoticeCampaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.APPROVED)
     queue = client.get(reverse("transfers:approval_queue")).content.decode()
     assert "No notices waiting for approval" in queue
+
+
+def test_a_customer_with_no_language_on_record_is_written_to_in_their_countrys(cast):
+    """A seller's export without a language column: the letters and e-mails of customers in
+    (or of a seller in) mainland China are in Simplified Chinese, others in English; a stored
+    preference always wins."""
+    customer = Customer(organization=cast.seller, preferred_language="", country="CN")
+    assert notices.language_of(customer) == "zh-hans"
+    customer.country = "GB"
+    assert notices.language_of(customer) == "en"
+    customer.country, cast.seller.country = "", "CN"
+    assert notices.language_of(customer) == "zh-hans"
+    customer.preferred_language = "en"
+    assert notices.language_of(customer) == "en"
