@@ -769,9 +769,8 @@ def _remove_shredded_customers(alias: str, key_batch: list[Any]) -> int:
         .values_list("data_key_id", "action")
     )
     ids = [pk for pk, _k in found]
-    _raw_delete(Customer.history.using(alias).filter(id__in=ids))
-    _raw_delete(PurchaseRecord.history.using(alias).filter(customer_id__in=ids))
-    _raw_delete(Interaction.history.using(alias).filter(customer_id__in=ids))
+    for model, column in erasure.history_models():
+        _raw_delete(model._default_manager.using(alias).filter(**{f"{column}__in": ids}))
     HandoverItem.objects.using(alias).filter(customer_id__in=ids).update(snapshot=b"")
     destroy = [pk for pk, key in found if actions.get(key) != RetentionAction.ANONYMISE]
     keep = [pk for pk, key in found if actions.get(key) == RetentionAction.ANONYMISE]

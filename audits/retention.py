@@ -474,10 +474,8 @@ def _shred_customers(
     import_uploads_shred_for_erasure(organization_ids=sorted({row[2] for row in rows}), actor=actor)
     # 2. History rows and handed-over snapshots (the snapshots are under the deal key, so
     # their ciphertext itself goes).
-    counts["history.rows"] = (
-        bulk.delete(C.history.model, "id")
-        + bulk.delete(PurchaseRecord.history.model, "customer_id")
-        + bulk.delete(Interaction.history.model, "customer_id")
+    counts["history.rows"] = sum(
+        bulk.delete(model, column) for model, column in erasure.history_models()
     )
     # GDPR art. 19 (guarantee 9): every recipient of a handed-over copy must delete theirs;
     # their tasks are created here, in the chunk's transaction, for purges and erasures alike.

@@ -2,7 +2,8 @@
 
 Every path that destroys a customer goes through here: the retention purge and a data-subject
 erasure (``audits.retention``, one chunk at a time, inside its transaction) and the restore's
-re-application of the destruction ledger (``audits.backups``, on the restored database). The
+re-application of the destruction ledger (``audits.backups``, on the restored database): the
+history models to empty (:func:`history_models`) and the anonymisation (:func:`anonymise`). The
 fields come from the tier registry, never from a list written here, so a field newly marked
 sensitive or core is destroyed by all three paths at once.
 
@@ -46,6 +47,15 @@ def customer_erase(*, actor: Any, customer: Customer, request_ref: str) -> Any:
     if not answers:
         raise ImproperlyConfigured("No eraser listens to customers.erasure.erasure_requested.")
     return answers[0][1]
+
+
+def history_models() -> list[tuple[type[models.Model], str]]:
+    """The history models that keep a customer's past values, each with the column naming the
+    customer: erasing a customer deletes its rows in every one."""
+    return [
+        (model.history.model, "id" if model is Customer else "customer_id")  # type: ignore[attr-defined]
+        for model in CUSTOMER_MODELS
+    ]
 
 
 def encrypted_fields(model: type[models.Model]) -> list[str]:

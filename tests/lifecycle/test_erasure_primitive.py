@@ -12,7 +12,7 @@ from audits.backups import backup_run, restore, target_alias
 from audits.retention import purge_policy
 from customers import registry
 from customers.choices import Tier
-from customers.erasure import CUSTOMER_MODELS, encrypted_fields
+from customers.erasure import CUSTOMER_MODELS, encrypted_fields, history_models
 from customers.models import Customer, Interaction
 from tests.lifecycle.test_backups import _restore_url
 from tests.lifecycle.test_purge import LONG_AGO
@@ -37,7 +37,8 @@ def channel_sensitive(monkeypatch):
 
 @pytest.fixture
 def full_customer(make_customer):
-    """A customer with a value in every sensitive and core field the registry lists."""
+    """A customer with a value in every sensitive and core field the registry lists, and
+    history rows."""
     customer, _ = make_customer(
         retention_until=LONG_AGO,
         phone="+86 138 0013 8000",
@@ -48,6 +49,7 @@ def full_customer(make_customer):
         for name in encrypted_fields(model):
             filled = _rows(model, customer.pk, using="default").filter(**{f"{name}__isnull": True})
             assert not filled.exists(), f"{model.__name__}.{name} is not filled in the fixture"
+    assert Customer.history.filter(id=customer.pk).exists()
     return customer
 
 
@@ -57,7 +59,8 @@ def _rows(model: type, customer_pk: Any, *, using: str) -> Any:
 
 
 def _surviving(customer_pk: Any, *, using: str) -> list[str]:
-    """Every registry-sensitive or core field still holding a value for this customer."""
+    """Every registry-sensitive or core field still holding a value for this customer, and
+    every history model still holding one of its rows."""
     left = []
     for model in CUSTOMER_MODELS:
         for name in encrypted_fields(model):
@@ -66,6 +69,9 @@ def _surviving(customer_pk: Any, *, using: str) -> list[str]:
             assert rows.exists()
             if rows.exclude(**empty).exists():
                 left.append(f"{model.__name__}.{name}")
+    for model, column in history_models():
+        if model._default_manager.using(using).filter(**{column: customer_pk}).exists():
+            left.append(model.__name__)
     return left
 
 
