@@ -45,10 +45,14 @@ class AuditsConfig(AppConfig):
     verbose_name = _("Audits")
 
     def ready(self) -> None:
+        from customers.erasure import erasure_requested
         from notifications.jobs import register_job_link
         from transferdesk.trail.chain import register_kind_label
 
         from . import incidents  # noqa: F401  (stops an incident's clock as its notices go out)
+        from .retention import erase_on_request
+
+        erasure_requested.connect(erase_on_request, dispatch_uid="audits_erase_on_request")
 
         register_kind_label("report", _report_kind_label)
 

@@ -57,9 +57,8 @@ from django.db import connection, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.choices import Tier
+from customers import erasure
 from customers.models import Customer, Interaction, PurchaseRecord
-from customers.registry import fields_of
 from transferdesk.crypto.keyring import KEY_ID_PATTERN, decode_key
 from transferdesk.trail import AuditAction, chain_head, record_event
 from transfers.models import HandoverItem
@@ -770,9 +769,8 @@ def _remove_shredded_customers(alias: str, key_batch: list[Any]) -> int:
         .values_list("data_key_id", "action")
     )
     ids = [pk for pk, _k in found]
-    _raw_delete(Customer.history.using(alias).filter(id__in=ids))
-    _raw_delete(PurchaseRecord.history.using(alias).filter(customer_id__in=ids))
-    _raw_delete(Interaction.history.using(alias).filter(customer_id__in=ids))
+    for model, column in erasure.history_models():
+        _raw_delete(model._default_manager.using(alias).filter(**{f"{column}__in": ids}))
     HandoverItem.objects.using(alias).filter(customer_id__in=ids).update(snapshot=b"")
     destroy = [pk for pk, key in found if actions.get(key) != RetentionAction.ANONYMISE]
     keep = [pk for pk, key in found if actions.get(key) == RetentionAction.ANONYMISE]
@@ -782,24 +780,8 @@ def _remove_shredded_customers(alias: str, key_batch: list[Any]) -> int:
         _raw_delete(LegalHold.objects.using(alias).filter(customer_id__in=destroy))
         _raw_delete(Customer.objects.using(alias).filter(pk__in=destroy))
     if keep:
-        _anonymise_on(alias, keep, {pk: reference_hash(pk) for pk in keep})
+        erasure.anonymise(keep, {pk: reference_hash(pk) for pk in keep}, using=alias)
     return len(found)
-
-
-def _anonymise_on(alias: str, ids: list[Any], hashes: dict[Any, str]) -> None:
-    encrypted = fields_of(Customer, Tier.SENSITIVE) + fields_of(Customer, Tier.CORE)
-    Customer.objects.using(alias).filter(pk__in=ids).update(
-        status="erased",
-        collection_purpose="",
-        email_bidx="",
-        phone_bidx="",
-        national_id_bidx="",
-        **dict.fromkeys(encrypted),
-    )
-    for pk in ids:
-        Customer.objects.using(alias).filter(pk=pk).update(reference=f"ERASED-{hashes[pk][:24]}")
-    PurchaseRecord.objects.using(alias).filter(customer_id__in=ids).update(notes=None)
-    Interaction.objects.using(alias).filter(customer_id__in=ids).update(summary=None)
 
 
 def verify_target_chain(alias: str) -> tuple[bool, int, str]:

@@ -47,6 +47,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.choices import Role
+from customers import erasure
 from customers.choices import CustomerStatus, Tier
 from customers.models import Customer, Interaction, Organization, PurchaseRecord
 from customers.registry import fields_of
@@ -424,10 +425,6 @@ class PurgeOutcome:
     already_running: bool = False
 
 
-def _customer_columns() -> tuple[list[str], list[str]]:
-    return fields_of(Customer, Tier.SENSITIVE), fields_of(Customer, Tier.CORE)
-
-
 def _merge(counts: dict[str, Any], add: dict[str, int]) -> dict[str, Any]:
     merged = dict(counts)
     for key, value in add.items():
@@ -459,7 +456,7 @@ def _shred_customers(
     ids = [row[0] for row in rows]
     key_ids = [row[1] for row in rows]
     now = timezone.now()
-    sensitive, core = _customer_columns()
+    sensitive, core = fields_of(C, Tier.SENSITIVE), fields_of(C, Tier.CORE)
     bulk = _Bulk(ids)
     tier_counts = C.objects.filter(bulk.where("customers_customer", "id")).aggregate(
         **{f"s_{name}": Count(name) for name in sensitive},
@@ -477,10 +474,8 @@ def _shred_customers(
     import_uploads_shred_for_erasure(organization_ids=sorted({row[2] for row in rows}), actor=actor)
     # 2. History rows and handed-over snapshots (the snapshots are under the deal key, so
     # their ciphertext itself goes).
-    counts["history.rows"] = (
-        bulk.delete(C.history.model, "id")
-        + bulk.delete(PurchaseRecord.history.model, "customer_id")
-        + bulk.delete(Interaction.history.model, "customer_id")
+    counts["history.rows"] = sum(
+        bulk.delete(model, column) for model, column in erasure.history_models()
     )
     # GDPR art. 19 (guarantee 9): every recipient of a handed-over copy must delete theirs;
     # their tasks are created here, in the chunk's transaction, for purges and erasures alike.
@@ -500,7 +495,7 @@ def _shred_customers(
     else:
         counts["purchases.rows"] = PurchaseRecord.objects.filter(customer_id__in=ids).count()
         counts["interactions.rows"] = Interaction.objects.filter(customer_id__in=ids).count()
-        _anonymise_customers(ids, hashes)
+        erasure.anonymise(ids, hashes)
     # 4. Tombstones and the trail.
     organization_of = {row[0]: row[2] for row in rows}
     key_of = {row[0]: row[1] for row in rows}
@@ -658,35 +653,6 @@ def _raw_delete(queryset: QuerySet[Any]) -> int:
     """Delete with one SQL statement, no signals, no cascade collection (callers delete the
     children first)."""
     return queryset._raw_delete(queryset.db)  # type: ignore[attr-defined]
-
-
-def _anonymise_customers(ids: list[uuid.UUID], hashes: dict[uuid.UUID, str]) -> None:
-    """Keep the customer's general, statistical fields; drop everything that identifies.
-
-    The encrypted columns become NULL (their key is already gone), blind indexes empty, the
-    seller's reference becomes a prefix of the tombstone hash, free text goes.
-    """
-    sensitive, core = _customer_columns()
-    Customer.objects.filter(pk__in=ids).update(
-        status=CustomerStatus.ERASED,
-        collection_purpose="",
-        email_bidx="",
-        phone_bidx="",
-        national_id_bidx="",
-        **dict.fromkeys([*sensitive, *core]),
-    )
-    stripped = []
-    for pk in ids:
-        customer = Customer(pk=pk)
-        customer.reference = f"ERASED-{hashes[pk][:24]}"
-        stripped.append(customer)
-    Customer.objects.bulk_update(stripped, ["reference"])
-    PurchaseRecord.objects.filter(customer_id__in=ids).update(
-        **dict.fromkeys(fields_of(PurchaseRecord, Tier.SENSITIVE))
-    )
-    Interaction.objects.filter(customer_id__in=ids).update(
-        **dict.fromkeys(fields_of(Interaction, Tier.SENSITIVE))
-    )
 
 
 def _purge_records_chunk(
@@ -982,6 +948,13 @@ def customer_erase(*, actor: Any, customer: Customer, request_ref: str) -> Purge
         )
         raise
     return run
+
+
+def erase_on_request(
+    sender: Any, *, actor: Any, customer: Customer, request_ref: str, **kwargs: Any
+) -> PurgeRun:
+    """The answer to ``customers.erasure.erasure_requested`` (connected in ``ready()``)."""
+    return customer_erase(actor=actor, customer=customer, request_ref=request_ref)
 
 
 # --- deal destruction (DESIGN.md guarantee 9) -------------------------------------------------

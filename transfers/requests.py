@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from customers.choices import CustomerStatus, StatusChangeReason
+from customers.erasure import customer_erase
 from customers.models import Customer
 from customers.services import customer_update
 from notifications.choices import Kind
@@ -390,8 +391,6 @@ def request_fulfil(
         )
     recipient = None
     if dsr.kind == RequestKind.ERASURE:
-        from audits.retention import customer_erase  # known upward import (pyproject.toml)
-
         recipient = _recipient(dsr.customer)
         try:
             customer_erase(actor=actor, customer=dsr.customer, request_ref=str(dsr.pk))
