@@ -3,7 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-PYTEST_ARGS ?=
+# The suite runs on every core (pytest-xdist; tests/settings.py gives each worker its own Redis
+# database, pytest-django its own test database). `make test PYTEST_ARGS=` runs it in one process.
+PYTEST_ARGS ?= -n auto --dist worksteal
 # Packages from Debian the tests need (browser tests, PDF rendering, catalogue extraction,
 # reading the QR codes printed on letters as a phone camera would).
 SYSTEM_TOOLS := chromium:chromium pdftoppm:poppler-utils xgettext:gettext zbarimg:zbar-tools
