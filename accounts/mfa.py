@@ -32,6 +32,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -39,6 +40,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from customers.choices import OrganizationKind
+from transferdesk.clientip import client_ip
 from transferdesk.sessions import mark_passive
 
 from .choices import Role
@@ -167,6 +169,14 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        """The address allauth stores (the sessions page) and rate-limits by: the project's
+        trusted-proxy rule, never a forwarded header from an untrusted peer."""
+        ip = client_ip(request)
+        if ip is None:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
     def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
         """Managing one's factors (allauth.mfa) needs a second factor given within

@@ -2,7 +2,7 @@ from allauth.account import views as allauth_views
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from . import views
+from . import usersessions, views
 
 app_name = "accounts"
 
@@ -26,6 +26,7 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("sessions/<int:pk>/sign-out/", usersessions.end_session, name="session_end"),
     path("invitations/", views.staff_invitations, name="staff_invitations"),
     path("invitations/<uuid:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("second-factor/buyers/<int:pk>/", views.buyer_second_factor, name="buyer_second_factor"),

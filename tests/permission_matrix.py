@@ -95,6 +95,13 @@ MATRIX: dict[str, Row] = {
     "mfa_reauthenticate_webauthn": Row(signed_in(302)),
     "mfa_edit_webauthn": Row(signed_in(404), kwargs=lambda world: {"pk": 1}),
     "mfa_remove_webauthn": Row(signed_in(404), kwargs=lambda world: {"pk": 1}),
+    # The sessions page (allauth.usersessions): one's own sessions; another's is out of scope.
+    "usersessions_list": Row(signed_in(200)),
+    "accounts:session_end": Row(
+        {**signed_in(404), "broker": 302},
+        method="post",
+        kwargs=lambda world: {"pk": world.user_session.pk},
+    ),
     # Inviting staff: compliance officers (and administrators) only.
     "accounts:staff_invitations": Row(only({"compliance": 200})),
     # The world's invitation is the deal's, made by its broker: the broker may revoke it;

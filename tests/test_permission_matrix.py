@@ -71,6 +71,12 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
         cast.notification = Notification.objects.create(
             recipient=cast.broker, kind="stage_approved", url="/deals/"
         )
+        # One session of the broker's (the sessions page): signing it out is theirs alone.
+        from allauth.usersessions.models import UserSession
+
+        cast.user_session = UserSession.objects.create(
+            user=cast.broker, session_key="matrix-broker", ip="192.0.2.1", user_agent="Matrix"
+        )
         # The broker holds both organisation permissions on the seller; other_broker none.
         for permission in ("manage_customers", "reveal_core"):
             organization_grant(

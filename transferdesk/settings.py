@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
     "transferdesk",
     "customers",
     "accounts",
@@ -89,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # The signed-in person's sessions (device, address, last seen) for the sessions page.
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     # After allauth's: a person who must use a second factor and has none is led to enrolment.
     "accounts.mfa.SecondFactorPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -179,6 +182,11 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 10 * 60
 # would answer "too many attempts" before the lock-out page, and counts the proxy's address,
 # not the client's). Its other limits stay.
 ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+# The sessions page (allauth.usersessions): each request of a signed-in person updates the
+# session's address (transferdesk.clientip, through the account adapter) and last-seen time;
+# ending a session writes an audit event (accounts.usersessions.UserSessionsAdapter).
+USERSESSIONS_TRACK_ACTIVITY = True
+USERSESSIONS_ADAPTER = "accounts.usersessions.UserSessionsAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "TransferDesk"

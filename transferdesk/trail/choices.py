@@ -21,6 +21,7 @@ class AuditAction(models.TextChoices):
     FACTOR_ADDED = "factor_added", _("Second factor enrolled")
     FACTOR_REMOVED = "factor_removed", _("Second factor removed")
     RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
+    SESSION_ENDED = "session_ended", _("Session signed out")
     # Reads of customer data
     VIEW_SENSITIVE = "view_sensitive", _("Viewed sensitive data")
     VIEW_CORE = "view_core", _("Viewed core data")
