@@ -91,7 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # The signed-in person's sessions (device, address, last seen) for the sessions page.
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "accounts.usersessions.UserSessionsMiddleware",  # allauth's, polls left out
     # After allauth's: a person who must use a second factor and has none is led to enrolment.
     "accounts.mfa.SecondFactorPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -182,8 +182,9 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 10 * 60
 # would answer "too many attempts" before the lock-out page, and counts the proxy's address,
 # not the client's). Its other limits stay.
 ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
-# The sessions page (allauth.usersessions): each request of a signed-in person updates the
-# session's address (transferdesk.clientip, through the account adapter) and last-seen time;
+# The sessions page (allauth.usersessions): a signed-in person's own requests update the
+# session's address (transferdesk.clientip, through the account adapter) and last-seen time,
+# at most once a minute and never from a background poll (accounts.usersessions);
 # ending a session writes an audit event (accounts.usersessions.UserSessionsAdapter).
 USERSESSIONS_TRACK_ACTIVITY = True
 USERSESSIONS_ADAPTER = "accounts.usersessions.UserSessionsAdapter"

@@ -3,10 +3,13 @@ the trusted-proxy rule, and an audit event for each session signed out."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from allauth.usersessions.models import UserSession
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from transferdesk.trail import AuditAction, AuditEvent
 
@@ -94,3 +97,25 @@ def test_the_address_shown_is_the_one_the_trusted_proxy_names(cast, settings):
     # From an untrusted peer the header is the client's own say, and ignored.
     direct = browser(cast.broker, REMOTE_ADDR="192.0.2.44", HTTP_X_FORWARDED_FOR="198.51.100.7")
     assert session_of(direct).ip == "192.0.2.44"
+
+
+def test_last_seen_moves_with_the_persons_requests_not_with_background_polls(cast):
+    """Each tracked request is a write: the bell's poll (htmx) never moves "last seen", and a
+    person's own requests move it at most once a minute."""
+    client = browser(cast.broker)
+    old = timezone.now() - timedelta(hours=1)
+    UserSession.objects.filter(pk=session_of(client).pk).update(last_seen_at=old)
+    session = client.session
+    session.pop("_td_session_seen", None)
+    session.save()
+
+    client.get(reverse("notifications:bell"), headers={"HX-Request": "true"})
+    assert session_of(client).last_seen_at == old  # a poll is not activity
+
+    client.get("/deals/")
+    seen = session_of(client).last_seen_at
+    assert seen > old  # the person's own page
+
+    UserSession.objects.filter(pk=session_of(client).pk).update(last_seen_at=old)
+    client.get("/deals/")
+    assert session_of(client).last_seen_at == old  # within the minute: no second write
