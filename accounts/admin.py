@@ -10,6 +10,8 @@ from allauth.account.admin import EmailAddressAdmin
 from allauth.account.models import EmailAddress
 from allauth.mfa.admin import AuthenticatorAdmin
 from allauth.mfa.models import Authenticator
+from allauth.usersessions.admin import UserSessionAdmin
+from allauth.usersessions.models import UserSession
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
@@ -20,11 +22,13 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from transferdesk.admin import ReadOnlyAdmin, ReadOnlyAdminMixin
 
 from .models import Invitation, User
 from .services import user_admin_password_set, user_admin_save
+from .usersessions import end_user_sessions
 
 
 @admin.register(User)
@@ -36,7 +40,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "organization", "is_active", "is_staff")
     list_filter = ("is_active", "is_staff", "groups", "organization")
     list_select_related = ("organization",)
-    actions = None
+    actions = ["sign_out_everywhere"]
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
         (_("Organisation"), {"fields": ("organization",)}),
@@ -45,6 +49,19 @@ class UserAdmin(BaseUserAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.action(description=_("Sign the selected users out everywhere"))
+    def sign_out_everywhere(self, request: HttpRequest, queryset: Any) -> None:
+        """ASVS 5.0 7.4.5: an administrator ends a person's sessions (one event each)."""
+        ended = sum(
+            end_user_sessions(actor=request.user, user=user, reason="administrator")
+            for user in queryset
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d session signed out.", "%(count)d sessions signed out.", ended)
+            % {"count": ended},
+        )
 
     def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -103,10 +120,12 @@ class GroupAdmin(ReadOnlyAdminMixin, BaseGroupAdmin):
 # django-axes's records of sign-in attempts are evidence of who tried what; lock-outs end by
 # themselves (AXES_COOLOFF_TIME), so operators have nothing to delete there. allauth's e-mail
 # addresses and second factors are shown only: marking an address verified or removing a
-# person's factor from here would bypass the factor policy and its audit events.
+# person's factor from here would bypass the factor policy and its audit events; a session is
+# signed out on the person's sessions page, which records it (accounts.usersessions).
 for _model, _base in (
     (EmailAddress, EmailAddressAdmin),
     (Authenticator, AuthenticatorAdmin),
+    (UserSession, UserSessionAdmin),
     (AccessAttempt, AccessAttemptAdmin),
     (AccessLog, AccessLogAdmin),
     (AccessFailureLog, AccessFailureLogAdmin),

@@ -7,4 +7,5 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from . import signals, throttle  # noqa: F401  (sign-in audit plumbing, back-off)
+        # Sign-in audit plumbing, back-off, the sessions page's "seen" mark set at sign-in.
+        from . import signals, throttle, usersessions  # noqa: F401

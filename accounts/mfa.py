@@ -156,6 +156,18 @@ def step_up(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
+def step_up_to_change(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``step_up`` for a page's POSTs only: a page anyone signed in may look at, whose changes
+    need the factor again (one's sessions: seen freely, signed out with the factor)."""
+    guarded = step_up(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return (guarded if request.method == "POST" else view)(request, *args, **kwargs)
+
+    return wrapper
+
+
 class AccountAdapter(DefaultAccountAdapter):
     """Accounts come from invitations: nobody signs up."""
 

@@ -30,6 +30,7 @@ from transferdesk.trail import AuditAction, record_event
 from .choices import Role
 from .languages import supported
 from .models import Invitation, User
+from .usersessions import end_user_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +163,10 @@ def user_admin_save(
             after=_permission_names(permissions),
         )
     user.__dict__.pop("role_names", None)  # the cached roles are stale now
+    if previous is not None and previous.is_active and not user.is_active:
+        # A deactivated account is signed out everywhere at once (ASVS 5.0 7.4.2), not only
+        # refused at its next request.
+        end_user_sessions(actor=actor, user=user, reason="deactivated")
     return user
 
 

@@ -18,10 +18,12 @@ from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa import signals as mfa_signals
 from allauth.mfa.models import Authenticator
 from axes.signals import user_locked_out
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from transferdesk.trail import AuditAction, record_event
 
@@ -105,6 +107,8 @@ def record_factor_added(
         record_authentication(
             request, user, "mfa", id=authenticator.pk, type=str(authenticator.type)
         )
+        if _factors(user) > 1:
+            _offer_signing_out_elsewhere(request)
         # allauth sends this signal once the transaction commits, which may be after the
         # session middleware saved the session: save it here so the record is kept.
         request.session.save()
@@ -112,13 +116,32 @@ def record_factor_added(
 
 @receiver(mfa_signals.authenticator_removed, dispatch_uid="audits_factor_removed")
 def record_factor_removed(
-    sender: Any, user: Any = None, authenticator: Any = None, **_: Any
+    sender: Any, request: Any = None, user: Any = None, authenticator: Any = None, **_: Any
 ) -> None:
     record_event(
         action=AuditAction.FACTOR_REMOVED,
         actor=user,
         obj=user,
         details=_factor_details(authenticator),
+    )
+    if request is not None:
+        _offer_signing_out_elsewhere(request)
+
+
+def _factors(user: Any) -> int:
+    factors = Authenticator.objects.filter(user=user)
+    return factors.exclude(type=Authenticator.Type.RECOVERY_CODES).count()
+
+
+def _offer_signing_out_elsewhere(request: Any) -> None:
+    """After a change of factors (not the first one enrolled), the way to end the other
+    sessions (ASVS 5.0 7.4.3: a password change ends them by itself, Django's session hash)."""
+    messages.info(
+        request,
+        _(
+            "Your second factors changed. If a device was lost or someone else may know your "
+            "factor, sign your other sessions out on the Sessions page (in your menu)."
+        ),
     )
 
 

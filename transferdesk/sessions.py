@@ -26,6 +26,10 @@ def mark_passive(request: HttpRequest) -> None:
     setattr(request, _PASSIVE, True)
 
 
+def is_passive(request: HttpRequest) -> bool:
+    return getattr(request, _PASSIVE, False)
+
+
 def passive_session(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Mark a background fragment's view: its request never saves the session."""
 
@@ -43,7 +47,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     a tab left open would otherwise poll its session alive for ever (the bell's count)."""
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if getattr(request, _PASSIVE, False) and not request.session.modified:
+        if is_passive(request) and not request.session.modified:
             # What Django's middleware adds to a response that read the session, without the
             # save: the fragment is per user, never to be cached for another.
             patch_vary_headers(response, ("Cookie",))

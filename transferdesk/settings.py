@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # The signed-in person's sessions (device, address, last seen) for the sessions page.
     "accounts.usersessions.UserSessionsMiddleware",  # allauth's, polls left out
+    # A session ends SESSION_ABSOLUTE_LIFETIME after its sign-in, however active.
+    "accounts.usersessions.SessionLifetimeMiddleware",
     # After allauth's: a person who must use a second factor and has none is led to enrolment.
     "accounts.mfa.SecondFactorPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -161,6 +163,8 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # The product's, its roles' and the person's organisation's names (ASVS 5.0 6.1.2, 6.2.11).
+    {"NAME": "accounts.passwords.ContextWordsValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
@@ -201,6 +205,8 @@ STEP_UP_MAX_AGE = timedelta(minutes=10)
 # Idle timeout: the session expires after this many seconds without a request.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
+#: However active, a session ends this long after its sign-in (accounts.usersessions).
+SESSION_ABSOLUTE_LIFETIME = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # The proxies in front of the app (addresses or CIDR networks). Only a request whose peer is one

@@ -50,7 +50,9 @@ def test_a_task_refuses_arguments_that_are_not_ids(argument):
         heartbeat.apply_async(args=[argument])
 
 
-@pytest.mark.parametrize("argument", [42, uuid.UUID(int=7), str(uuid.UUID(int=8)), "123", None, [1, 2]])
+@pytest.mark.parametrize(
+    "argument", [42, uuid.UUID(int=7), str(uuid.UUID(int=8)), "123", None, [1, 2]]
+)
 def test_ids_pass_the_argument_check(argument, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     # heartbeat takes no arguments: reaching its signature check proves the id check passed.
