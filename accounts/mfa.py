@@ -17,10 +17,12 @@ actions, and the glue between allauth's sign-in and the rest of the product.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
@@ -34,14 +36,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from customers.choices import OrganizationKind
+from transferdesk.clientip import client_ip
+from transferdesk.public_url import public_url
 from transferdesk.sessions import mark_passive
 
 from .choices import Role
+from .languages import user_language
+
+logger = logging.getLogger(__name__)
 
 #: Paths a person without a passed second factor may still open: the sign-in and factor pages
 #: themselves, signing out, the language switcher, static files and the health probes.
@@ -50,6 +58,7 @@ OPEN_PREFIXES = (
     "/accounts/logout/",
     "/accounts/2fa/",
     "/accounts/reauthenticate/",
+    "/accounts/password/reset/",
     "/accounts/inactive/",
     "/invite/",
     "/i18n/",
@@ -155,7 +164,10 @@ def step_up(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Accounts come from invitations: nobody signs up."""
+    """Accounts come from invitations: nobody signs up. The client's address is the one the
+    rest of the product uses (``transferdesk.clientip``: the trusted proxies' header), for
+    allauth's rate limits. Password-reset e-mails go in the account's language, with a link
+    on the site's public address (accounts/password_reset.py)."""
 
     error_messages = {
         **DefaultAccountAdapter.error_messages,
@@ -183,6 +195,23 @@ class AccountAdapter(DefaultAccountAdapter):
             if recent and not has_factor(user):
                 return False
         return super().is_reauthentication_required(app=app, **kwargs)
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        return client_ip(request) or super().get_client_ip(request)
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+        return public_url(path.replace("UID-KEY", quote(key)))
+
+    def send_password_reset_mail(self, user: Any, email: str, context: dict[str, Any]) -> None:
+        with translation.override(user_language(user)):
+            try:
+                super().send_password_reset_mail(user, email, context)
+            except Exception:
+                # The same answer as for any address: a mail server that is down shows in
+                # the log (no address in it), not as an error page that would tell the
+                # typist this address has an account.
+                logger.exception("password reset for user %s: the e-mail was not sent", user.pk)
 
 
 class AuthenticateForm(AllauthAuthenticateForm):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account import signals as account_signals
 from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa import signals as mfa_signals
 from allauth.mfa.models import Authenticator
@@ -53,6 +54,12 @@ def apply_language_on_sign_in(sender: Any, request: Any = None, user: Any = None
     translation.activate(language)
     request.LANGUAGE_CODE = language
     setattr(request, SIGN_IN_LANGUAGE, language)
+
+
+@receiver(account_signals.password_reset, dispatch_uid="audits_password_reset_completed")
+def record_password_reset(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
+    """A new password set through the e-mail's link (accounts/password_reset.py)."""
+    record_event(action=AuditAction.PASSWORD_RESET_COMPLETED, actor=user, obj=user)
 
 
 @receiver(user_logged_out, dispatch_uid="audits_sign_out")
