@@ -26,6 +26,7 @@ from django.utils import translation
 
 from transferdesk.trail import AuditAction, record_event
 
+from .devices import note_sign_in
 from .middleware import SIGN_IN_LANGUAGE
 
 USERNAME_LIMIT = 150
@@ -42,6 +43,13 @@ def _account(username: str | None) -> Any:
 @receiver(user_logged_in, dispatch_uid="audits_sign_in")
 def record_sign_in(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
     record_event(action=AuditAction.SIGN_IN, actor=user, obj=user)
+
+
+@receiver(user_logged_in, dispatch_uid="accounts_sign_in_device")
+def note_sign_in_device(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
+    """A sign-in from a browser the person never used: an e-mail (accounts/devices.py)."""
+    if request is not None and user is not None:
+        note_sign_in(request, user)
 
 
 @receiver(user_logged_in, dispatch_uid="accounts_sign_in_language")

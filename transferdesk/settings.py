@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "accounts.middleware.SignInLanguageMiddleware",
     "accounts.middleware.SignInBackoffMiddleware",
+    # Writes the device cookie a sign-in chose (accounts/devices.py: new-device e-mails).
+    "accounts.devices.DeviceCookieMiddleware",
     "django.middleware.common.CommonMiddleware",
     "transferdesk.public_url.PublicBaseUrlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
