@@ -2,7 +2,7 @@ from allauth.account import views as allauth_views
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from . import views
+from . import keys, views
 
 app_name = "accounts"
 
@@ -26,6 +26,8 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("keys/", keys.keyring, name="keyring"),
+    path("keys/rotate/", keys.keyring_rotate, name="keyring_rotate"),
     path("invitations/", views.staff_invitations, name="staff_invitations"),
     path("invitations/<uuid:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("second-factor/buyers/<int:pk>/", views.buyer_second_factor, name="buyer_second_factor"),
