@@ -23,7 +23,7 @@ EDGE = (
 
 
 @pytest.fixture
-def sign_in(cast, django_capture_on_commit_callbacks) -> Callable[..., None]:
+def sign_in(cast, django_capture_on_commit_callbacks, eager_tasks) -> Callable[..., None]:
     """Sign in (password and code) and out; the e-mail leaves once the sign-in commits, so
     each sign-in runs its on-commit callbacks as it ends (the test's transaction never does)."""
 

@@ -76,7 +76,7 @@ def test_forgot_password_then_the_sign_in_still_asks_for_the_code(cast: Cast, pa
 
 
 def test_a_second_browser_gets_a_new_device_email_once(
-    cast: Cast, page: Page, browser: Browser, live_server: Any
+    cast: Cast, page: Page, browser: Browser, live_server: Any, eager_tasks: None
 ) -> None:
     def new_device_mails() -> list[Any]:
         return [m for m in mail.outbox if "new device" in m.subject]
