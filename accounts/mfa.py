@@ -17,7 +17,6 @@ actions, and the glue between allauth's sign-in and the rest of the product.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -36,20 +35,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from customers.choices import OrganizationKind
 from transferdesk.clientip import client_ip
+from transferdesk.jobs import enqueue
 from transferdesk.public_url import public_url
 from transferdesk.sessions import mark_passive
 
 from .choices import Role
-from .languages import user_language
-
-logger = logging.getLogger(__name__)
 
 #: Paths a person without a passed second factor may still open: the sign-in and factor pages
 #: themselves, signing out, the language switcher, static files and the health probes.
@@ -166,8 +162,8 @@ def step_up(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 class AccountAdapter(DefaultAccountAdapter):
     """Accounts come from invitations: nobody signs up. The client's address is the one the
     rest of the product uses (``transferdesk.clientip``: the trusted proxies' header), for
-    allauth's rate limits. Password-reset e-mails go in the account's language, with a link
-    on the site's public address (accounts/password_reset.py)."""
+    allauth's rate limits. Password-reset e-mails are sent by a task, with a link on the site's
+    public address (accounts/password_reset.py)."""
 
     error_messages = {
         **DefaultAccountAdapter.error_messages,
@@ -204,14 +200,9 @@ class AccountAdapter(DefaultAccountAdapter):
         return public_url(path.replace("UID-KEY", quote(key)))
 
     def send_password_reset_mail(self, user: Any, email: str, context: dict[str, Any]) -> None:
-        with translation.override(user_language(user)):
-            try:
-                super().send_password_reset_mail(user, email, context)
-            except Exception:
-                # The same answer as for any address: a mail server that is down shows in
-                # the log (no address in it), not as an error page that would tell the
-                # typist this address has an account.
-                logger.exception("password reset for user %s: the e-mail was not sent", user.pk)
+        """allauth made a token and a link in the request: a task makes its own instead and
+        sends the e-mail (accounts/password_reset.py), in the account's language."""
+        enqueue("accounts.tasks.password_reset_email", user.pk)
 
 
 class AuthenticateForm(AllauthAuthenticateForm):

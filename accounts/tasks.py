@@ -6,9 +6,14 @@ from typing import Any
 
 from celery import shared_task
 
-from . import devices
+from . import devices, password_reset
 
 
 @shared_task(name="accounts.tasks.new_device_email")
 def new_device_email(device_id: Any) -> bool:
     return devices.new_device_email_send(device_id)
+
+
+@shared_task(name="accounts.tasks.password_reset_email")
+def password_reset_email(user_id: Any) -> bool:
+    return password_reset.password_reset_email_send(user_id)
