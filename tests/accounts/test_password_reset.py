@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import mail
 from django.core.cache import cache
+from django.test import Client
 
 from tests.factories import PASSWORD
 from tests.support import mfa
@@ -166,3 +167,14 @@ def test_asking_too_often_for_one_address_is_refused(client, cast):
     assert statuses == [302, 302, 302, 429]
     assert len(mail.outbox) == 3
     assert "Too many attempts" in _request(client, cast.broker.email).content.decode()
+
+
+def test_a_reset_signs_out_the_accounts_other_sessions(client, cast):
+    elsewhere = Client()
+    elsewhere.force_login(cast.broker)
+    assert elsewhere.get("/deals/").status_code == 200
+    _request(client, cast.broker.email)
+    form = client.get(_link(mail.outbox[0]))
+    client.post(form["Location"], {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    after = elsewhere.get("/deals/")
+    assert after.status_code == 302 and after["Location"].startswith("/accounts/login/")
