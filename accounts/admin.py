@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 
 from transferdesk.admin import ReadOnlyAdmin, ReadOnlyAdminMixin
 
-from .models import Invitation, User
+from .models import Invitation, KnownDevice, User
 from .services import user_admin_password_set, user_admin_save
 from .usersessions import end_user_sessions
 
@@ -104,6 +104,17 @@ class InvitationAdmin(ReadOnlyAdmin):
     list_select_related = ("organization", "deal", "invited_by")
     search_fields = ("email",)
     exclude = ("token_sha256",)
+
+
+@admin.register(KnownDevice)
+class KnownDeviceAdmin(ReadOnlyAdmin):
+    """The browsers each user signed in from (the new-device e-mail), to look at. The id's hash
+    is not shown: it identifies nothing to a reader."""
+
+    list_display = ("user", "user_agent", "address", "first_seen", "last_seen")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    exclude = ("device_sha256",)
 
 
 # Roles are groups of fixed names (a data migration makes them; ``Role`` reads them): renaming

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
@@ -41,6 +42,8 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from customers.choices import OrganizationKind
 from transferdesk.clientip import client_ip
+from transferdesk.jobs import enqueue
+from transferdesk.public_url import public_url
 from transferdesk.sessions import mark_passive
 
 from .choices import Role
@@ -52,6 +55,7 @@ OPEN_PREFIXES = (
     "/accounts/logout/",
     "/accounts/2fa/",
     "/accounts/reauthenticate/",
+    "/accounts/password/reset/",
     "/accounts/inactive/",
     "/invite/",
     "/i18n/",
@@ -169,7 +173,10 @@ def step_up_to_change(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Accounts come from invitations: nobody signs up."""
+    """Accounts come from invitations: nobody signs up. The client's address is the one the
+    rest of the product uses (``transferdesk.clientip``: the trusted proxies' header), for
+    allauth's rate limits. Password-reset e-mails are sent by a task, with a link on the site's
+    public address (accounts/password_reset.py)."""
 
     error_messages = {
         **DefaultAccountAdapter.error_messages,
@@ -205,6 +212,15 @@ class AccountAdapter(DefaultAccountAdapter):
             if recent and not has_factor(user):
                 return False
         return super().is_reauthentication_required(app=app, **kwargs)
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+        return public_url(path.replace("UID-KEY", quote(key)))
+
+    def send_password_reset_mail(self, user: Any, email: str, context: dict[str, Any]) -> None:
+        """allauth made a token and a link in the request: a task makes its own instead and
+        sends the e-mail (accounts/password_reset.py), in the account's language."""
+        enqueue("accounts.tasks.password_reset_email", user.pk)
 
 
 class AuthenticateForm(AllauthAuthenticateForm):

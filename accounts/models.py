@@ -154,3 +154,35 @@ class Invitation(models.Model):
         if user.is_superuser or user.has_role(Role.COMPLIANCE):
             q |= models.Q(deal__isnull=True)
         return q
+
+
+class KnownDevice(models.Model):
+    """A browser a user signed in from (issue 15: an e-mail on a sign-in from a new one).
+
+    The browser carries a long-lived signed cookie with a random id (accounts/devices.py); only
+    the id's SHA-256 is stored, so a database reader cannot make a browser look known. What the
+    e-mail and the person need is kept beside it: a summary of the browser and system (not the
+    whole user-agent string), the address, and when it was first and last used.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="known_devices",
+    )
+    device_sha256 = models.CharField(max_length=64, editable=False)
+    user_agent = models.CharField(_("browser"), max_length=100, blank=True)
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("known device")
+        verbose_name_plural = _("known devices")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "device_sha256"], name="known_device_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.user_agent}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account import signals as account_signals
 from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa import signals as mfa_signals
 from allauth.mfa.models import Authenticator
@@ -27,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from transferdesk.trail import AuditAction, record_event
 
+from .devices import note_sign_in
 from .middleware import SIGN_IN_LANGUAGE
 
 USERNAME_LIMIT = 150
@@ -45,6 +47,13 @@ def record_sign_in(sender: Any, request: Any = None, user: Any = None, **_: Any)
     record_event(action=AuditAction.SIGN_IN, actor=user, obj=user)
 
 
+@receiver(user_logged_in, dispatch_uid="accounts_sign_in_device")
+def note_sign_in_device(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
+    """A sign-in from a browser the person never used: an e-mail (accounts/devices.py)."""
+    if request is not None and user is not None:
+        note_sign_in(request, user)
+
+
 @receiver(user_logged_in, dispatch_uid="accounts_sign_in_language")
 def apply_language_on_sign_in(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
     """Switch this response to the user's stored language; ``SignInLanguageMiddleware`` sets
@@ -55,6 +64,12 @@ def apply_language_on_sign_in(sender: Any, request: Any = None, user: Any = None
     translation.activate(language)
     request.LANGUAGE_CODE = language
     setattr(request, SIGN_IN_LANGUAGE, language)
+
+
+@receiver(account_signals.password_reset, dispatch_uid="audits_password_reset_completed")
+def record_password_reset(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
+    """A new password set through the e-mail's link (accounts/password_reset.py)."""
+    record_event(action=AuditAction.PASSWORD_RESET_COMPLETED, actor=user, obj=user)
 
 
 @receiver(user_logged_out, dispatch_uid="audits_sign_out")

@@ -2,7 +2,7 @@ from allauth.account import views as allauth_views
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from . import usersessions, views
+from . import keys, usersessions, views
 
 app_name = "accounts"
 
@@ -27,6 +27,8 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("sessions/<int:pk>/sign-out/", usersessions.end_session, name="session_end"),
+    path("keys/", keys.keyring, name="keyring"),
+    path("keys/rotate/", keys.keyring_rotate, name="keyring_rotate"),
     path("invitations/", views.staff_invitations, name="staff_invitations"),
     path("invitations/<uuid:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("second-factor/buyers/<int:pk>/", views.buyer_second_factor, name="buyer_second_factor"),

@@ -53,7 +53,9 @@ class IdOnlyTask(Task):
 
 app = Celery("transferdesk", task_cls=IdOnlyTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["transferdesk", "notifications", "customers", "transfers", "audits"])
+app.autodiscover_tasks(
+    ["transferdesk", "accounts", "notifications", "customers", "transfers", "audits"]
+)
 # Retention, backups and restore drills keep their tasks apart from the audit reports'.
 app.autodiscover_tasks(["audits"], related_name="tasks_lifecycle")
 

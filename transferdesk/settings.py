@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "accounts.middleware.SignInLanguageMiddleware",
     "accounts.middleware.SignInBackoffMiddleware",
+    # Writes the device cookie a sign-in chose (accounts/devices.py: new-device e-mails).
+    "accounts.devices.DeviceCookieMiddleware",
     "django.middleware.common.CommonMiddleware",
     "transferdesk.public_url.PublicBaseUrlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -185,7 +187,27 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 10 * 60
 # address, and per address by accounts/throttle.py: allauth's own counter of them is off (it
 # would answer "too many attempts" before the lock-out page, and counts the proxy's address,
 # not the client's). Its other limits stay.
-ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+ACCOUNT_RATE_LIMITS = {
+    "login": None,
+    "login_failed": None,
+    # Password reset by e-mail: per address of the client, and per e-mail address typed (so
+    # nobody's mailbox is flooded); the link's page per client address.
+    "reset_password": "10/m/ip,3/15m/key",
+    "reset_password_from_key": "20/m/ip",
+}
+# Password reset (accounts/password_reset.py): a link by e-mail, valid for an hour and once
+# (allauth's tokens change with the password). It never signs the person in: the sign-in that
+# follows asks for the second factor as every sign-in does. The same answer for an address
+# with no account, and no e-mail to that address (accounts come from invitations only).
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+ACCOUNT_FORMS = {
+    "reset_password": "accounts.password_reset.ResetPasswordForm",
+    "reset_password_from_key": "accounts.password_reset.ResetPasswordKeyForm",
+}
+PASSWORD_RESET_TIMEOUT = 60 * 60
 # The sessions page (allauth.usersessions): a signed-in person's own requests update the
 # session's address (transferdesk.clientip, through the account adapter) and last-seen time,
 # at most once a minute and never from a background poll (accounts.usersessions);

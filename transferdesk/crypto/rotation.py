@@ -23,6 +23,7 @@ class RotationResult:
     rewrapped: int = 0
     already_current: int = 0
     destroyed: int = 0
+    remaining: int = 0
 
 
 def rotate_data_keys(
@@ -30,8 +31,10 @@ def rotate_data_keys(
     batch_size: int = 500,
     on_batch: Callable[[RotationResult, int], None] | None = None,
     actor: object = None,
+    limit: int | None = None,
 ) -> RotationResult:
-    """Re-wrap every live data key not under the active master key.
+    """Re-wrap every live data key not under the active master key (at most ``limit`` of
+    them, for a run inside a web request: ``remaining`` then says what is left).
 
     ``on_batch(result, remaining)`` is called after each committed batch (progress lines). A
     data key under a master key missing from the keyring raises ``MissingMasterKey`` naming the
@@ -40,9 +43,10 @@ def rotate_data_keys(
     keyring = get_keyring()
     result = RotationResult(active_id=keyring.active_id)
     pending = DataKey.objects.needing_rotation(keyring.active_id)
-    while True:
+    while limit is None or result.rewrapped < limit:
+        size = batch_size if limit is None else min(batch_size, limit - result.rewrapped)
         with transaction.atomic():
-            batch = list(pending.select_for_update().order_by("pk")[:batch_size])
+            batch = list(pending.select_for_update().order_by("pk")[:size])
             if not batch:
                 break
             for key in batch:
@@ -55,6 +59,7 @@ def rotate_data_keys(
         DataKey.objects.live().filter(master_key_id=keyring.active_id).count() - result.rewrapped
     )
     result.destroyed = DataKey.objects.filter(destroyed_at__isnull=False).count()
+    result.remaining = pending.count()
     if result.rewrapped:
         _record(result, actor)
     return result

@@ -22,6 +22,9 @@ class AuditAction(models.TextChoices):
     FACTOR_REMOVED = "factor_removed", _("Second factor removed")
     RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
     SESSION_ENDED = "session_ended", _("Session signed out")
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
+    PASSWORD_RESET_COMPLETED = "password_reset_completed", _("Password reset completed")
+    NEW_DEVICE_SIGN_IN = "new_device_sign_in", _("Sign-in from a new device")
     # Reads of customer data
     VIEW_SENSITIVE = "view_sensitive", _("Viewed sensitive data")
     VIEW_CORE = "view_core", _("Viewed core data")
