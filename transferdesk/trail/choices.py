@@ -21,6 +21,9 @@ class AuditAction(models.TextChoices):
     FACTOR_ADDED = "factor_added", _("Second factor enrolled")
     FACTOR_REMOVED = "factor_removed", _("Second factor removed")
     RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
+    SSO_SIGN_IN = "sso_sign_in", _("Single sign-on")
+    SSO_REFUSED = "sso_refused", _("Single sign-on refused")
+    SSO_CONFIGURED = "sso_configured", _("Single sign-on configured")
     # Reads of customer data
     VIEW_SENSITIVE = "view_sensitive", _("Viewed sensitive data")
     VIEW_CORE = "view_core", _("Viewed core data")
