@@ -67,7 +67,7 @@ def sign_in_at_provider(page: Page, username: str, *, via_field: bool = False) -
     else:
         page.goto("/accounts/login/?organisation=buyer-a")
     with page.expect_navigation(url=re.compile(r"127\.0\.0\.1")):
-        page.get_by_role("button", name="Sign in with Buyer A sign-in").click()
+        page.click("form.td-sso button[type=submit]")
     page.fill("#id_login", username)
     page.fill("#id_password", PASSWORD)
     with page.expect_navigation(url=re.compile(r"//localhost:")):
@@ -133,6 +133,8 @@ def test_screenshots_of_the_sign_in_page_with_single_sign_on(
     use_language(page, live_server.url, language)
     page.goto("/accounts/login/?organisation=buyer-a")
     expect(page.locator("form.td-sso button")).to_contain_text("Buyer A sign-in")
+    if language == "en":
+        expect(page.get_by_role("button", name="Sign in with Buyer A sign-in")).to_be_visible()
     screenshot(page, "sign-in-sso")
     page.goto("/accounts/login/")
     expect(page.locator("#id_organisation")).to_be_visible()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -25,7 +26,9 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -128,6 +131,28 @@ class IdentityProvider:
     @property
     def discovery_url(self) -> str:
         return f"{self.url}/.well-known/openid-configuration"
+
+    def sign_in(self, authorize_url: str, username: str) -> str:
+        """Do what a browser does at the provider for a sign-in that started at
+        ``authorize_url``: its sign-in form, then its redirects, until one leads away from it.
+        Returns that address (the client's callback, with the code and the state)."""
+        session = requests.Session()
+        page = session.get(authorize_url, timeout=10)  # ends on the provider's sign-in form
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token, f"no sign-in form at {page.url}"
+        answer = session.post(
+            page.url,
+            data={"csrfmiddlewaretoken": token[1], "login": username, "password": PASSWORD},
+            headers={"Referer": page.url},
+            allow_redirects=False,
+            timeout=10,
+        )
+        while True:
+            assert answer.status_code in {301, 302, 303}, answer.text[:2000]
+            location = urljoin(answer.url, answer.headers["Location"])
+            if not location.startswith(self.url + "/"):
+                return location
+            answer = session.get(location, allow_redirects=False, timeout=10)
 
     def stop(self) -> None:
         if self.process is not None:
