@@ -21,8 +21,10 @@ still gives one here (allauth's code step, or enrolment by the policy middleware
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -32,7 +34,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -287,3 +289,44 @@ def _generic_failure() -> str:
         "Signing in with your organisation did not complete. Try again, or sign in with your "
         "username and password."
     )
+
+
+# --- The sign-in page's CSP ---
+
+
+class ProviderFormActionMiddleware:
+    """Lets the sign-in page's "Sign in with <provider>" form (``?organisation=``), and allauth's
+    "continue to the provider" page, lead to the organisation's identity provider: a browser
+    blocks a form whose POST is redirected to another origin unless the page's CSP
+    ``form-action`` names it. Only that origin, only on those pages (django-csp's
+    per-response ``_csp_update``). Sits inside django-csp's middleware."""
+
+    PAGES = frozenset({"accounts:login", "account_login", "openid_connect_login"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        match = request.resolver_match
+        if match is None or match.view_name not in self.PAGES:
+            return response
+        if "provider_id" in match.kwargs:
+            link = (
+                IdentityProvider.objects.select_related("app")
+                .filter(app__provider_id=str(match.kwargs["provider_id"]))
+                .first()
+            )
+        else:
+            link = provider_for(str(request.GET.get("organisation", "")))
+        origin = _origin(str(link.app.settings.get("server_url", ""))) if link else ""
+        if origin:
+            response._csp_update = {"form-action": [origin]}  # type: ignore[attr-defined]
+        return response
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme in {"http", "https"} and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return ""

@@ -1,15 +1,10 @@
-"""Single sign-on pages: the sign-in page's "sign in with your organisation" (allauth's views,
-with the provider's origin added to the page's CSP), and compliance's page that sets an
-organisation's identity provider up (customers/sso.py)."""
+"""Compliance's single sign-on pages: every organisation's identity provider, and the page that
+sets one up, changes or ends it (customers/sso.py)."""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-from allauth.account import views as allauth_views
-from allauth.account.internal.decorators import login_not_required
-from allauth.socialaccount.providers.openid_connect import views as oidc_views
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -26,34 +21,6 @@ from accounts.mfa import step_up
 
 from . import sso
 from .models import IdentityProvider, Organization
-
-
-def _allow_form_to(response: HttpResponse, link: IdentityProvider | None) -> HttpResponse:
-    """Let this page's forms lead to ``link``'s identity provider: a form whose POST is
-    redirected to another origin is blocked by the browser unless the page's CSP
-    ``form-action`` names that origin (django-csp's per-response update)."""
-    if link is not None:
-        parts = urlsplit(str(link.app.settings.get("server_url", "")))
-        if parts.scheme in {"http", "https"} and parts.netloc:
-            response._csp_update = {"form-action": [f"{parts.scheme}://{parts.netloc}"]}  # type: ignore[attr-defined]
-    return response
-
-
-@login_not_required
-def login_page(request: HttpRequest) -> HttpResponse:
-    """allauth's sign-in page; with ``?organisation=<short name>`` it also offers "Sign in with
-    <the organisation's identity provider>" (templates/account/login.html)."""
-    response: HttpResponse = allauth_views.login(request)
-    return _allow_form_to(response, sso.provider_for(str(request.GET.get("organisation", ""))))
-
-
-@login_not_required
-def provider_login(request: HttpRequest, provider_id: str) -> HttpResponse:
-    """allauth's OpenID Connect login: a POST sends the browser to the provider (a GET shows
-    templates/socialaccount/login.html, whose button does)."""
-    response: HttpResponse = oidc_views.login(request, provider_id=provider_id)
-    link = IdentityProvider.objects.select_related("app").filter(app__provider_id=provider_id)
-    return _allow_form_to(response, link.first())
 
 
 class IdentityProviderForm(forms.Form):

@@ -82,6 +82,9 @@ MIDDLEWARE = [
     "transferdesk.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Inside django-csp's: lets the sign-in page's form lead to an organisation's identity
+    # provider (its origin added to form-action on that page only).
+    "customers.sso.ProviderFormActionMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "transferdesk.sessions.SessionMiddleware",  # Django's, with passive fragments
     "django.middleware.locale.LocaleMiddleware",

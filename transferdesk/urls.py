@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import invitation_accept, set_language
-from customers import sso_views
 from transfers.register_urls import campaign_urlpatterns
 
 from . import health, views
@@ -20,11 +19,6 @@ urlpatterns = [
     path("jobs/<uuid:pk>/progress", views.job_progress, name="job_progress"),
     path("jobs/periodic/", views.periodic_jobs, name="periodic_jobs"),
     path("work/", include("audits.urls_mywork")),
-    # allauth's sign-in and OpenID Connect login views, wrapped so that their forms may lead
-    # to the organisation's identity provider (CSP form-action); same paths as the names
-    # accounts:login, account_login and openid_connect_login reverse to.
-    path("accounts/login/", sso_views.login_page),
-    path("accounts/oidc/<str:provider_id>/login/", sso_views.provider_login),
     path("accounts/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
     # allauth: its sign-in steps and second factors (/accounts/2fa/).
