@@ -16,7 +16,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.choices import Role
 from customers import sso
-from tests.e2e.browser import enter_code, screenshot, use_language
+from tests.e2e.browser import enter_code, screenshot, sign_in, use_language
+from tests.factories import PASSWORD as FACTORY_PASSWORD
 from tests.factories import Cast, UserFactory
 from tests.support.mfa import enrol_totp, totp_code
 from tests.support.oidc_provider import PASSWORD, IdentityProvider, ProviderUser
@@ -142,3 +143,23 @@ def test_screenshots_of_the_sign_in_page_with_single_sign_on(
     sign_in_at_provider(page, "uma")
     expect(page.locator(".td-messages .alert-danger")).to_contain_text("unknown@example.test")
     screenshot(page, "sign-in-sso-refused")
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_compliance_sets_single_sign_on_up_on_its_page(
+    cast: Cast, page: Page, live_server: Any, language: str
+) -> None:
+    use_language(page, live_server.url, language)
+    sign_in(page, "compliance", FACTORY_PASSWORD)
+    page.goto("/customers/sign-on/buyer-a/")
+    page.fill("#id_name", "Buyer A sign-in")
+    page.fill("#id_server_url", "https://idp.buyer-a.example.test")
+    page.fill("#id_client_id", "transferdesk")
+    page.fill("#id_client_secret", "from-the-provider")
+    screenshot(page, "sso-setup")
+    with page.expect_navigation():
+        page.click("form.td-identity-provider-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/customers/sign-on/$"))
+    expect(page.locator("table.td-identity-providers")).to_contain_text("Buyer A sign-in")
+    screenshot(page, "sso-organisations")
+    assert AuditEvent.objects.filter(action=AuditAction.SSO_CONFIGURED).count() == 1
