@@ -10,6 +10,8 @@ from allauth.account.admin import EmailAddressAdmin
 from allauth.account.models import EmailAddress
 from allauth.mfa.admin import AuthenticatorAdmin
 from allauth.mfa.models import Authenticator
+from allauth.socialaccount.admin import SocialAccountAdmin, SocialAppAdmin, SocialTokenAdmin
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from allauth.usersessions.admin import UserSessionAdmin
 from allauth.usersessions.models import UserSession
 from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
@@ -132,14 +134,29 @@ class GroupAdmin(ReadOnlyAdminMixin, BaseGroupAdmin):
 # themselves (AXES_COOLOFF_TIME), so operators have nothing to delete there. allauth's e-mail
 # addresses and second factors are shown only: marking an address verified or removing a
 # person's factor from here would bypass the factor policy and its audit events; a session is
-# signed out on the person's sessions page, which records it (accounts.usersessions).
+# signed out on the person's sessions page, which records it (accounts.usersessions). Single
+# sign-on (allauth's social apps and the accounts linked to them) is set up by compliance on its
+# page (customers/sso.py), with its events: here it is only shown.
 for _model, _base in (
     (EmailAddress, EmailAddressAdmin),
     (Authenticator, AuthenticatorAdmin),
     (UserSession, UserSessionAdmin),
+    (SocialAccount, SocialAccountAdmin),
+    (SocialToken, SocialTokenAdmin),
     (AccessAttempt, AccessAttemptAdmin),
     (AccessLog, AccessLogAdmin),
     (AccessFailureLog, AccessFailureLogAdmin),
 ):
     admin.site.unregister(_model)
     admin.site.register(_model, type(_base.__name__, (ReadOnlyAdminMixin, _base), {}))
+
+
+admin.site.unregister(SocialApp)
+
+
+@admin.register(SocialApp)
+class IdentityProviderAppAdmin(ReadOnlyAdminMixin, SocialAppAdmin):
+    """An organisation's identity provider, shown without its client secret."""
+
+    fields = ("provider", "provider_id", "name", "client_id", "settings")
+    readonly_fields = fields

@@ -13,6 +13,10 @@ actions, and the glue between allauth's sign-in and the rest of the product.
   replayed by allauth once the factor is given).
 - ``AuthenticateForm``: allauth's second-factor form, refusing while django-axes has the
   account locked (a wrong code counts as a failed sign-in, see ``accounts.signals``).
+- ``record_identity_provider_factor`` and ``AuthenticateStage``: an organisation's identity
+  provider that asserts a multi-factor sign-in (customers/sso.py reads its ``amr``/``acr``)
+  leaves the same marker as a factor given here (an ``mfa`` authentication record, type
+  ``idp``), so the policy, the step-up and allauth's sign-in stage count it.
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ from typing import Any
 from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
-from allauth.account.internal.flows.login import get_authentication_records
+from allauth.account.internal.flows.login import (
+    get_authentication_records,
+    record_authentication,
+)
 from allauth.account.internal.flows.reauthentication import suspend_request
 from allauth.core import context
 from allauth.mfa.base.forms import AuthenticateForm as AllauthAuthenticateForm
 from allauth.mfa.models import Authenticator
+from allauth.mfa.stages import AuthenticateStage as AllauthAuthenticateStage
 from axes.handlers.proxy import AxesProxyHandler
 from django import forms
 from django.conf import settings
@@ -172,6 +180,40 @@ def step_up_to_change(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
     return wrapper
 
 
+#: The ``type`` of the ``mfa`` authentication record of a factor given at an identity provider.
+IDP_FACTOR = "idp"
+
+
+def record_identity_provider_factor(
+    request: HttpRequest, user: Any, *, provider: str, amr: list[str], acr: str
+) -> None:
+    """Record that ``user``'s sign-in through ``provider`` (an OpenID Connect provider that
+    asserted a multi-factor sign-in) passed a second factor: the marker allauth leaves for a
+    TOTP code or a passkey, so ``last_factor_at`` (policy, step-up) sees it."""
+    record_authentication(
+        request, user, "mfa", type=IDP_FACTOR, provider=provider, amr=amr, acr=acr
+    )
+
+
+def passed_factor_at_identity_provider(request: HttpRequest, user: Any) -> bool:
+    return any(
+        r.get("method") == "mfa" and r.get("type") == IDP_FACTOR
+        for r in get_authentication_records(request, user)
+    )
+
+
+class AuthenticateStage(AllauthAuthenticateStage):
+    """allauth's "enter your code" step of a sign-in, skipped when the identity provider of a
+    single sign-on already asserted a second factor."""
+
+    def _should_handle(self, request: HttpRequest) -> bool:
+        if self.login.user is not None and passed_factor_at_identity_provider(
+            request, self.login.user
+        ):
+            return False
+        return bool(super()._should_handle(request))
+
+
 class AccountAdapter(DefaultAccountAdapter):
     """Accounts come from invitations: nobody signs up. The client's address is the one the
     rest of the product uses (``transferdesk.clientip``: the trusted proxies' header), for
@@ -196,6 +238,12 @@ class AccountAdapter(DefaultAccountAdapter):
         if ip is None:
             raise PermissionDenied("Unable to determine client IP address")
         return ip
+
+    def get_login_stages(self) -> list[str]:
+        """allauth's stages, its second-factor step replaced by ``AuthenticateStage``."""
+        allauth_stage = f"{AllauthAuthenticateStage.__module__}.AuthenticateStage"
+        ours = f"{AuthenticateStage.__module__}.AuthenticateStage"
+        return [ours if path == allauth_stage else path for path in super().get_login_stages()]
 
     def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
         """Managing one's factors (allauth.mfa) needs a second factor given within

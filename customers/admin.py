@@ -11,7 +11,14 @@ from transferdesk.admin import ReadOnlyAdmin
 from transferdesk.crypto.admin import MaskedHistoryAdmin, masked_personal_data
 
 from .choices import OrganizationKind
-from .models import Customer, ImportUpload, Interaction, Organization, PurchaseRecord
+from .models import (
+    Customer,
+    IdentityProvider,
+    ImportUpload,
+    Interaction,
+    Organization,
+    PurchaseRecord,
+)
 from .services import organization_admin_save
 
 
@@ -86,3 +93,10 @@ class ImportUploadAdmin(ReadOnlyAdmin):
     list_filter = ("status", "organization")
     list_select_related = ("organization", "uploaded_by")
     exclude = ("content",)
+
+
+@admin.register(IdentityProvider)
+class IdentityProviderAdmin(ReadOnlyAdmin):
+    """Set up, changed and ended on compliance's single sign-on page (``sso.configure``)."""
+
+    list_display = ("organization", "app", "second_factor_acr", "updated_at")

@@ -107,6 +107,46 @@ class Organization(models.Model):
         return Q(pk__in=granted.values("pk"))
 
 
+class IdentityProvider(models.Model):
+    """An organisation's single sign-on: its OpenID Connect provider, as an allauth ``SocialApp``
+    (provider ``openid_connect``, the issuer in its settings). The identity provider signs in
+    the organisation's existing accounts only (customers/sso.py); set through ``sso.configure``,
+    never in the admin."""
+
+    organization = models.OneToOneField(
+        Organization,
+        verbose_name=_("organisation"),
+        on_delete=models.CASCADE,
+        related_name="identity_provider",
+    )
+    app = models.OneToOneField(
+        "socialaccount.SocialApp",
+        on_delete=models.PROTECT,
+        related_name="organization_link",
+    )
+    second_factor_acr = models.CharField(
+        _("acr values that mean a second factor"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "Separated by spaces. An ID token whose amr claim names a second factor always "
+            "counts; these acr values count too."
+        ),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("identity provider")
+        verbose_name_plural = _("identity providers")
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.app.name}"
+
+    @property
+    def acr_values(self) -> frozenset[str]:
+        return frozenset(self.second_factor_acr.split())
+
+
 class OrganizationUserObjectPermission(UserObjectPermissionBase):
     """A user's permission on one organisation (direct foreign key: fast joins, and the grant
     goes away with the organisation)."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import sso_views, views
 
 app_name = "customers"
 
 urlpatterns = [
     path("", views.organization_list, name="organization_list"),
+    path("sign-on/", sso_views.identity_providers, name="identity_providers"),
+    path("sign-on/<slug:slug>/", sso_views.identity_provider_edit, name="identity_provider_edit"),
     path("books/<slug:slug>/", views.customer_list, name="customer_list"),
     path("books/<slug:slug>/access/", views.book_access, name="book_access"),
     path("books/<slug:slug>/access/grant/", views.book_access_grant, name="book_access_grant"),

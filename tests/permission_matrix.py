@@ -118,6 +118,14 @@ MATRIX: dict[str, Row] = {
         kwargs=lambda world: {"pk": world.buyer_org.pk},
         data={"required": "0"},
     ),
+    # Single sign-on: compliance (and administrators) set an organisation's provider up; the
+    # OpenID Connect client's own URLs answer 404 for a provider that is not set up.
+    "customers:identity_providers": Row(only({"compliance": 200})),
+    "customers:identity_provider_edit": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"slug": world.buyer_org.slug}
+    ),
+    "openid_connect_login": Row(everyone(404), kwargs=lambda world: {"provider_id": "nobody"}),
+    "openid_connect_callback": Row(everyone(404), kwargs=lambda world: {"provider_id": "nobody"}),
     # The invited person's page: the link is the only key, the same page for everyone.
     "invitation_accept": Row(everyone(200), kwargs=lambda world: {"token": world.invitation_token}),
     "transfers:deal_list": Row(only({"broker": 200, "other_broker": 200, "compliance": 200})),

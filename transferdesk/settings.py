@@ -67,6 +67,10 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.usersessions",
+    # Single sign-on: allauth's OpenID Connect client, one SocialApp per organisation that has
+    # an identity provider (customers.IdentityProvider links them; customers/sso.py maps).
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "transferdesk",
     "customers",
     "accounts",
@@ -79,6 +83,9 @@ MIDDLEWARE = [
     "transferdesk.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Inside django-csp's: lets the sign-in page's form lead to an organisation's identity
+    # provider (its origin added to form-action on that page only).
+    "customers.sso.ProviderFormActionMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "transferdesk.sessions.SessionMiddleware",  # Django's, with passive fragments
     "django.middleware.locale.LocaleMiddleware",
@@ -221,6 +228,17 @@ MFA_FORMS = {"authenticate": "accounts.mfa.AuthenticateForm"}
 # WebAuthn needs a secure origin; http://localhost is accepted only when this is on (tests and
 # ``make run``). Never in production.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", not PRODUCTION)
+# Single sign-on (customers/sso.py): an organisation's identity provider signs in only the
+# accounts that already exist in that organisation, matched by a verified e-mail address; it
+# never creates one, and it stores no tokens.
+SOCIALACCOUNT_ADAPTER = "customers.sso.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env_int("SSO_REQUESTS_TIMEOUT", 10)
+#: The ``amr`` values (RFC 8176) of an ID token that count as a second factor given at the
+#: identity provider; an organisation may also name ``acr`` values that do.
+SSO_SECOND_FACTOR_AMR = frozenset({"mfa", "mca", "otp", "hwk", "swk", "sc"})
 #: How long a second factor counts as fresh for the dangerous actions (accounts.mfa.step_up).
 STEP_UP_MAX_AGE = timedelta(minutes=10)
 

@@ -24,6 +24,9 @@ urlpatterns = [
     # allauth: its sign-in steps and second factors (/accounts/2fa/).
     path("accounts/", include("accounts.allauth_urls")),
     path("accounts/2fa/", include("allauth.mfa.urls")),
+    # Single sign-on: allauth's OpenID Connect client (/accounts/oidc/<organisation>/login/
+    # and its callback). No other socialaccount page.
+    path("accounts/", include("allauth.socialaccount.providers.openid_connect.urls")),
     path("invite/<str:token>/", invitation_accept, name="invitation_accept"),
     path("customers/", include("customers.urls")),
     path("deals/", include("transfers.urls")),

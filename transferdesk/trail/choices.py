@@ -25,6 +25,9 @@ class AuditAction(models.TextChoices):
     PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
     PASSWORD_RESET_COMPLETED = "password_reset_completed", _("Password reset completed")
     NEW_DEVICE_SIGN_IN = "new_device_sign_in", _("Sign-in from a new device")
+    SSO_SIGN_IN = "sso_sign_in", _("Single sign-on")
+    SSO_REFUSED = "sso_refused", _("Single sign-on refused")
+    SSO_CONFIGURED = "sso_configured", _("Single sign-on configured")
     # Reads of customer data
     VIEW_SENSITIVE = "view_sensitive", _("Viewed sensitive data")
     VIEW_CORE = "view_core", _("Viewed core data")
