@@ -18,13 +18,15 @@ class ApiKeyForm(forms.Form):
         error_messages={"invalid_choice": _("Choose an organisation from the list.")},
     )
     name = forms.CharField(
-        label=_("Name"),
+        label=_("Key name"),
         max_length=50,
         help_text=_("What the key is for, e.g. the system that will use it."),
     )
     scopes = forms.MultipleChoiceField(
         label=_("Scopes"),
-        choices=ApiScope.choices,
+        # Evaluated when the form is shown, so the label is in the reader's language; the code
+        # is what the integrator will see in the API's answers and documentation.
+        choices=lambda: [(value, f"{value} · {label}") for value, label in ApiScope.choices],
         widget=forms.SelectMultiple(attrs={"size": 5}),
         help_text=_("What the key may do; nothing else is open to it."),
         error_messages={"invalid_choice": _("Choose scopes from the list.")},

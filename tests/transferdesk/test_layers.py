@@ -77,7 +77,9 @@ def test_a_lower_app_importing_an_upper_one_breaks_the_layers(copy):
 
 def test_an_app_importing_the_api_breaks_the_layers(copy):
     # The API is the top layer: it calls every app's services, none calls it.
-    (copy / "audits" / "upward.py").write_text("from api.models import OrganizationAPIKey  # noqa\n")
+    (copy / "audits" / "upward.py").write_text(
+        "from api.models import OrganizationAPIKey  # noqa\n"
+    )
     result = _lint(copy)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Seven one-way layers BROKEN" in result.stdout
