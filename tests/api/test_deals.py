@@ -162,3 +162,26 @@ def test_a_key_past_its_rate_gets_429_with_retry_after(api, cast, issue, deals, 
     assert statuses == [200, 200, 429]
     assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
     assert api.get(LIST, **auth(other_text)).status_code == 200  # per key, not for everyone
+
+
+@pytest.mark.redis
+def test_the_count_of_a_keys_calls_is_kept_in_redis_shared_by_every_web_process(
+    api, cast, issue, deals, settings
+):
+    import pickle
+
+    import redis
+
+    settings.API_KEY_RATE = "2/minute"
+    key, text = issue(cast.seller)
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    (name,) = store.keys(f"*throttle_api_key_{key.prefix}") or [None]
+    assert name is None
+
+    api.get(LIST, **auth(text))
+    api.get(LIST, **auth(text))
+
+    (name,) = store.keys(f"*throttle_api_key_{key.prefix}")
+    assert len(pickle.loads(store.get(name))) == 2  # noqa: S301 (Django's own cache entry)
+    store.delete(name)  # another process's view of the count: gone, so the key may call again
+    assert api.get(LIST, **auth(text)).status_code == 200

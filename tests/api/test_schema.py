@@ -36,3 +36,12 @@ def test_the_docs_page_loads_everything_from_this_origin(client):
     assert "<style" not in text and "<script>" not in text
     script = client.get("/api/docs/?script=")
     assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+
+
+def test_the_schema_is_generated_once_per_language_whatever_the_callers_ask(client):
+    from api.schema import SchemaView
+
+    SchemaView._documents.clear()
+    for lang in ("en", "zh-hans", "xx", "x" * 500, "en"):
+        assert client.get(f"/api/schema/?format=json&lang={lang}").status_code == 200
+    assert set(SchemaView._documents) == {"en", "zh-hans"}
