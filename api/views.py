@@ -11,7 +11,8 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from django.core.cache import cache
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -46,7 +47,7 @@ class KeyAPIView(generics.GenericAPIView):
         # ``_auth`` is set once authentication ran; reading ``request.auth`` here would run it
         # again for a request that failed before it (and raise).
         key = request.__dict__.get("_auth")
-        if isinstance(key, OrganizationAPIKey):
+        if isinstance(key, OrganizationAPIKey) and self._records(key, response):
             principal: MachinePrincipal = request.user
             # The object asked for, found or not: a key probing ids outside its scope shows.
             lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
@@ -61,6 +62,16 @@ class KeyAPIView(generics.GenericAPIView):
                 deal=obj.pk if isinstance(obj, TransferDeal) else None,
             )
         return response
+
+    @staticmethod
+    def _records(key: OrganizationAPIKey, response: Any) -> bool:
+        """Every call is recorded, except that a key over its rate has only its first refusal
+        of each wait recorded: otherwise a flood of refused calls would write the trail (whose
+        appends every writer queues for) at the flood's pace."""
+        if response.status_code != status.HTTP_429_TOO_MANY_REQUESTS:
+            return True
+        wait = int(response.get("Retry-After") or 1)
+        return bool(cache.add(f"api:throttled-recorded:{key.prefix}", True, timeout=wait))
 
 
 def _deals(principal: Any) -> QuerySet[TransferDeal]:

@@ -162,6 +162,9 @@ def test_a_key_past_its_rate_gets_429_with_retry_after(api, cast, issue, deals, 
     assert statuses == [200, 200, 429]
     assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
     assert api.get(LIST, **auth(other_text)).status_code == 200  # per key, not for everyone
+    # Two refusals, one event: a flood of refused calls does not write the trail at its pace.
+    calls = AuditEvent.objects.filter(action=AuditAction.API_CALL)
+    assert [c.details["status"] for c in calls.order_by("seq")] == [200, 200, 429, 200]
 
 
 @pytest.mark.redis
