@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
-from django.core.cache import cache
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
