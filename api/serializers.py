@@ -10,7 +10,7 @@ from rest_framework import serializers
 from transfers.models import HandoverStage, TransferDeal
 
 
-class StageStatusSerializer(serializers.ModelSerializer):
+class StageSerializer(serializers.ModelSerializer):
     class Meta:
         model = HandoverStage
         fields = ("id", "order", "name", "kind", "status", "done", "total", "delivered_at")
@@ -23,7 +23,7 @@ class DealSerializer(serializers.ModelSerializer):
     side = serializers.SerializerMethodField(
         help_text="The side of the deal the key's organisation is on: seller or buyer."
     )
-    stages = StageStatusSerializer(source="visible_stages", many=True, read_only=True)
+    stages = StageSerializer(source="visible_stages", many=True, read_only=True)
 
     class Meta:
         model = TransferDeal

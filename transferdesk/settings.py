@@ -555,6 +555,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The choices' own names in the document (not StageStatusStatusEnum).
+    "ENUM_NAME_OVERRIDES": {
+        "DealStatusEnum": "transfers.choices.DealStatus",
+        "StageStatusEnum": "transfers.choices.StageStatus",
+        "StageKindEnum": "transfers.choices.StageKind",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
