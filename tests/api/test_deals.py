@@ -188,3 +188,17 @@ def test_the_count_of_a_keys_calls_is_kept_in_redis_shared_by_every_web_process(
     assert len(pickle.loads(store.get(name))) == 2  # noqa: S301 (Django's own cache entry)
     store.delete(name)  # another process's view of the count: gone, so the key may call again
     assert api.get(LIST, **auth(text)).status_code == 200
+
+
+def test_the_deal_list_costs_the_same_queries_whatever_the_number_of_deals(
+    api, cast, issue, deals, django_assert_max_num_queries
+):
+    from tests.transfers.conftest import make_deal
+
+    _key, text = issue(cast.seller)
+    with django_assert_max_num_queries(12) as few:
+        api.get(LIST, **auth(text))
+    for n in range(3, 9):
+        make_deal(cast, reference=f"D-{n}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(api.get(LIST, **auth(text)).json()["results"]) == 8

@@ -170,3 +170,16 @@ def test_a_key_never_skips_the_second_factor_of_a_persons_sign_in(client, cast, 
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("mfa_reauthenticate"))
+
+
+def test_the_keys_page_costs_the_same_queries_whatever_the_number_of_keys(
+    client, cast, issue, django_assert_max_num_queries
+):
+    issue(cast.seller)
+    client.force_login(cast.compliance)
+    with django_assert_max_num_queries(20) as few:
+        client.get(KEYS)
+    for n in range(6):
+        issue(cast.buyer_org if n % 2 else cast.seller, name=f"CRM {n}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(KEYS).status_code == 200
