@@ -498,4 +498,20 @@ MATRIX: dict[str, Row] = {
         method="post",
         kwargs=lambda world: {"pk": world.subject_request.pk},
     ),
+    # The API (api:): only API keys authenticate there (tests/api/test_key_matrix.py walks
+    # the keys), so every person's session, even past the second factor, gets 401.
+    "api:deal_list": Row(everyone(401)),
+    "api:deal_detail": Row(everyone(401), kwargs=_deal),
+    # The OpenAPI document and its page describe the API and hold no data: open to all.
+    "api:schema": Row(everyone(200)),
+    "api:docs": Row(everyone(200)),
+    # The keys pages: compliance officers (and administrators: tests/api/test_keys.py). An
+    # empty form is shown again with its errors (400).
+    "api:keys": Row(only({"compliance": 200})),
+    "api:key_create": Row(only({"compliance": 400}), method="post"),
+    "api:key_revoke": Row(
+        only({"compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"prefix": world.api_key.prefix},
+    ),
 }

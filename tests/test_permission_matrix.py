@@ -112,6 +112,11 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
             organization=cast.seller,
             data=b"reference,full_name\nM-2,Second Customer\n",
         )
+        from api.services import api_key_create
+
+        cast.api_key, _text = api_key_create(
+            actor=cast.compliance, organization=cast.seller, name="CRM", scopes=["stages.read"]
+        )
         # What each case checks it starts from: an earlier case's writes must not leak.
         cast.events_at_start = AuditEvent.objects.count()
         yield cast

@@ -14,6 +14,7 @@ from django.http import HttpResponse
 from accounts.choices import Role
 
 from .http import AuthenticatedHttpRequest
+from .principals import is_machine
 
 View = Callable[..., HttpResponse]
 
@@ -40,7 +41,9 @@ class RestrictedQuerySet(models.QuerySet):
 
     Each model says who may reach which of its rows by defining a classmethod
     ``restrict_q(user, action) -> Q`` built on django-guardian object permissions granted at
-    deal or organisation level. Anonymous and inactive users get nothing. Superusers get no
+    deal or organisation level. Anonymous and inactive users get nothing. An API key (a
+    ``transferdesk.principals.MachinePrincipal``) gets ``restrict_machine_q(principal, action)``
+    where the model defines it, and nothing where it does not. Superusers get no
     wider view here: administrators work in the Django admin, where personal data is masked,
     and guardian's superuser and global-permission shortcuts are never used (this deliberately
     departs from "superusers pass" in CONVENTIONS.md, because DESIGN.md's guarantee 5 switches
@@ -50,6 +53,13 @@ class RestrictedQuerySet(models.QuerySet):
     def restrict(self, user: Any, action: str = "view") -> RestrictedQuerySet:
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
+        if is_machine(user):
+            # An API key reaches only the models that say how (``restrict_machine_q``): its
+            # organisation's rows within its scopes. Every other model is closed to keys.
+            machine_q = getattr(self.model, "restrict_machine_q", None)
+            if machine_q is None:
+                return self.none()
+            return self.filter(machine_q(user, action)).distinct()
         restrict_q = getattr(self.model, "restrict_q", None)
         if restrict_q is None:
             raise TypeError(f"{self.model.__name__} defines no restrict_q(user, action)")

@@ -71,12 +71,17 @@ INSTALLED_APPS = [
     # an identity provider (customers.IdentityProvider links them; customers/sso.py maps).
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "transferdesk",
     "customers",
     "accounts",
     "notifications",
     "transfers",
     "audits",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -577,6 +582,45 @@ LOGGING = {
             "propagate": False,
         },
     },
+}
+
+# --- API (the api app: /api/v1/, docs/api.md) -------------------------------------------------
+# Keys only: no session or basic authentication (a person's session never calls the API, and
+# a key never opens a page), JSON only (DRF's browsable pages need a session and inline script).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.KeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Cursor",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+#: Calls one key may make (DRF's rate syntax: N/second, minute, hour or day).
+API_KEY_RATE = os.environ.get("API_KEY_RATE", "600/minute")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TransferDesk API",
+    "DESCRIPTION": "Deals and their stages for the seller's and the buyer's systems (docs/api.md).",
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    # The document and its page describe the API, they hold no data: open to everyone, and
+    # served without the key authentication (a browser cannot send the key to open them).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The choices' own names in the document (not StageStatusStatusEnum).
+    "ENUM_NAME_OVERRIDES": {
+        "DealStatusEnum": "transfers.choices.DealStatus",
+        "StageStatusEnum": "transfers.choices.StageStatus",
+        "StageKindEnum": "transfers.choices.StageKind",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No badge fetched from the validator's site (no request leaves this origin).
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True},
 }
 
 # --- TransferDesk ----------------------------------------------------------------------------

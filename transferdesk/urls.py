@@ -36,5 +36,6 @@ urlpatterns = [
     path("n/", include("transfers.notice_urls")),
     path("notices/", include((campaign_urlpatterns, "notices"))),
     path("requests/", include("transfers.register_urls")),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -22,6 +22,7 @@ from accounts.choices import Role
 from customers.models import Organization
 from transferdesk.models import DataKey
 from transferdesk.permissions import RestrictedQuerySet
+from transferdesk.principals import ApiScope
 
 from .choices import AssignmentRole, DealStatus, RunRefusal, StageKind, StageStatus
 
@@ -35,6 +36,22 @@ ACTION_PERMISSIONS = {
 }
 #: Actions the compliance function holds on every deal (DESIGN.md: compliance sees every deal).
 COMPLIANCE_ACTIONS = frozenset({"view", "approve"})
+#: ``restrict(key, action)`` action → the API scope a key needs for it (transferdesk.principals).
+MACHINE_ACTION_SCOPES = {"view": ApiScope.STAGES_READ}
+#: The stages a buyer's key sees: handed over, as in the buyer portal.
+MACHINE_BUYER_STAGES = (StageStatus.DELIVERED, StageStatus.ACKNOWLEDGED)
+
+
+def machine_deal_q(principal: Any, action: str, prefix: str = "") -> Q:
+    """Rows whose deal (reached by ``prefix``) has the key's organisation as seller or buyer,
+    if the key holds the scope the action needs; nothing otherwise."""
+    scope = MACHINE_ACTION_SCOPES.get(action)
+    if scope is None or not principal.has_scope(scope):
+        return Q(pk__in=[])
+    path = f"{prefix}__" if prefix else ""
+    return Q(**{f"{path}seller_id": principal.organization_id}) | Q(
+        **{f"{path}buyer_id": principal.organization_id}
+    )
 
 
 def deal_scope_q(user: Any, action: str, prefix: str = "") -> Q:
@@ -134,6 +151,10 @@ class TransferDeal(models.Model):
     @classmethod
     def restrict_q(cls, user: Any, action: str) -> Q:
         return deal_scope_q(user, action)
+
+    @classmethod
+    def restrict_machine_q(cls, principal: Any, action: str) -> Q:
+        return machine_deal_q(principal, action)
 
     @property
     def notice_window_closed(self) -> bool:
@@ -343,6 +364,15 @@ class HandoverStage(models.Model):
     @classmethod
     def restrict_q(cls, user: Any, action: str) -> Q:
         return deal_scope_q(user, action, "deal")
+
+    @classmethod
+    def restrict_machine_q(cls, principal: Any, action: str) -> Q:
+        """The seller's key sees every stage of its deals; a buyer's key only those handed
+        over (the buyer never sees the plan of stages not yet delivered)."""
+        deal_q = machine_deal_q(principal, action, "deal")
+        return deal_q & (
+            Q(deal__seller_id=principal.organization_id) | Q(status__in=MACHINE_BUYER_STAGES)
+        )
 
     @property
     def percent(self) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("transferdesk", "accounts", "notifications", "customers", "transfers", "audits")
+PACKAGES = ("transferdesk", "accounts", "notifications", "customers", "transfers", "audits", "api")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -59,7 +59,7 @@ def test_the_trail_importing_an_app_breaks_the_core_contracts(copy):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "The trail imports no app BROKEN" in result.stdout
     assert "The core (transferdesk, the trail included) imports no app BROKEN" in result.stdout
-    assert "Six one-way layers BROKEN" in result.stdout
+    assert "Seven one-way layers BROKEN" in result.stdout
     assert "transferdesk.trail.upward -> customers.models" in result.stdout
 
 
@@ -70,6 +70,17 @@ def test_a_lower_app_importing_an_upper_one_breaks_the_layers(copy):
     )
     result = _lint(copy)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Six one-way layers BROKEN" in result.stdout
+    assert "Seven one-way layers BROKEN" in result.stdout
     assert "customers.upward -> transfers.portal_services" in result.stdout
     assert "The trail imports no app KEPT" in result.stdout
+
+
+def test_an_app_importing_the_api_breaks_the_layers(copy):
+    # The API is the top layer: it calls every app's services, none calls it.
+    (copy / "audits" / "upward.py").write_text(
+        "from api.models import OrganizationAPIKey  # noqa\n"
+    )
+    result = _lint(copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Seven one-way layers BROKEN" in result.stdout
+    assert "audits.upward -> api.models" in result.stdout

@@ -17,11 +17,19 @@ from typing import Any
 from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history
 
+from transferdesk.principals import is_machine
+
 from .fields import raw_ciphertext
 
 
 class EncryptedHistoricalRecords(HistoricalRecords):
     """``HistoricalRecords`` whose copies carry ciphertext, never plaintext."""
+
+    def get_history_user(self, instance: Any) -> Any:
+        user = super().get_history_user(instance)
+        # During an API call the request's user is the key's MachinePrincipal, no user row:
+        # its history rows name nobody (the change's audit event names the key).
+        return None if is_machine(user) else user
 
     def create_historical_record(self, instance: Any, history_type: str, using: Any = None):
         with raw_ciphertext():

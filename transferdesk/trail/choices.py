@@ -70,3 +70,7 @@ class AuditAction(models.TextChoices):
     REPORT_GENERATED = "report_generated", _("Report generated")
     ACCESS_REVIEW_DECISION = "access_review_decision", _("Access review decision")
     CHAIN_VERIFICATION_FAILED = "chain_verification_failed", _("Audit chain verification failed")
+    # The API (api app): keys issued and revoked by people, and every call made with a key.
+    API_KEY_CREATED = "api_key_created", _("API key created")
+    API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
+    API_CALL = "api_call", _("API call")

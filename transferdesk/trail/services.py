@@ -12,6 +12,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from transferdesk.middleware import get_request_context
+from transferdesk.principals import is_machine
 
 from .chain import audit_key, compute_mac
 from .choices import AuditAction
@@ -100,8 +101,9 @@ def record_event(
     only if the change does. ``obj`` fills ``object_type`` (``app_label.model``) and
     ``object_id``; pass them directly for objects that are not model instances. ``deal`` is a
     deal instance or its primary key. ``actor`` is the user acting (None or an anonymous user
-    for the system or a stranger). The request id, address and user agent come from the
-    request context (``transferdesk.middleware``). ``details``: see ``clean_details``.
+    for the system or a stranger), or an API key's ``MachinePrincipal`` (kept by name). The
+    request id, address and user agent come from the request context
+    (``transferdesk.middleware``). ``details``: see ``clean_details``.
 
     Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock, held until the
     caller's transaction ends, so concurrent writers (web processes, workers) queue for the
@@ -125,6 +127,10 @@ def record_event(
         object_id = obj.pk if object_id in ("", None) else object_id
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
+    # An API key (transferdesk.principals) is named, not linked: it is no user row.
+    actor_name = _text(actor.get_username(), 150) if actor else ""
+    if is_machine(actor):
+        actor = None
     context = get_request_context()
     key = audit_key()
 
@@ -141,7 +147,7 @@ def record_event(
             # Taken under the lock, so times never run backwards along the chain on one clock.
             time=timezone.now(),
             actor=actor,
-            actor_name=_text(actor.get_username(), 150) if actor else "",
+            actor_name=actor_name,
             action=action.value,
             object_type=_text(str(object_type), 100),
             object_id=_text(_ref(object_id), 64),

@@ -1,0 +1,41 @@
+"""The key-issuing form: which organisation, a name, the scopes."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Organization
+from transferdesk.principals import ApiScope
+
+from .services import KEY_HOLDER_KINDS
+
+
+class ApiKeyForm(forms.Form):
+    organization = forms.ModelChoiceField(
+        label=_("Organisation"),
+        queryset=Organization.objects.none(),
+        error_messages={"invalid_choice": _("Choose an organisation from the list.")},
+    )
+    name = forms.CharField(
+        label=_("Key name"),
+        max_length=50,
+        help_text=_("What the key is for, e.g. the system that will use it."),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        # Evaluated when the form is shown, so the label is in the reader's language; the code
+        # is what the integrator will see in the API's answers and documentation.
+        choices=lambda: [(value, f"{value} · {label}") for value, label in ApiScope.choices],
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+        help_text=_("What the key may do; nothing else is open to it."),
+        error_messages={"invalid_choice": _("Choose scopes from the list.")},
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["organization"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Organization.objects.filter(kind__in=KEY_HOLDER_KINDS).order_by(
+            "legal_name"
+        )

@@ -1,0 +1,79 @@
+"""Every API operation, for every kind of key → the documented status, never another
+organisation's data. An endpoint added under /api/v1/ without a row here fails."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, get_resolver, reverse
+
+from api.services import api_key_revoke
+from tests.api.conftest import auth
+from transferdesk.principals import ApiScope
+
+pytestmark = pytest.mark.django_db
+
+KEYS = ("seller", "buyer", "other_buyer", "lacking_scope", "revoked", "none")
+
+#: url name → (kwargs from the world, expected status per key).
+MATRIX = {
+    "api:deal_list": (
+        lambda w: {},
+        {
+            "seller": 200,
+            "buyer": 200,
+            "other_buyer": 200,
+            "lacking_scope": 403,
+            "revoked": 401,
+            "none": 401,
+        },
+    ),
+    # The deal is the seller's with buyer A: buyer B's key gets the 404 of a missing one.
+    "api:deal_detail": (
+        lambda w: {"pk": w["deal"].pk},
+        {
+            "seller": 200,
+            "buyer": 200,
+            "other_buyer": 404,
+            "lacking_scope": 403,
+            "revoked": 401,
+            "none": 401,
+        },
+    ),
+}
+
+
+def test_every_api_operation_has_a_row():
+    api = next(p for p in get_resolver().url_patterns if getattr(p, "namespace", "") == "api")
+    names = {
+        f"api:{p.name}"
+        for p in api.url_patterns
+        if isinstance(p, URLPattern) and str(p.pattern).startswith("v1/")
+    }
+    assert names == set(MATRIX)
+
+
+@pytest.fixture
+def world(cast, issue, deals):
+    deal, _other, _draft = deals
+    revoked, revoked_text = issue(cast.seller)
+    api_key_revoke(actor=cast.compliance, key=revoked)
+    return {
+        "deal": deal,
+        "seller": issue(cast.seller)[1],
+        "buyer": issue(cast.buyer_org)[1],
+        "other_buyer": issue(cast.other_buyer_org)[1],
+        "lacking_scope": issue(cast.seller, scopes=[ApiScope.EVENTS_READ])[1],
+        "revoked": revoked_text,
+        "none": None,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+@pytest.mark.parametrize("key", KEYS)
+def test_each_key_gets_the_expected_status_and_no_foreign_data(api, world, name, key):
+    kwargs, expected = MATRIX[name]
+    text = world[key]
+    response = api.get(reverse(name, kwargs=kwargs(world)), **(auth(text) if text else {}))
+    assert response.status_code == expected[key]
+    if key == "other_buyer":
+        assert "D-1" not in response.text
