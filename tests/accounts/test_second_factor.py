@@ -176,3 +176,6 @@ def test_a_buyer_let_in_without_a_factor_must_still_add_one_to_export(client, ca
     response = client.post(url)
     assert response.status_code == 302 and response["Location"] == FACTORS
     assert "This action needs a second factor" in client.get(FACTORS).text
+    # …and the next page says how to sign out the sessions that may hold the old factor.
+    page = client.get(response["Location"], follow=True).text
+    assert "Your second factors changed." in page and "Sessions page" in page

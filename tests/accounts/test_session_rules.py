@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.services import user_admin_save
+from tests.factories import PASSWORD
 from tests.support.mfa import age_second_factor, enrol_totp, totp_code
 from transferdesk.trail import AuditAction, AuditEvent
 
@@ -153,3 +154,18 @@ def test_a_password_made_of_the_products_or_organisations_names_is_refused(cast,
 
 def test_a_long_passphrase_that_contains_one_of_the_words_is_accepted(cast):
     validate_password("my old desk chair squeaks at night", user=cast.broker)
+
+
+def test_a_password_change_signs_the_other_sessions_out_and_keeps_this_one(cast):
+    here, there = signed_in(cast.broker), signed_in(cast.broker)
+    response = here.post(
+        reverse("accounts:password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a different long passphrase 7",
+            "new_password2": "a different long passphrase 7",
+        },
+    )
+    assert response.status_code == 302
+    assert here.get("/deals/").status_code == 200
+    assert there.get("/deals/").status_code == 302  # its session no longer matches the password
