@@ -95,6 +95,17 @@ MATRIX: dict[str, Row] = {
     "mfa_reauthenticate_webauthn": Row(signed_in(302)),
     "mfa_edit_webauthn": Row(signed_in(404), kwargs=lambda world: {"pk": 1}),
     "mfa_remove_webauthn": Row(signed_in(404), kwargs=lambda world: {"pk": 1}),
+    # Password reset by e-mail (allauth): open to everyone; a link that is not one (here a
+    # made-up key) gets the "unusable link" page, never an account.
+    "account_reset_password": Row(everyone(200)),
+    "account_reset_password_done": Row(everyone(200)),
+    "account_reset_password_from_key": Row(
+        everyone(200), kwargs=lambda world: {"uidb36": "1", "key": "made-up-key"}
+    ),
+    "account_reset_password_from_key_done": Row(everyone(200)),
+    # The keyring and its re-wrap: superusers only (no actor of the matrix is one).
+    "accounts:keyring": Row(signed_in(403)),
+    "accounts:keyring_rotate": Row(signed_in(403), method="post"),
     # The sessions page (allauth.usersessions): one's own sessions; another's is out of scope.
     "usersessions_list": Row(signed_in(200)),
     "accounts:session_end": Row(
