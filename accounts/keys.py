@@ -3,8 +3,11 @@ under the active master key from the browser, behind a fresh second factor (``st
 
 The same work as the ``rotate_keys`` command (transferdesk/crypto/rotation.py), bounded to
 ``ROTATE_LIMIT`` keys a press so that a request stays short: each press commits its batches and
-says how many keys are left; pressing again carries on where it stopped. Only superusers
-operate keys; the page shows key ids and counts, never key material.
+says how many keys are left; pressing again carries on where it stopped. The second factors'
+secrets, sealed directly under a master key (``accounts/mfa_secrets.py``), are counted per master
+key beside the data keys and sealed again by the same press: an old key can leave the keyring
+when neither count under it is above 0. Only superusers operate keys; the page shows key ids
+and counts, never key material.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from transferdesk.trail import AuditAction
 from transferdesk.trail.models import AuditEvent
 
 from .mfa import step_up
+from .mfa_secrets import CLEAR, count_by_master_key
 
 #: Keys re-wrapped per press (in batches of ``BATCH_SIZE``, each committed on its own).
 ROTATE_LIMIT = 5000
@@ -40,29 +44,36 @@ def _require_key_operator(user: Any) -> None:
 
 
 def keyring_state() -> dict[str, Any]:
-    """The active master key id, the keyring's ids, and the live data keys per master key id
-    (flagging ids the keyring lacks), the destroyed ones, and the last rotation."""
+    """The active master key id, the keyring's ids, the live data keys and the second-factor
+    secrets per master key id (flagging ids the keyring lacks), the secrets still in clear, the
+    destroyed data keys, and the last rotation."""
     keyring = get_keyring()
-    rows = (
+    data_keys = dict(
         DataKey.objects.live()
         .values("master_key_id")
         .annotate(count=Count("pk"))
-        .order_by("master_key_id")
+        .values_list("master_key_id", "count")
     )
-    per_master = [
+    secrets = count_by_master_key()
+    clear_secrets = secrets.pop(CLEAR, 0)
+    per_master: list[dict[str, Any]] = [
         {
-            "id": row["master_key_id"],
-            "count": row["count"],
-            "active": row["master_key_id"] == keyring.active_id,
-            "missing": row["master_key_id"] not in keyring.keys,
+            "id": key_id,
+            "count": data_keys.get(key_id, 0),
+            "secrets": secrets.get(key_id, 0),
+            "active": key_id == keyring.active_id,
+            "missing": key_id not in keyring.keys,
         }
-        for row in rows
+        for key_id in sorted(set(data_keys) | set(secrets))
     ]
     return {
         "active_id": keyring.active_id,
         "key_ids": keyring.key_ids,
         "per_master": per_master,
         "pending": sum(row["count"] for row in per_master if not row["active"]),
+        "clear_secrets": clear_secrets,
+        "secrets_pending": clear_secrets
+        + sum(row["secrets"] for row in per_master if not row["active"]),
         "destroyed": DataKey.objects.filter(destroyed_at__isnull=False).count(),
         "last_rotation": AuditEvent.objects.filter(action=AuditAction.KEY_ROTATED)
         .order_by("-seq")
@@ -93,21 +104,47 @@ def keyring_rotate(request: HttpRequest) -> HttpResponse:
             ),
         )
         return redirect("accounts:keyring")
-    if not result.rewrapped:
-        messages.info(request, _("Nothing to do: every data key is under the active key."))
-    elif result.remaining:
+    left = result.remaining + result.secrets_remaining
+    if not (result.rewrapped or result.resealed or left):
+        messages.info(
+            request,
+            _("Nothing to do: every data key and second-factor secret is under the active key."),
+        )
+    if result.remaining:
         messages.warning(
             request,
             _(
                 "{done} data key(s) re-wrapped under {key}; {left} left: re-wrap again to go on."
             ).format(done=result.rewrapped, key=result.active_id, left=result.remaining),
         )
-    else:
+    elif result.rewrapped and not left:
         messages.success(
             request,
             _(
                 "{done} data key(s) re-wrapped under {key}. No key is under an older master key "
                 "now: the old keys can leave the keyring."
             ).format(done=result.rewrapped, key=result.active_id),
+        )
+    if result.resealed:
+        messages.info(
+            request,
+            _("{done} second-factor secret(s) sealed again under {key}.").format(
+                done=result.resealed, key=result.active_id
+            ),
+        )
+    if result.secrets_remaining:
+        messages.warning(
+            request,
+            _("{left} second-factor secret(s) not yet under {key}: re-wrap again to go on.").format(
+                left=result.secrets_remaining, key=result.active_id
+            ),
+        )
+    elif result.resealed and not result.rewrapped and not left:
+        messages.success(
+            request,
+            _(
+                "No data key or second-factor secret is under an older master key now: the old "
+                "keys can leave the keyring."
+            ),
         )
     return redirect("accounts:keyring")

@@ -230,6 +230,8 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "TransferDesk"
 MFA_FORMS = {"authenticate": "accounts.mfa.AuthenticateForm"}
+# TOTP secrets and recovery-code seeds sealed under the active master key (accounts/mfa_secrets.py).
+MFA_ADAPTER = "accounts.mfa_secrets.MFAAdapter"
 # WebAuthn needs a secure origin; http://localhost is accepted only when this is on (tests and
 # ``make run``). Never in production.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", not PRODUCTION)

@@ -1,7 +1,8 @@
-"""``rotate_keys``: re-wrap every data key under the active (first) master key.
+"""``rotate_keys``: re-wrap every data key under the active (first) master key, and seal the
+second factors' secrets under it again (and those still in clear).
 
-Run it after putting a new key first in ``TRANSFERDESK_MASTER_KEYS``; when it reports 0 keys
-left, the old key can be removed from the keyring. Safe to interrupt and run again.
+Run it after putting a new key first in ``TRANSFERDESK_MASTER_KEYS``; when it reports no key and
+no secret left, the old key can be removed from the keyring. Safe to interrupt and run again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from transferdesk.crypto.rotation import RotationResult, rotate_data_keys
 
 
 class Command(BaseCommand):
-    help = "Re-wrap data keys under the active master key (data is not re-encrypted)."
+    help = (
+        "Re-wrap data keys and seal second-factor secrets under the active master key "
+        "(data is not re-encrypted)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -38,3 +42,8 @@ class Command(BaseCommand):
             f"{result.active_id!r}, {result.already_current} already current, "
             f"{result.destroyed} destroyed (skipped)."
         )
+        if result.resealed or result.secrets_remaining:
+            self.stdout.write(
+                f"rotate_keys: {result.resealed} second-factor secret(s) sealed again under "
+                f"{result.active_id!r}, {result.secrets_remaining} left."
+            )
