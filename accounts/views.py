@@ -24,6 +24,7 @@ from django.views.i18n import set_language as django_set_language
 
 from customers.choices import OrganizationKind
 from customers.models import Organization
+from transferdesk.clientip import client_ip
 
 from . import services
 from .choices import Role
@@ -51,8 +52,9 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 def _limited(request: HttpRequest) -> bool:
     """True once the address went over its hourly budget of invitation-page requests (the
-    cache-based limiter of the customer links): guessing tokens costs the guesser, not us."""
-    ip = request.META.get("REMOTE_ADDR", "unknown")
+    cache-based limiter of the customer links): guessing tokens costs the guesser, not us. The
+    address is the client's by the trusted-proxy rule: behind the proxy, everyone would be one."""
+    ip = client_ip(request) or "unknown"
     key = f"invite:rl:ip:{ip}"
     cache.add(key, 0, timeout=3600)
     try:

@@ -292,6 +292,20 @@ def test_the_accept_page_is_rate_limited_per_address(cast, deal, client, setting
     assert client.get(url, REMOTE_ADDR="198.51.100.8").status_code == 404
 
 
+def test_behind_the_proxy_the_limit_counts_each_client_not_the_proxy(cast, client, settings):
+    settings.INVITATION_RATE_LIMIT_PER_ADDRESS = 3
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+    url = reverse("invitation_accept", kwargs={"token": "guess"})
+
+    def through_proxy(client_address: str) -> int:
+        return client.get(
+            url, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=client_address
+        ).status_code
+
+    assert [through_proxy("198.51.100.7") for _ in range(4)] == [404, 404, 404, 429]
+    assert through_proxy("198.51.100.8") == 404
+
+
 def test_compliance_invites_a_broker_from_the_staff_page_and_revokes_it(
     cast, client, django_capture_on_commit_callbacks
 ):
