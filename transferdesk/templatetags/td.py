@@ -37,3 +37,10 @@ def control(field: BoundField) -> str:
     if field.help_text:
         attrs["aria-describedby"] = f"{field.auto_id}_help"
     return field.as_widget(attrs=attrs)
+
+
+@register.filter
+def before_full_stop(name: str) -> str:
+    """A name that ends a sentence, without its own full stop ("Eastlake Commerce Ltd." →
+    "Eastlake Commerce Ltd"): the sentence's stop follows it, and "Ltd.." is a typo to read."""
+    return str(name).rstrip().removesuffix(".")

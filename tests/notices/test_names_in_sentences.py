@@ -1,0 +1,30 @@
+"""A company's name that ends with its own full stop ("… Ltd.") ends a sentence of the notice
+without a second one."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.template.loader import get_template
+from django.utils import translation
+
+from transferdesk.templatetags.td import before_full_stop
+
+BUYER = SimpleNamespace(legal_name="Eastlake Commerce Ltd.", address="", contact_name="")
+SELLER = SimpleNamespace(legal_name="Harbour Retail S.A.", contact_email="")
+
+
+@pytest.mark.parametrize("template", ["notice/email/notice.txt", "notice/email/notice.html"])
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_notice_has_no_double_full_stop_after_a_company_name(template, language):
+    with translation.override(language):
+        text = get_template(template).render({"seller": SELLER, "buyer": BUYER, "name": "Ann"})
+    assert "Ltd.." not in text and "Ltd.。" not in text
+    assert "Eastlake Commerce Ltd" in text
+
+
+def test_before_full_stop_leaves_other_names_alone():
+    assert before_full_stop("Eastlake Commerce Ltd.") == "Eastlake Commerce Ltd"
+    assert before_full_stop("Harbour Retail") == "Harbour Retail"
+    assert before_full_stop("北方贸易有限公司") == "北方贸易有限公司"
