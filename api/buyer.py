@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -36,8 +36,8 @@ from transfers import portal_services as svc
 from transfers import receipts
 from transfers.choices import StageKind
 from transfers.engine import snapshot_fields
-from transfers.models import HandoverStage, NdaAcceptance
-from transfers.portal_models import FollowUpTask
+from transfers.models import HandoverStage, NdaAcceptance, TransferDeal
+from transfers.portal_models import Answer, FollowUpTask, Question
 from transfers.services import TransitionRefused, current_nda
 
 from .pagination import Cursor
@@ -373,3 +373,116 @@ class FollowUpAttest(KeyAPIView):
                 return Response(error.message_dict, status=400)
             return Response({"detail": " ".join(error.messages)}, status=409)
         return Response(FollowUpSerializer(task).data, status=201)
+
+
+# --- questions -------------------------------------------------------------------------------
+
+
+class AnswerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    body = serializers.CharField()
+    answered_at = serializers.DateTimeField()
+    from_buyer = serializers.BooleanField(help_text="A buyer's further message, not an answer.")
+    author = serializers.CharField(source="author.display_name")
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    asked_by = serializers.CharField(
+        source="asker", help_text="Who asked: a person's name, or `API key <prefix>`."
+    )
+    answers = AnswerSerializer(many=True, source="answers.all")
+
+    class Meta:
+        model = Question
+        fields = (
+            "id", "deal", "stage", "item", "subject", "body", "status", "asked_at", "asked_by",
+            "answers",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class QuestionInput(serializers.Serializer):
+    """The portal's question form: a stage handed over, optionally one record of it."""
+
+    stage = serializers.UUIDField()
+    item = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    subject = serializers.CharField(max_length=200)
+    body = serializers.CharField(max_length=4000)
+
+
+class QuestionCursor(Cursor):
+    ordering = ("-asked_at", "id")
+
+
+class DealQuestions(KeyAPIView, generics.ListAPIView):
+    serializer_class = QuestionSerializer
+    pagination_class = QuestionCursor
+    required_scope = ApiScope.STAGES_READ
+    audit_model = TransferDeal
+
+    def deal(self) -> TransferDeal:
+        if not hasattr(self, "_deal"):
+            deal = (
+                TransferDeal.objects.restrict(self.request.user, "portal")
+                .select_related("data_key")
+                .filter(pk=self.kwargs["pk"])
+                .first()
+            )
+            if deal is None:
+                raise NotFound
+            self.audit_object = deal
+            deal_gate(self.request.user, deal)
+            self._deal = deal
+        return self._deal
+
+    def get_queryset(self) -> QuerySet[Question]:
+        questions: QuerySet[Question] = Question.objects.restrict(self.request.user, "portal")
+        return (
+            questions.filter(deal=self.deal())
+            .select_related("asked_by")
+            .prefetch_related(Prefetch("answers", queryset=Answer.objects.select_related("author")))
+        )
+
+    @extend_schema(
+        summary="List a deal's questions",
+        description="Needs the scope `stages.read` and the deal's buyer's key. The buyer's "
+        "questions on the deal with their answers, newest first.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Ask a question about a delivered stage",
+        description="Needs the scope `stages.read` and the deal's buyer's key. The deal's "
+        "brokers are told, as for a question asked in the portal.",
+        request=QuestionInput,
+        responses={201: QuestionSerializer, 400: OpenApiResponse()},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        deal = self.deal()
+        given = QuestionInput(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        stage = buyer_stages(request.user).filter(pk=data["stage"], deal=deal).first()
+        if stage is None:
+            return Response({"stage": [_("Choose a stage handed over to you.")]}, status=400)
+        item = None
+        if data.get("item"):
+            item = sel.stage_items(stage).filter(pk=data["item"]).first()
+            if item is None:
+                return Response({"item": [_("This record is not part of the stage.")]}, status=400)
+        try:
+            question = svc.question_ask(
+                actor=request.user,
+                stage=stage,
+                item=item,
+                subject=data["subject"],
+                body=data["body"],
+            )
+        except ValidationError as error:
+            return Response(
+                error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages},
+                status=400,
+            )
+        question = self.get_queryset().get(pk=question.pk)
+        return Response(QuestionSerializer(question).data, status=201)

@@ -21,6 +21,7 @@ urlpatterns = [
         buyer.StageAcknowledge.as_view(),
         name="stage_acknowledge",
     ),
+    path("v1/deals/<uuid:pk>/questions/", buyer.DealQuestions.as_view(), name="deal_questions"),
     path("v1/followups/", buyer.FollowUpList.as_view(), name="followup_list"),
     path("v1/followups/<int:pk>/attest/", buyer.FollowUpAttest.as_view(), name="followup_attest"),
     # The OpenAPI 3.1 document and its Swagger UI, served from the vendored sidecar; the UI's

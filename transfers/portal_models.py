@@ -105,9 +105,12 @@ class Question(models.Model):
         null=True,
         blank=True,
     )
+    #: The buyer user who asked, or none when the buyer's system did (``asked_by_key``).
     asked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    #: The public prefix of the buyer's API key that asked (a key is no user row).
+    asked_by_key = models.CharField(_("asked with API key"), max_length=16, blank=True)
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("question"), max_length=4000)
     status = models.CharField(
@@ -121,13 +124,38 @@ class Question(models.Model):
         ordering = ["-asked_at"]
         verbose_name = _("buyer question")
         verbose_name_plural = _("buyer questions")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(asked_by__isnull=False, asked_by_key="")
+                | Q(asked_by__isnull=True) & ~Q(asked_by_key=""),
+                name="question_by_a_user_or_a_key",
+                violation_error_message=_("A question is asked by a user or an API key."),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.subject
 
+    @property
+    def asker(self) -> str:
+        """Who asked, as pages name them: the person, or the buyer's system by its key."""
+        if self.asked_by_id:
+            return str(self.asked_by.display_name)  # type: ignore[union-attr]
+        return str(_("API key %(key)s")) % {"key": self.asked_by_key}
+
     @classmethod
     def restrict_q(cls, user: Any, action: str) -> Q:
         return _scope(user, action, "deal")
+
+    @classmethod
+    def restrict_machine_q(cls, principal: Any, action: str) -> Q:
+        """A buyer's key holding ``stages.read`` sees its organisation's threads (as the
+        deal's buyer); every other key sees none."""
+        from .models import machine_deal_q
+
+        if not principal.has_scope(ApiScope.STAGES_READ):
+            return Q(pk__in=[])
+        return machine_deal_q(principal, "portal", "deal")
 
 
 class Answer(models.Model):

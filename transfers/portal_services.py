@@ -394,7 +394,7 @@ def question_ask(
         deal_id=stage.deal_id,
         stage=stage,
         item=item,
-        asked_by=actor,
+        **_by(actor, user="asked_by", key="asked_by_key"),
         subject=subject.strip(),
         body=body.strip(),
     )
