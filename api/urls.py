@@ -1,13 +1,29 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from . import key_views, schema, views
+from . import buyer, key_views, schema, views
 
 app_name = "api"
 
 urlpatterns = [
     path("v1/deals/", views.DealList.as_view(), name="deal_list"),
     path("v1/deals/<uuid:pk>/", views.DealDetail.as_view(), name="deal_detail"),
+    # The buyer's side (api/buyer.py).
+    path("v1/stages/<uuid:pk>/items/", buyer.StageItems.as_view(), name="stage_items"),
+    path(
+        "v1/stages/<uuid:pk>/dictionary/",
+        buyer.StageDictionary.as_view(),
+        name="stage_dictionary",
+    ),
+    path("v1/stages/<uuid:pk>/manifest/", buyer.StageManifest.as_view(), name="stage_manifest"),
+    path(
+        "v1/stages/<uuid:pk>/acknowledge/",
+        buyer.StageAcknowledge.as_view(),
+        name="stage_acknowledge",
+    ),
+    path("v1/deals/<uuid:pk>/questions/", buyer.DealQuestions.as_view(), name="deal_questions"),
+    path("v1/followups/", buyer.FollowUpList.as_view(), name="followup_list"),
+    path("v1/followups/<int:pk>/attest/", buyer.FollowUpAttest.as_view(), name="followup_attest"),
     # The OpenAPI 3.1 document and its Swagger UI, served from the vendored sidecar; the UI's
     # own script is a separate response (the split view), as the Content-Security-Policy
     # allows no inline script.

@@ -59,7 +59,7 @@ class KeyAPIView(generics.GenericAPIView):
                 status=response.status_code,
                 object_type=self.audit_model._meta.label_lower if lookup else "",
                 object_id=lookup or "",
-                deal=obj.pk if isinstance(obj, TransferDeal) else None,
+                deal=obj.pk if isinstance(obj, TransferDeal) else getattr(obj, "deal_id", None),
             )
         return response
 

@@ -36,22 +36,30 @@ ACTION_PERMISSIONS = {
 }
 #: Actions the compliance function holds on every deal (DESIGN.md: compliance sees every deal).
 COMPLIANCE_ACTIONS = frozenset({"view", "approve"})
-#: ``restrict(key, action)`` action → the API scope a key needs for it (transferdesk.principals).
-MACHINE_ACTION_SCOPES = {"view": ApiScope.STAGES_READ}
+#: ``restrict(key, action)`` action → the API scopes of which a key needs one (principals).
+#: "portal" is the buyer portal's side of a deal (its reads and the buyer's writes: receipts,
+#: acknowledgements, follow-up tasks): a buyer's key reaches it for its organisation's deals
+#: as their buyer only; each API view still asks for the one scope it needs.
+MACHINE_ACTION_SCOPES = {
+    "view": (ApiScope.STAGES_READ,),
+    "portal": (ApiScope.STAGES_READ, ApiScope.FOLLOWUPS_WRITE),
+}
 #: The stages a buyer's key sees: handed over, as in the buyer portal.
 MACHINE_BUYER_STAGES = (StageStatus.DELIVERED, StageStatus.ACKNOWLEDGED)
 
 
 def machine_deal_q(principal: Any, action: str, prefix: str = "") -> Q:
-    """Rows whose deal (reached by ``prefix``) has the key's organisation as seller or buyer,
-    if the key holds the scope the action needs; nothing otherwise."""
-    scope = MACHINE_ACTION_SCOPES.get(action)
-    if scope is None or not principal.has_scope(scope):
+    """Rows whose deal (reached by ``prefix``) has the key's organisation as seller or buyer
+    (as buyer only for "portal"), if the key holds a scope the action needs; nothing
+    otherwise."""
+    scopes = MACHINE_ACTION_SCOPES.get(action, ())
+    if not any(principal.has_scope(scope) for scope in scopes):
         return Q(pk__in=[])
     path = f"{prefix}__" if prefix else ""
-    return Q(**{f"{path}seller_id": principal.organization_id}) | Q(
-        **{f"{path}buyer_id": principal.organization_id}
-    )
+    buyer = Q(**{f"{path}buyer_id": principal.organization_id})
+    if action == "portal":
+        return buyer
+    return Q(**{f"{path}seller_id": principal.organization_id}) | buyer
 
 
 def deal_scope_q(user: Any, action: str, prefix: str = "") -> Q:

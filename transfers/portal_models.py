@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from transferdesk.permissions import RestrictedQuerySet
+from transferdesk.principals import ApiScope
 
 __all__ = [
     "Answer",
@@ -46,7 +47,16 @@ class StageAcknowledgement(models.Model):
     stage = models.OneToOneField(
         "transfers.HandoverStage", on_delete=models.CASCADE, related_name="acknowledgement"
     )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    #: The buyer user who acknowledged, or none when the buyer's system did (``api_key``).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    #: The public prefix of the buyer's API key that acknowledged (a key is no user row).
+    api_key = models.CharField(_("API key"), max_length=16, blank=True)
     merkle_root = models.CharField(_("manifest root confirmed"), max_length=64)
     acknowledged_at = models.DateTimeField(_("acknowledged"), default=timezone.now)
 
@@ -55,6 +65,13 @@ class StageAcknowledgement(models.Model):
     class Meta:
         verbose_name = _("stage acknowledgement")
         verbose_name_plural = _("stage acknowledgements")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, api_key="") | Q(user__isnull=True) & ~Q(api_key=""),
+                name="acknowledgement_by_a_user_or_a_key",
+                violation_error_message=_("An acknowledgement is made by a user or an API key."),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"ack {self.stage_id}"
@@ -88,9 +105,12 @@ class Question(models.Model):
         null=True,
         blank=True,
     )
+    #: The buyer user who asked, or none when the buyer's system did (``asked_by_key``).
     asked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    #: The public prefix of the buyer's API key that asked (a key is no user row).
+    asked_by_key = models.CharField(_("asked with API key"), max_length=16, blank=True)
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("question"), max_length=4000)
     status = models.CharField(
@@ -104,13 +124,38 @@ class Question(models.Model):
         ordering = ["-asked_at"]
         verbose_name = _("buyer question")
         verbose_name_plural = _("buyer questions")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(asked_by__isnull=False, asked_by_key="")
+                | Q(asked_by__isnull=True) & ~Q(asked_by_key=""),
+                name="question_by_a_user_or_a_key",
+                violation_error_message=_("A question is asked by a user or an API key."),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.subject
 
+    @property
+    def asker(self) -> str:
+        """Who asked, as pages name them: the person, or the buyer's system by its key."""
+        if self.asked_by_id:
+            return str(self.asked_by.display_name)  # type: ignore[union-attr]
+        return str(_("API key %(key)s")) % {"key": self.asked_by_key}
+
     @classmethod
     def restrict_q(cls, user: Any, action: str) -> Q:
         return _scope(user, action, "deal")
+
+    @classmethod
+    def restrict_machine_q(cls, principal: Any, action: str) -> Q:
+        """A buyer's key holding ``stages.read`` sees its organisation's threads (as the
+        deal's buyer); every other key sees none."""
+        from .models import machine_deal_q
+
+        if not principal.has_scope(ApiScope.STAGES_READ):
+            return Q(pk__in=[])
+        return machine_deal_q(principal, "portal", "deal")
 
 
 class Answer(models.Model):
@@ -219,6 +264,8 @@ class FollowUpTask(models.Model):
     attested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    #: The public prefix of the buyer's API key that attested, when their system did.
+    attested_by_key = models.CharField(_("attested by API key"), max_length=16, blank=True)
     attested_at = models.DateTimeField(_("attested"), null=True, blank=True)
     attestation = models.TextField(_("attestation"), blank=True, max_length=2000)
 
@@ -237,7 +284,8 @@ class FollowUpTask(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status="open", attested_at__isnull=True)
-                | Q(status="done", attested_at__isnull=False, attested_by__isnull=False),
+                | Q(status="done", attested_at__isnull=False, attested_by__isnull=False)
+                | Q(status="done", attested_at__isnull=False) & ~Q(attested_by_key=""),
                 name="followup_done_iff_attested",
                 violation_error_message=_("A completed task carries its attestation."),
             ),
@@ -249,6 +297,16 @@ class FollowUpTask(models.Model):
     @classmethod
     def restrict_q(cls, user: Any, action: str) -> Q:
         return _scope(user, action, "deal")
+
+    @classmethod
+    def restrict_machine_q(cls, principal: Any, action: str) -> Q:
+        """A buyer's key holding ``followups.write`` sees its organisation's tasks (as the
+        deal's buyer); the seller's key and every other key see none."""
+        from .models import machine_deal_q
+
+        if not principal.has_scope(ApiScope.FOLLOWUPS_WRITE):
+            return Q(pk__in=[])
+        return machine_deal_q(principal, "portal", "deal")
 
     @property
     def is_overdue(self) -> bool:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.services import customer_corrected
 from notifications.choices import Kind
+from transferdesk.principals import is_machine
 from transferdesk.trail import AuditAction, record_event
 
 from .choices import DealStatus, StageStatus
@@ -247,7 +248,7 @@ def followup_attest(*, task: FollowUpTask, actor: Any, statement: str) -> Follow
         raise PermissionDenied
     now = timezone.now()
     updated = FollowUpTask.objects.filter(pk=task.pk, status=FollowUpStatus.OPEN).update(
-        status=FollowUpStatus.DONE, attested_by=actor, attested_at=now, attestation=statement
+        status=FollowUpStatus.DONE, attested_at=now, attestation=statement, **_by(actor)
     )
     if updated != 1:
         raise ValidationError(_("This task was already completed."))
@@ -265,6 +266,14 @@ def followup_attest(*, task: FollowUpTask, actor: Any, statement: str) -> Follow
         },
     )
     return task
+
+
+def _by(actor: Any, user: str = "attested_by", key: str = "attested_by_key") -> dict[str, Any]:
+    """Who did it, as the row records it: a person, or the buyer's system through its API key
+    (a key is no user row; the trail names it by its prefix either way)."""
+    if is_machine(actor):
+        return {user: None, key: actor.key_prefix}
+    return {user: actor}
 
 
 # --- acknowledgement -------------------------------------------------------------------------
@@ -352,7 +361,9 @@ def _stage_acknowledge(*, stage: Any, actor: Any, merkle_root: str) -> StageAckn
     )
     if updated != 1:
         raise TransitionRefused(_("This stage has already been acknowledged."))
-    ack = StageAcknowledgement(stage=stage, user=actor, merkle_root=confirmed)
+    ack = StageAcknowledgement(
+        stage=stage, merkle_root=confirmed, **_by(actor, user="user", key="api_key")
+    )
     ack.full_clean(exclude=["stage"])
     ack.save(force_insert=True)
     record_event(
@@ -383,7 +394,7 @@ def question_ask(
         deal_id=stage.deal_id,
         stage=stage,
         item=item,
-        asked_by=actor,
+        **_by(actor, user="asked_by", key="asked_by_key"),
         subject=subject.strip(),
         body=body.strip(),
     )

@@ -70,8 +70,11 @@ def _reference(deal_id: Any) -> str:
 def tell_question(question: Any, kind: Kind, *, actor: Any = None) -> None:
     """A buyer asked or replied (the deal's brokers are told), or a broker answered (the
     asker is). The link is the thread; the text stays in the portal."""
-    if kind == Kind.QUESTION_ANSWERED:
+    if kind == Kind.QUESTION_ANSWERED and question.asked_by_id:
         recipients: Any = [question.asked_by]
+    elif kind == Kind.QUESTION_ANSWERED:
+        # Asked by the buyer's system (an API key): the deal's buyer users are told.
+        recipients = deal_users(question.deal_id, AssignmentRole.BUYER)
     else:
         recipients = deal_users(question.deal_id, AssignmentRole.BROKER)
     notify(

@@ -198,7 +198,12 @@ def _questions(deal: Any) -> Iterator[Flowable]:
         _("Questions"),
         [_("Asked"), _("By"), _("Subject"), _("Status")],
         (
-            [local(q.asked_at), _user(q.asked_by), q.subject, q.get_status_display()]
+            [
+                local(q.asked_at),
+                _user(q.asked_by) if q.asked_by_id else q.asker,
+                q.subject,
+                q.get_status_display(),
+            ]
             for q in rows.iterator(chunk_size=500)
         ),
         _("The buyer asked no questions."),

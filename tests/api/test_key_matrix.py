@@ -39,6 +39,78 @@ MATRIX = {
             "none": 401,
         },
     ),
+    # The buyer's side (api/buyer.py): a stage handed over to buyer A, and its task. The
+    # seller's key is the 404 of a missing stage; the buyer's wrong root is a 400, not data.
+    **{
+        f"api:stage_{name}": (
+            lambda w: {"pk": w["stage"].pk},
+            {
+                "seller": 404,
+                "buyer": ok,
+                "other_buyer": 404,
+                "lacking_scope": 403,
+                "revoked": 401,
+                "none": 401,
+            },
+        )
+        for name, ok in (
+            ("items", 200),
+            ("dictionary", 200),
+            ("manifest", 200),
+            ("acknowledge", 400),
+        )
+    },
+    "api:followup_list": (
+        lambda w: {},
+        {
+            "seller": 403,
+            "buyer": 200,
+            "other_buyer": 200,
+            "lacking_scope": 403,
+            "revoked": 401,
+            "none": 401,
+        },
+    ),
+    "api:followup_attest": (
+        lambda w: {"pk": w["task"].pk},
+        {
+            "seller": 403,
+            "buyer": 201,
+            "other_buyer": 404,
+            "lacking_scope": 403,
+            "revoked": 401,
+            "none": 401,
+        },
+    ),
+    "api:deal_questions": (
+        lambda w: {"pk": w["deal"].pk},
+        {
+            "seller": 404,
+            "buyer": 200,
+            "other_buyer": 404,
+            "lacking_scope": 403,
+            "revoked": 401,
+            "none": 401,
+        },
+    ),
+    "api:deal_questions#post": (
+        lambda w: {"pk": w["deal"].pk},
+        {
+            "seller": 404,
+            "buyer": 201,
+            "other_buyer": 404,
+            "lacking_scope": 403,
+            "revoked": 401,
+            "none": 401,
+        },
+    ),
+}
+#: Operations called with POST (a second method on a URL is the row ``name#post``), and the
+#: body sent, from the world.
+POSTS = {
+    "api:stage_acknowledge": lambda w: {"merkle_root": "0" * 64},
+    "api:followup_attest": lambda w: {"attestation": "Updated in our CRM."},
+    "api:deal_questions#post": lambda w: {"stage": str(w["stage"].pk), "subject": "S", "body": "B"},
 }
 
 
@@ -49,19 +121,23 @@ def test_every_api_operation_has_a_row():
         for p in api.url_patterns
         if isinstance(p, URLPattern) and str(p.pattern).startswith("v1/")
     }
-    assert names == set(MATRIX)
+    assert names == {row.partition("#")[0] for row in MATRIX}
 
 
 @pytest.fixture
 def world(cast, issue, deals):
+    from tests.api.buyer_world import handed_over
+
     deal, _other, _draft = deals
     revoked, revoked_text = issue(cast.seller)
     api_key_revoke(actor=cast.compliance, key=revoked)
+    buyers = (ApiScope.STAGES_READ, ApiScope.FOLLOWUPS_WRITE)
     return {
         "deal": deal,
+        **handed_over(cast, deal),
         "seller": issue(cast.seller)[1],
-        "buyer": issue(cast.buyer_org)[1],
-        "other_buyer": issue(cast.other_buyer_org)[1],
+        "buyer": issue(cast.buyer_org, scopes=buyers)[1],
+        "other_buyer": issue(cast.other_buyer_org, scopes=buyers)[1],
         "lacking_scope": issue(cast.seller, scopes=[ApiScope.EVENTS_READ])[1],
         "revoked": revoked_text,
         "none": None,
@@ -73,7 +149,11 @@ def world(cast, issue, deals):
 def test_each_key_gets_the_expected_status_and_no_foreign_data(api, world, name, key):
     kwargs, expected = MATRIX[name]
     text = world[key]
-    response = api.get(reverse(name, kwargs=kwargs(world)), **(auth(text) if text else {}))
+    path = reverse(name.partition("#")[0], kwargs=kwargs(world))
+    if name in POSTS:
+        response = api.post(path, POSTS[name](world), **(auth(text) if text else {}))
+    else:
+        response = api.get(path, **(auth(text) if text else {}))
     assert response.status_code == expected[key]
     if key == "other_buyer":
         assert "D-1" not in response.text
