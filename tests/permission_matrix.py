@@ -513,6 +513,13 @@ MATRIX: dict[str, Row] = {
     # the keys), so every person's session, even past the second factor, gets 401.
     "api:deal_list": Row(everyone(401)),
     "api:deal_detail": Row(everyone(401), kwargs=_deal),
+    "api:stage_items": Row(everyone(401), kwargs=_delivered),
+    "api:stage_dictionary": Row(everyone(401), kwargs=_delivered),
+    "api:stage_manifest": Row(everyone(401), kwargs=_delivered),
+    "api:stage_acknowledge": Row(everyone(401), method="post", kwargs=_delivered),
+    "api:deal_questions": Row(everyone(401), kwargs=_deal),
+    "api:followup_list": Row(everyone(401)),
+    "api:followup_attest": Row(everyone(401), method="post", kwargs=lambda world: {"pk": 1}),
     # The OpenAPI document and its page describe the API and hold no data: open to all.
     "api:schema": Row(everyone(200)),
     "api:docs": Row(everyone(200)),
