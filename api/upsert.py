@@ -26,7 +26,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -36,6 +35,7 @@ from customers.services import ImportOutcome, customer_import
 from transferdesk.principals import ApiScope, MachinePrincipal
 
 from .models import IdempotencyKey
+from .parsers import JSONParser
 from .views import KeyAPIView
 
 #: Rows one request may carry; a bigger book is sent in several requests.

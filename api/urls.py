@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from . import key_views, schema, upsert, views
+from . import key_views, schema, subject_requests, upsert, views
 
 app_name = "api"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("v1/deals/", views.DealList.as_view(), name="deal_list"),
     path("v1/deals/<uuid:pk>/", views.DealDetail.as_view(), name="deal_detail"),
     path("v1/customers/upsert/", upsert.CustomerUpsert.as_view(), name="customer_upsert"),
+    path("v1/requests/", subject_requests.SubjectRequestCreate.as_view(), name="request_create"),
     # The OpenAPI 3.1 document and its Swagger UI, served from the vendored sidecar; the UI's
     # own script is a separate response (the split view), as the Content-Security-Policy
     # allows no inline script.

@@ -37,7 +37,11 @@ ACTION_PERMISSIONS = {
 #: Actions the compliance function holds on every deal (DESIGN.md: compliance sees every deal).
 COMPLIANCE_ACTIONS = frozenset({"view", "approve"})
 #: ``restrict(key, action)`` action → the API scope a key needs for it (transferdesk.principals).
-MACHINE_ACTION_SCOPES = {"view": ApiScope.STAGES_READ}
+MACHINE_ACTION_SCOPES = {
+    "view": ApiScope.STAGES_READ,
+    # The seller's website registers a data-subject request under the deal.
+    "request": ApiScope.REQUESTS_WRITE,
+}
 #: The stages a buyer's key sees: handed over, as in the buyer portal.
 MACHINE_BUYER_STAGES = (StageStatus.DELIVERED, StageStatus.ACKNOWLEDGED)
 

@@ -8,6 +8,7 @@ from django.urls import URLPattern, get_resolver, reverse
 
 from api.services import api_key_revoke
 from tests.api.conftest import auth
+from tests.factories import CustomerFactory
 from transferdesk.principals import ApiScope
 
 pytestmark = pytest.mark.django_db
@@ -51,11 +52,28 @@ MATRIX = {
             "none": 401,
         },
     ),
+    # A request from the seller's website, under the seller's deal: only the seller's key.
+    "api:request_create": (
+        lambda w: {},
+        {
+            "seller": 201,
+            "buyer": 403,
+            "other_buyer": 403,
+            "lacking_scope": 403,
+            "revoked": 401,
+            "none": 401,
+        },
+    ),
 }
 
 #: Operations called with POST → the body they get (the rest are called with GET).
 POSTS = {
     "api:customer_upsert": lambda w: {"customers": [{"reference": "M-1", "full_name": "Matrix"}]},
+    "api:request_create": lambda w: {
+        "deal": str(w["deal"].pk),
+        "customer_reference": w["customer"].reference,
+        "kind": "access",
+    },
 }
 
 
@@ -77,6 +95,7 @@ def world(cast, issue, deals):
     api_key_revoke(actor=cast.compliance, key=revoked)
     return {
         "deal": deal,
+        "customer": CustomerFactory(organization=cast.seller, reference="M-7"),
         "seller": issue(cast.seller, scopes=every)[1],
         "buyer": issue(cast.buyer_org, scopes=every)[1],
         "other_buyer": issue(cast.other_buyer_org, scopes=every)[1],
