@@ -252,3 +252,26 @@ def test_too_many_rows_are_refused_with_a_message(api, key, seller):
 def test_a_malformed_idempotency_key_is_refused(api, key, seller):
     assert push(api, key, ROWS, idempotency="x" * 256).status_code == 400
     assert not Customer.objects.exists()
+
+
+def test_an_idempotency_key_is_the_organisations_own(api, issue, key, seller):
+    other = OrganizationFactory(slug="seller-2", kind=OrganizationKind.SELLER, country="CN")
+    other_key = issue(other, scopes=[ApiScope.CUSTOMERS_WRITE])[1]
+    assert push(api, key, ROWS, idempotency="shared").status_code == 200
+
+    # The same key and body from another seller: applied to its own book, not a replay of
+    # the first seller's answer.
+    response = push(api, other_key, ROWS, idempotency="shared")
+
+    assert response.status_code == 200 and "Idempotent-Replayed" not in response
+    assert Customer.objects.filter(organization=other).count() == 2
+
+
+def test_a_body_over_the_upload_limit_is_a_413(api, key, seller, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    rows = [{"reference": "C-1", "full_name": "x" * 20_000}]
+
+    response = push(api, key, rows)
+
+    assert response.status_code == 413
+    assert not Customer.objects.exists()
