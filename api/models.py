@@ -75,3 +75,35 @@ class OrganizationAPIKey(AbstractAPIKey):
             organization=self.organization,
             scopes=frozenset(self.scopes),
         )
+
+
+class IdempotencyKey(models.Model):
+    """An ``Idempotency-Key`` an organisation's upsert used, with the answer it got: a retry of
+    the same body within ``api.upsert.IDEMPOTENCY_TTL`` gets that answer again and applies
+    nothing; a different body under the same key is refused. Only a request that applied is
+    remembered (one that was refused applied nothing, so it may be retried as it is or
+    corrected). The stored answer holds counts only, never personal data."""
+
+    organization = models.ForeignKey(
+        "customers.Organization",
+        verbose_name=_("organisation"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    key = models.CharField(_("key"), max_length=255)
+    body_hash = models.CharField(_("body hash"), max_length=64)
+    status = models.PositiveSmallIntegerField(_("status"))
+    response = models.JSONField(_("response"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("organization", "key"), name="api_idempotency_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}:{self.key}"

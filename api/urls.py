@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from . import buyer, key_views, schema, views
+from . import buyer, key_views, schema, subject_requests, upsert, views
 
 app_name = "api"
 
@@ -24,6 +24,9 @@ urlpatterns = [
     path("v1/deals/<uuid:pk>/questions/", buyer.DealQuestions.as_view(), name="deal_questions"),
     path("v1/followups/", buyer.FollowUpList.as_view(), name="followup_list"),
     path("v1/followups/<int:pk>/attest/", buyer.FollowUpAttest.as_view(), name="followup_attest"),
+    # The seller's side (api/upsert.py, api/subject_requests.py).
+    path("v1/customers/upsert/", upsert.CustomerUpsert.as_view(), name="customer_upsert"),
+    path("v1/requests/", subject_requests.SubjectRequestCreate.as_view(), name="request_create"),
     # The OpenAPI 3.1 document and its Swagger UI, served from the vendored sidecar; the UI's
     # own script is a separate response (the split view), as the Content-Security-Policy
     # allows no inline script.

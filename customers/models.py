@@ -25,6 +25,7 @@ from transferdesk.crypto.history import EncryptedHistoricalRecords
 from transferdesk.crypto.models import EncryptedModel
 from transferdesk.models import DataKey
 from transferdesk.permissions import RestrictedQuerySet, objects_with_perm
+from transferdesk.principals import ApiScope
 
 from . import registry
 from .choices import CustomerStatus, InteractionChannel, LegalBasis, OrganizationKind
@@ -268,6 +269,18 @@ class Customer(EncryptedModel):
     def restrict_q(cls, user: Any, action: str) -> Q:
         """Customers of the organisations whose book ``user`` may ``action``."""
         return _organizations_q(user, action, "organization")
+
+    @classmethod
+    def restrict_machine_q(cls, principal: Any, action: str) -> Q:
+        """A seller's key names its own customers, for the one action it has: registering a
+        data-subject request from its website (``request``, scope ``requests.write``). It
+        reads none of them: no other action opens anything."""
+        if action != "request" or not principal.has_scope(ApiScope.REQUESTS_WRITE):
+            return Q(pk__in=[])
+        return Q(
+            organization_id=principal.organization_id,
+            organization__kind=OrganizationKind.SELLER,
+        )
 
     # Blind indexes stay out of history: after erasure an old row must not keep an HMAC that
     # could confirm "this e-mail was a customer".

@@ -885,7 +885,9 @@ def customer_import(
     *,
     actor: Any,
     organization: Organization,
-    data: bytes,
+    data: bytes = b"",
+    table: importing.Table | None = None,
+    first_line: int = 2,
     mapping: Mapping[int, str] | None = None,
     dry_run: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
@@ -906,13 +908,18 @@ def customer_import(
     ``on_applied(outcome)`` runs inside the transaction once every row is written, so what it
     records commits with the rows or not at all (it may raise ``importing.FileError`` to undo
     the import).
+
+    The API's upsert gives ``table`` (rows already read from its JSON body) instead of
+    ``data``, and ``first_line`` 1 so that problems name the rows as its list counts them;
+    everything else (validation, normalisation, writing, the event) is the file's.
     """
     outcome = ImportOutcome(dry_run=dry_run)
-    try:
-        table = importing.open_table(data)
-    except importing.FileError as exc:
-        outcome.add([exc.problem()])
-        return outcome
+    if table is None:
+        try:
+            table = importing.open_table(data)
+        except importing.FileError as exc:
+            outcome.add([exc.problem()])
+            return outcome
     try:
         chosen = dict(mapping) if mapping is not None else importing.propose_mapping(table.headers)
         chosen = {
@@ -935,7 +942,15 @@ def customer_import(
         try:
             if dry_run:
                 _run(
-                    outcome, table, chosen, organization, actor, None, progress, generate_references
+                    outcome,
+                    table,
+                    chosen,
+                    organization,
+                    actor,
+                    None,
+                    progress,
+                    generate_references,
+                    first_line,
                 )
             else:
                 with transaction.atomic(durable=True):
@@ -950,6 +965,7 @@ def customer_import(
                             writer,
                             progress,
                             generate_references,
+                            first_line,
                         )
                     if not outcome.ok:
                         raise _Rollback
@@ -1060,6 +1076,7 @@ def _run(
     writer: _Writer | None,
     progress: Callable[[int, int | None], None] | None,
     generate_references: bool = False,
+    first_line: int = 2,
 ) -> None:
     references, emails, national_ids = _existing_keys(organization)
     first = next_generated_reference(organization) if generate_references else None
@@ -1084,7 +1101,7 @@ def _run(
         if progress is not None:
             progress(outcome.rows, None)
 
-    for line, row in enumerate(table.rows, start=2):
+    for line, row in enumerate(table.rows, start=first_line):
         if not importing._nonempty(row):
             continue
         outcome.rows += 1

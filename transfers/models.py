@@ -43,6 +43,8 @@ COMPLIANCE_ACTIONS = frozenset({"view", "approve"})
 MACHINE_ACTION_SCOPES = {
     "view": (ApiScope.STAGES_READ,),
     "portal": (ApiScope.STAGES_READ, ApiScope.FOLLOWUPS_WRITE),
+    # The seller's website registers a data-subject request under the deal.
+    "request": (ApiScope.REQUESTS_WRITE,),
 }
 #: The stages a buyer's key sees: handed over, as in the buyer portal.
 MACHINE_BUYER_STAGES = (StageStatus.DELIVERED, StageStatus.ACKNOWLEDGED)

@@ -305,6 +305,9 @@ class RequestSource(models.TextChoices):
     EMAIL = "email", _("E-mail")
     PHONE = "phone", _("Phone")
     LETTER = "letter", _("Letter")
+    #: Sent by the seller's own website through the API (``requests.write``): the seller
+    #: signed the person in, not us, so their identity is still to be checked.
+    WEBSITE = "website", _("Seller's website")
 
 
 class IdentityCheck(models.TextChoices):

@@ -293,7 +293,12 @@ class RequestCreateForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=RequestKind.choices)
     source = forms.ChoiceField(
         label=gettext_lazy("Received by"),
-        choices=[c for c in RequestSource.choices if c[0] != RequestSource.CUSTOMER_PAGE],
+        # The personal link and the seller's website (the API) register their own requests.
+        choices=[
+            c
+            for c in RequestSource.choices
+            if c[0] not in (RequestSource.CUSTOMER_PAGE, RequestSource.WEBSITE)
+        ],
     )
     field_name = forms.ChoiceField(
         label=gettext_lazy("Field to correct"),

@@ -8,6 +8,7 @@ from django.urls import URLPattern, get_resolver, reverse
 
 from api.services import api_key_revoke
 from tests.api.conftest import auth
+from tests.factories import CustomerFactory
 from transferdesk.principals import ApiScope
 
 pytestmark = pytest.mark.django_db
@@ -60,12 +61,25 @@ MATRIX = {
             ("acknowledge", 400),
         )
     },
+    # A seller's key (it may hold followups.write) lists no task and attests none.
     "api:followup_list": (
         lambda w: {},
         {
-            "seller": 403,
+            "seller": 200,
             "buyer": 200,
             "other_buyer": 200,
+            "lacking_scope": 403,
+            "revoked": 401,
+            "none": 401,
+        },
+    ),
+    # A seller's push: a buyer's key (any buyer) is refused, whatever its scopes.
+    "api:customer_upsert": (
+        lambda w: {},
+        {
+            "seller": 200,
+            "buyer": 403,
+            "other_buyer": 403,
             "lacking_scope": 403,
             "revoked": 401,
             "none": 401,
@@ -74,7 +88,7 @@ MATRIX = {
     "api:followup_attest": (
         lambda w: {"pk": w["task"].pk},
         {
-            "seller": 403,
+            "seller": 404,
             "buyer": 201,
             "other_buyer": 404,
             "lacking_scope": 403,
@@ -104,6 +118,18 @@ MATRIX = {
             "none": 401,
         },
     ),
+    # A request from the seller's website, under the seller's deal: only the seller's key.
+    "api:request_create": (
+        lambda w: {},
+        {
+            "seller": 201,
+            "buyer": 403,
+            "other_buyer": 403,
+            "lacking_scope": 403,
+            "revoked": 401,
+            "none": 401,
+        },
+    ),
 }
 #: Operations called with POST (a second method on a URL is the row ``name#post``), and the
 #: body sent, from the world.
@@ -111,6 +137,12 @@ POSTS = {
     "api:stage_acknowledge": lambda w: {"merkle_root": "0" * 64},
     "api:followup_attest": lambda w: {"attestation": "Updated in our CRM."},
     "api:deal_questions#post": lambda w: {"stage": str(w["stage"].pk), "subject": "S", "body": "B"},
+    "api:customer_upsert": lambda w: {"customers": [{"reference": "M-1", "full_name": "Matrix"}]},
+    "api:request_create": lambda w: {
+        "deal": str(w["deal"].pk),
+        "customer_reference": w["customer"].reference,
+        "kind": "access",
+    },
 }
 
 
@@ -129,15 +161,16 @@ def world(cast, issue, deals):
     from tests.api.buyer_world import handed_over
 
     deal, _other, _draft = deals
-    revoked, revoked_text = issue(cast.seller)
+    every = list(ApiScope.values)  # the actors' keys hold every scope: only the door decides
+    revoked, revoked_text = issue(cast.seller, scopes=every)
     api_key_revoke(actor=cast.compliance, key=revoked)
-    buyers = (ApiScope.STAGES_READ, ApiScope.FOLLOWUPS_WRITE)
     return {
         "deal": deal,
         **handed_over(cast, deal),
-        "seller": issue(cast.seller)[1],
-        "buyer": issue(cast.buyer_org, scopes=buyers)[1],
-        "other_buyer": issue(cast.other_buyer_org, scopes=buyers)[1],
+        "customer": CustomerFactory(organization=cast.seller, reference="M-7"),
+        "seller": issue(cast.seller, scopes=every)[1],
+        "buyer": issue(cast.buyer_org, scopes=every)[1],
+        "other_buyer": issue(cast.other_buyer_org, scopes=every)[1],
         "lacking_scope": issue(cast.seller, scopes=[ApiScope.EVENTS_READ])[1],
         "revoked": revoked_text,
         "none": None,
@@ -149,11 +182,11 @@ def world(cast, issue, deals):
 def test_each_key_gets_the_expected_status_and_no_foreign_data(api, world, name, key):
     kwargs, expected = MATRIX[name]
     text = world[key]
-    path = reverse(name.partition("#")[0], kwargs=kwargs(world))
+    url, headers = reverse(name.partition("#")[0], kwargs=kwargs(world)), auth(text) if text else {}
     if name in POSTS:
-        response = api.post(path, POSTS[name](world), **(auth(text) if text else {}))
+        response = api.post(url, POSTS[name](world), format="json", **headers)
     else:
-        response = api.get(path, **(auth(text) if text else {}))
+        response = api.get(url, **headers)
     assert response.status_code == expected[key]
     if key == "other_buyer":
         assert "D-1" not in response.text
