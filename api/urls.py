@@ -1,13 +1,17 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from . import key_views, schema, views
+from . import compliance, key_views, schema, views
 
 app_name = "api"
 
 urlpatterns = [
     path("v1/deals/", views.DealList.as_view(), name="deal_list"),
-    path("v1/deals/<uuid:pk>/", views.DealDetail.as_view(), name="deal_detail"),
+    # Any text, not the uuid converter: an id that is not a UUID is then the API's own JSON 404
+    # (the converter would leave it to the site's HTML page).
+    path("v1/deals/<str:pk>/", views.DealDetail.as_view(), name="deal_detail"),
+    path("v1/events/", compliance.EventList.as_view(), name="event_list"),
+    path("v1/verification/", compliance.Verification.as_view(), name="verification"),
     # The OpenAPI 3.1 document and its Swagger UI, served from the vendored sidecar; the UI's
     # own script is a separate response (the split view), as the Content-Security-Policy
     # allows no inline script.

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -114,6 +115,10 @@ class DealDetail(KeyAPIView, generics.RetrieveAPIView):
         self.audit_object = deal
         return deal
 
-    @extend_schema(summary="Read a deal", description="Needs the scope `stages.read`.")
+    @extend_schema(
+        summary="Read a deal",
+        description="Needs the scope `stages.read`.",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
