@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -43,7 +45,19 @@ schema.config.generation.update(with_security_parameters=False)
 
 
 @pytest.fixture
-def keys(cast, issue, deals, settings: Any) -> dict[str, Any]:
+def same_connection():
+    """The app answers in this process, on the test's own database connection, inside the
+    test's transaction: as Django's test client does, the connection is not closed at the end
+    of each request (on PostgreSQL that would end the test's transaction)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def keys(cast, issue, deals, settings: Any, same_connection: None) -> dict[str, Any]:
     """The keys every request is sent with, and real ids for the path parameters (a generated
     id is a 404; the real one reaches the operation's 200)."""
     settings.API_KEY_RATE = "1000000/minute"  # the rate limit has its own test
@@ -81,3 +95,12 @@ def test_every_operation_keeps_its_contract_whatever_the_key(case: Any, keys: di
         case.path_parameters = {**case.path_parameters, **known}
         for meta in keys["headers"].values():
             case.call_and_validate(headers=_header(meta), checks=CHECKS)
+
+
+def test_every_operation_documents_its_refusals():
+    """The statuses the contract test accepts are the document's: each operation lists the
+    refusals a key can meet, and the events list its 400 for a bad filter."""
+    for path, item in schema.raw_schema["paths"].items():
+        for operation in item.values():
+            assert {"200", "401", "403", "404", "429"} <= set(operation["responses"]), path
+    assert "400" in schema.raw_schema["paths"]["/api/v1/events/"]["get"]["responses"]
