@@ -41,7 +41,7 @@ from transfers.portal_models import Answer, FollowUpTask, Question
 from transfers.services import TransitionRefused, current_nda
 
 from .pagination import Cursor
-from .views import KeyAPIView
+from .views import KeyAPIView, path_id
 
 
 class AccessEnded(APIException):
@@ -186,7 +186,7 @@ class BuyerStageView(KeyAPIView):
 
     def stage(self) -> HandoverStage:
         if not hasattr(self, "_stage"):
-            stage = buyer_stages(self.request.user).filter(pk=self.kwargs["pk"]).first()
+            stage = buyer_stages(self.request.user).filter(pk=path_id(self.kwargs["pk"])).first()
             if stage is None:
                 raise NotFound
             self.audit_object = stage
@@ -357,7 +357,7 @@ class FollowUpAttest(KeyAPIView):
         responses={201: FollowUpSerializer, 400: OpenApiResponse(), 409: Problem},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        task = buyer_tasks(request.user).filter(pk=kwargs["pk"]).first()
+        task = buyer_tasks(request.user).filter(pk=path_id(kwargs["pk"], int)).first()
         if task is None:
             raise NotFound
         self.audit_object = task
@@ -425,7 +425,7 @@ class DealQuestions(KeyAPIView, generics.ListAPIView):
             deal = (
                 TransferDeal.objects.restrict(self.request.user, "portal")
                 .select_related("data_key")
-                .filter(pk=self.kwargs["pk"])
+                .filter(pk=path_id(self.kwargs["pk"]))
                 .first()
             )
             if deal is None:

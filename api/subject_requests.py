@@ -18,6 +18,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -78,7 +79,8 @@ class SubjectRequestCreate(KeyAPIView):
             "request gets its legal deadline; an objection takes effect at once."
         ),
         request=SubjectRequestIn,
-        responses={201: SubjectRequestOut},
+        # 400: the fields the service refused, by name (DRF's validation-error shape).
+        responses={201: SubjectRequestOut, 400: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         principal: MachinePrincipal = request.user

@@ -72,6 +72,15 @@ def _problem(row: int, field: str, message: str) -> dict[str, Any]:
     return {"row": row, "field": field, "message": message}
 
 
+def _refused(*problems: dict[str, Any]) -> Response:
+    """The 400 of the schema: every refusal of the request, a row's or the request's own
+    (row 0: a bad header, a body that is not the book), in one shape."""
+    return Response(
+        {"applied": False, "problems": list(problems), "problems_truncated": False},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
 def _cell(value: Any) -> tuple[Any, bool]:
     """A JSON value as a cell: text or a number (a bool is neither), or empty."""
     if value is None or isinstance(value, str):
@@ -253,9 +262,12 @@ class CustomerUpsert(KeyAPIView):
         if key is not None and not (
             0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()
         ):
-            return Response(
-                {"detail": _("The Idempotency-Key must be 1 to 255 printable ASCII characters.")},
-                status=status.HTTP_400_BAD_REQUEST,
+            return _refused(
+                _problem(
+                    0,
+                    IDEMPOTENCY_HEADER,
+                    _("The Idempotency-Key must be 1 to 255 printable ASCII characters."),
+                )
             )
         try:
             body = request.body
@@ -270,12 +282,11 @@ class CustomerUpsert(KeyAPIView):
         try:
             rows, problems = read_rows(body)
         except BodyError as exc:
+            if exc.status_code == status.HTTP_400_BAD_REQUEST:
+                return _refused(_problem(0, "body", exc.message))
             return Response({"detail": exc.message}, status=exc.status_code)
         if problems:
-            return Response(
-                {"applied": False, "problems": problems, "problems_truncated": False},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            return _refused(*problems)
 
         def remember(outcome: ImportOutcome) -> None:
             # In the import's transaction: the key is stored with the rows or not at all, and

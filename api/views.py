@@ -7,12 +7,16 @@ every call made with a key, answered or refused, leaves one audit event (DESIGN.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,6 +27,15 @@ from transfers.models import HandoverStage, TransferDeal
 from .models import OrganizationAPIKey
 from .serializers import DealSerializer
 from .services import api_call_record
+
+
+def path_id(value: str, kind: Callable[[str], Any] = uuid.UUID) -> Any:
+    """A path's id as its type, or the API's JSON 404: the URLs take any text (``<str:pk>``)
+    so that a malformed id is this 404, never the site's HTML page nor a database error."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise NotFound from None
 
 
 class KeyAPIView(generics.GenericAPIView):
@@ -114,6 +127,10 @@ class DealDetail(KeyAPIView, generics.RetrieveAPIView):
         self.audit_object = deal
         return deal
 
-    @extend_schema(summary="Read a deal", description="Needs the scope `stages.read`.")
+    @extend_schema(
+        summary="Read a deal",
+        description="Needs the scope `stages.read`.",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

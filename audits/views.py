@@ -65,7 +65,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def _filtered(request: HttpRequest) -> tuple[EventFilterForm, Any]:
     form = EventFilterForm(request.GET or None)
-    events = AuditEvent.objects.all()
+    events: Any = AuditEvent.objects.all()
     if form.is_bound and form.is_valid():
         events = form.filter(events)
     elif form.is_bound:

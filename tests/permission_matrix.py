@@ -520,6 +520,8 @@ MATRIX: dict[str, Row] = {
     "api:deal_questions": Row(everyone(401), kwargs=_deal),
     "api:followup_list": Row(everyone(401)),
     "api:customer_upsert": Row(everyone(401), method="post"),
+    "api:event_list": Row(everyone(401)),
+    "api:verification": Row(everyone(401)),
     "api:request_create": Row(everyone(401), method="post"),
     "api:followup_attest": Row(everyone(401), method="post", kwargs=lambda world: {"pk": 1}),
     # The OpenAPI document and its page describe the API and hold no data: open to all.

@@ -596,8 +596,11 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Cursor",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.openapi.KeyAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # No OPTIONS metadata (405): the OpenAPI document describes every operation, and DRF's
+    # metadata builds each view's serializer, which the hand-read views (the push) do not have.
+    "DEFAULT_METADATA_CLASS": None,
 }
 #: Calls one key may make (DRF's rate syntax: N/second, minute, hour or day).
 API_KEY_RATE = os.environ.get("API_KEY_RATE", "600/minute")

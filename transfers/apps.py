@@ -19,6 +19,7 @@ class TransfersConfig(AppConfig):
 
     def ready(self) -> None:
         from notifications.jobs import register_job_link
+        from transferdesk.trail.scoping import register_machine_event_scope
 
         from . import (
             invitations,  # noqa: F401  (assigns a deal's invited buyers)
@@ -26,3 +27,6 @@ class TransfersConfig(AppConfig):
         )
 
         register_job_link("notice_campaign", _campaign_link)
+        from .models import machine_seller_events_q
+
+        register_machine_event_scope(machine_seller_events_q)

@@ -64,6 +64,14 @@ def machine_deal_q(principal: Any, action: str, prefix: str = "") -> Q:
     return Q(**{f"{path}seller_id": principal.organization_id}) | buyer
 
 
+def machine_seller_events_q(principal: Any) -> Q:
+    """The audit events of the deals the key's organisation sells: a seller's key reads every
+    event of its deals (registered with ``transferdesk.trail.scoping`` at start-up). Events
+    name their deal by the text of its primary key."""
+    deals = TransferDeal.objects.filter(seller_id=principal.organization_id)
+    return Q(deal_ref__in=[str(pk) for pk in deals.values_list("pk", flat=True)])
+
+
 def deal_scope_q(user: Any, action: str, prefix: str = "") -> Q:
     """Rows whose deal (reached by ``prefix``) the user may reach for ``action``."""
     if action in COMPLIANCE_ACTIONS and user.has_role(Role.COMPLIANCE):

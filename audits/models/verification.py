@@ -4,11 +4,16 @@ history is evidence and each verified head is a checkpoint for the next run."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Role
+from transferdesk.permissions import RestrictedQuerySet
+from transferdesk.principals import ApiScope
 
 from .backups import RunStatus
 
@@ -50,6 +55,8 @@ class ChainVerificationRun(models.Model):
     checkpoints = models.JSONField(_("checkpoints checked"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at"]
         verbose_name = _("audit chain verification")
@@ -58,3 +65,16 @@ class ChainVerificationRun(models.Model):
 
     def __str__(self) -> str:
         return f"verification {self.started_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> models.Q:
+        return models.Q() if user.has_role(Role.COMPLIANCE) else models.Q(pk__in=[])
+
+    @classmethod
+    def restrict_machine_q(cls, principal: Any, action: str) -> models.Q:
+        """There is one chain for everyone: a key reading events reads how its last
+        verification went (the API shows positions, MACs and the outcome, no checkpoint
+        names, which are other deals' references)."""
+        if action == "view" and principal.has_scope(ApiScope.EVENTS_READ):
+            return models.Q()
+        return models.Q(pk__in=[])

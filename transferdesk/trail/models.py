@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from transferdesk.restricted import RestrictedQuerySet
+
 from .choices import AuditAction
+from .scoping import machine_event_q
 
 #: ``prev_mac`` of the first event of the chain.
 GENESIS_MAC = "0" * 64
@@ -70,6 +75,8 @@ class AuditEvent(models.Model):
     prev_mac = models.CharField(_("previous MAC"), max_length=64)
     mac = models.CharField(_("MAC"), max_length=64)
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         # Defined in the core, stored as before: the app label (and so the default table,
         # ``audits_auditevent``), the trigger and the migrations stay the audits app's, so an
@@ -88,3 +95,15 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.get_action_display()}"
+
+    @classmethod
+    def restrict_q(cls, user: Any, action: str) -> models.Q:
+        """People: the compliance officer reads the whole trail (as in the explorer), no one
+        else reads it through ``restrict``."""
+        # The role by its stored value: the core does not import accounts.
+        return models.Q() if user.has_role("compliance") else models.Q(pk__in=[])
+
+    @classmethod
+    def restrict_machine_q(cls, principal: Any, action: str) -> models.Q:
+        """Keys: their organisation's events (``transferdesk.trail.scoping``)."""
+        return machine_event_q(principal, action)
