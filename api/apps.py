@@ -7,4 +7,7 @@ class ApiConfig(AppConfig):
     verbose_name = _("API")
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the key's OpenAPI security scheme)
+        from . import (
+            schema,  # noqa: F401  (registers the key's OpenAPI security scheme)
+            webhooks,  # noqa: F401  (connects the receivers of transfers.events)
+        )

@@ -75,3 +75,11 @@ class OrganizationAPIKey(AbstractAPIKey):
             organization=self.organization,
             scopes=frozenset(self.scopes),
         )
+
+
+# The webhook models live in their own module; imported here so Django finds them.
+from .webhook_models import (  # noqa: E402,F401
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from . import key_views, schema, views
+from . import key_views, schema, views, webhook_views
 
 app_name = "api"
 
@@ -23,4 +23,14 @@ urlpatterns = [
     path("keys/", key_views.key_list, name="keys"),
     path("keys/new/", key_views.key_create, name="key_create"),
     path("keys/<str:prefix>/revoke/", key_views.key_revoke, name="key_revoke"),
+    # Webhooks: endpoints, their deliveries, replay.
+    path("webhooks/", webhook_views.webhook_list, name="webhooks"),
+    path("webhooks/new/", webhook_views.webhook_create, name="webhook_create"),
+    path("webhooks/<int:pk>/disable/", webhook_views.webhook_disable, name="webhook_disable"),
+    path("webhooks/<int:pk>/", webhook_views.webhook_deliveries, name="webhook_deliveries"),
+    path(
+        "webhooks/deliveries/<uuid:pk>/replay/",
+        webhook_views.webhook_replay,
+        name="webhook_replay",
+    ),
 ]
