@@ -432,3 +432,26 @@ def test_the_sweeper_is_on_the_schedule_and_a_worker_knows_the_tasks(settings):
     assert entry["options"] == {"queue": "maintenance"}
     app.loader.import_default_modules()  # what a worker does at start
     assert {entry["task"], "api.webhook_tasks.webhook_deliver"} <= set(app.tasks)
+
+
+def test_the_verification_snippet_of_the_docs_accepts_a_delivery_and_refuses_a_forgery(
+    cast, receiver, django_capture_on_commit_callbacks
+):
+    import re
+    from pathlib import Path
+
+    from django.conf import settings
+
+    docs = (Path(settings.BASE_DIR) / "docs" / "api.md").read_text()
+    section = docs.split("## Webhooks", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    server = receiver()
+    _endpoint, secret = add_endpoint(cast, server.url)
+    deliver_a_stage(cast, django_capture_on_commit_callbacks)
+    headers, body = server.received[0]
+
+    namespace: dict = {}
+    exec(snippet.replace('"whsec_..."', repr(secret)), namespace)  # noqa: S102 (our own docs)
+
+    assert namespace["handle"](body, headers)["type"] == "stage.delivered"
+    assert namespace["handle"](body + b" ", headers) is None
