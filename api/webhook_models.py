@@ -7,7 +7,8 @@ own: what answered, how long it took, what went wrong.
 
 The endpoint's secret signs every delivery (Standard Webhooks), so it must be read back: it is
 sealed under the active master key (AES-GCM, ``transferdesk.crypto``), never stored in clear,
-and shown to a person once, when the endpoint is created.
+and shown to a person once, when the endpoint is created; every master-key rotation seals it
+again under the active key (``api.webhooks.reseal_secrets``).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from customers.models import Organization
 from transferdesk import jobs
 from transferdesk.crypto import aead
 from transferdesk.crypto.errors import DecryptionError
-from transferdesk.crypto.keyring import get_keyring
+from transferdesk.crypto.keyring import Keyring, get_keyring
 from transferdesk.public_url import public_url
 from transferdesk.trail import AuditAction, record_event
 from transfers import events
@@ -83,8 +83,8 @@ def _aad(key_id: str) -> bytes:
     return f"transferdesk/webhook-secret/{_SEAL_PREFIX}/{key_id}".encode()
 
 
-def seal_secret(secret: str) -> str:
-    keyring = get_keyring()
+def seal_secret(secret: str, keyring: Keyring | None = None) -> str:
+    keyring = keyring or get_keyring()
     blob = aead.encrypt(keyring.active_key(), secret.encode(), _aad(keyring.active_id))
     return f"{_SEAL_PREFIX}:{keyring.active_id}:{base64.urlsafe_b64encode(blob).decode('ascii')}"
 
@@ -97,6 +97,26 @@ def unseal_secret(value: str) -> str:
         raise DecryptionError("cannot decrypt a webhook secret: not base64") from None
     key = get_keyring().key(key_id)
     return aead.decrypt(key, blob, _aad(key_id), what="a webhook secret").decode()
+
+
+def reseal_secrets(keyring: Keyring, *, batch_size: int, limit: int | None) -> tuple[int, int]:
+    """A master-key rotation's resealer (``transferdesk.crypto.rotation``): seal again under
+    the active key every endpoint secret sealed under another. Returns (resealed, left)."""
+    marker = f"{_SEAL_PREFIX}:{keyring.active_id}:"
+    stale = WebhookEndpoint.objects.exclude(sealed_secret__startswith=marker)
+    pending = list(stale.order_by("pk").values_list("pk", flat=True))
+    if limit is not None:
+        pending = pending[:limit]
+    done = 0
+    for start in range(0, len(pending), batch_size):
+        with transaction.atomic():
+            for endpoint in stale.select_for_update().filter(
+                pk__in=pending[start : start + batch_size]
+            ):
+                endpoint.sealed_secret = seal_secret(unseal_secret(endpoint.sealed_secret), keyring)
+                endpoint.save(update_fields=["sealed_secret"])
+                done += 1
+    return done, stale.count()
 
 
 # --- Addresses -------------------------------------------------------------------------------

@@ -455,3 +455,29 @@ def test_the_verification_snippet_of_the_docs_accepts_a_delivery_and_refuses_a_f
 
     assert namespace["handle"](body, headers)["type"] == "stage.delivered"
     assert namespace["handle"](body + b" ", headers) is None
+
+
+def test_a_key_rotation_seals_the_secrets_again_and_the_old_key_can_go(cast, settings):
+    import base64
+    import os
+
+    from django.core.management import call_command
+
+    from api.webhooks import signed_headers, unseal_secret
+
+    def key() -> str:
+        return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+    settings.TRANSFERDESK_MASTER_KEYS = k1 = f"k1:{key()}"
+    endpoint, secret = add_endpoint(cast, "http://127.0.0.1:9/")
+    assert endpoint.sealed_secret.startswith("tdwh1:k1:")
+    settings.TRANSFERDESK_MASTER_KEYS = f"k2:{key()},{k1}"
+
+    call_command("rotate_keys", stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+    endpoint.refresh_from_db()
+    assert endpoint.sealed_secret.startswith("tdwh1:k2:")
+    settings.TRANSFERDESK_MASTER_KEYS = settings.TRANSFERDESK_MASTER_KEYS.split(",")[0]
+    assert unseal_secret(endpoint.sealed_secret) == secret
+    headers = signed_headers(unseal_secret(endpoint.sealed_secret), "msg_1", '{"a":1}')
+    Webhook(secret).verify('{"a":1}', headers)
