@@ -42,7 +42,7 @@ from standardwebhooks import Webhook
 from customers.models import Organization
 from transferdesk import jobs
 from transferdesk.crypto import aead
-from transferdesk.crypto.errors import DecryptionError
+from transferdesk.crypto.errors import DecryptionError, MissingMasterKey
 from transferdesk.crypto.keyring import Keyring, get_keyring
 from transferdesk.public_url import public_url
 from transferdesk.trail import AuditAction, record_event
@@ -368,6 +368,8 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
         )
     except ValidationError as exc:
         return None, " ".join(exc.messages)
+    except (DecryptionError, MissingMasterKey) as exc:  # a key removed too early: say so
+        return None, f"cannot open the endpoint's secret: {exc}"
     headers |= {"content-type": "application/json", "user-agent": "TransferDesk-Webhooks/1"}
     try:
         response = requests.post(
