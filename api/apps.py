@@ -7,4 +7,12 @@ class ApiConfig(AppConfig):
     verbose_name = _("API")
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the key's OpenAPI security scheme)
+        from transferdesk.crypto.rotation import register_resealer
+
+        from . import (
+            schema,  # noqa: F401  (registers the key's OpenAPI security scheme)
+            webhooks,  # connects the receivers of transfers.events
+        )
+
+        # Endpoint secrets are sealed under a master key: every rotation seals them again.
+        register_resealer("api.webhooks", webhooks.reseal_secrets)

@@ -39,3 +39,41 @@ class ApiKeyForm(forms.Form):
         field.queryset = Organization.objects.filter(kind__in=KEY_HOLDER_KINDS).order_by(
             "legal_name"
         )
+
+
+class WebhookEndpointForm(forms.Form):
+    """A webhook endpoint: whose, where, which events (the address is checked by the service
+    too, ``api.webhooks.check_url``)."""
+
+    organization = forms.ModelChoiceField(
+        label=_("Organisation"),
+        queryset=Organization.objects.none(),
+        error_messages={"invalid_choice": _("Choose an organisation from the list.")},
+    )
+    url = forms.URLField(
+        label=_("Address"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("Where the organisation's system receives the events (https://…)."),
+    )
+    description = forms.CharField(label=_("Description"), max_length=100, required=False)
+    event_types = forms.MultipleChoiceField(
+        label=_("Subscribed events"),
+        choices=lambda: [(value, f"{value} · {label}") for value, label in _event_choices()],
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+        error_messages={"invalid_choice": _("Choose events from the list.")},
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["organization"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Organization.objects.filter(kind__in=KEY_HOLDER_KINDS).order_by(
+            "legal_name"
+        )
+
+
+def _event_choices() -> list[tuple[str, str]]:
+    from .webhook_models import WebhookEventType
+
+    return [(value, str(label)) for value, label in WebhookEventType.choices]

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from . import buyer, compliance, key_views, schema, subject_requests, upsert, views
+from . import buyer, compliance, key_views, schema, subject_requests, upsert, views, webhook_views
 
 app_name = "api"
 
@@ -46,4 +46,14 @@ urlpatterns = [
     path("keys/", key_views.key_list, name="keys"),
     path("keys/new/", key_views.key_create, name="key_create"),
     path("keys/<str:prefix>/revoke/", key_views.key_revoke, name="key_revoke"),
+    # Webhooks: endpoints, their deliveries, replay.
+    path("webhooks/", webhook_views.webhook_list, name="webhooks"),
+    path("webhooks/new/", webhook_views.webhook_create, name="webhook_create"),
+    path("webhooks/<int:pk>/disable/", webhook_views.webhook_disable, name="webhook_disable"),
+    path("webhooks/<int:pk>/", webhook_views.webhook_deliveries, name="webhook_deliveries"),
+    path(
+        "webhooks/deliveries/<uuid:pk>/replay/",
+        webhook_views.webhook_replay,
+        name="webhook_replay",
+    ),
 ]

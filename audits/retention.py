@@ -59,6 +59,7 @@ from transferdesk.jobs import job_fail, job_progress, job_running
 from transferdesk.models import DataKey
 from transferdesk.trail import AuditAction, chain_head, record_event
 from transfers.choices import AssignmentRole, DealStatus
+from transfers.events import deal_cancelled
 from transfers.models import (
     DealAssignment,
     HandoverItem,
@@ -1008,6 +1009,7 @@ def deal_destroy(*, actor: Any, deal: Any, reason: str) -> DealDestruction:
         raise ValidationError(refusal)
     if deal.status != DealStatus.CANCELLED:
         TransferDeal.objects.filter(pk=deal.pk).update(status=DealStatus.CANCELLED)
+        deal_cancelled.send(sender=TransferDeal, deal_id=deal.pk)
     # Every grant of the buyer organisation's people on this deal goes, assignments first.
     buyer_perms = TransferDealUserObjectPermission.objects.filter(
         content_object=deal, user__organization_id=deal.buyer_id

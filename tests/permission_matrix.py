@@ -536,4 +536,18 @@ MATRIX: dict[str, Row] = {
         method="post",
         kwargs=lambda world: {"prefix": world.api_key.prefix},
     ),
+    # The webhooks pages: compliance officers (and administrators: tests/api/test_webhooks.py).
+    "api:webhooks": Row(only({"compliance": 200})),
+    "api:webhook_create": Row(only({"compliance": 400}), method="post"),
+    "api:webhook_disable": Row(
+        only({"compliance": 302}), method="post", kwargs=lambda world: {"pk": world.webhook.pk}
+    ),
+    "api:webhook_deliveries": Row(
+        only({"compliance": 200}), kwargs=lambda world: {"pk": world.webhook.pk}
+    ),
+    "api:webhook_replay": Row(
+        only({"compliance": 302}),
+        method="post",
+        kwargs=lambda world: {"pk": world.webhook_delivery.pk},
+    ),
 }

@@ -117,6 +117,15 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
         cast.api_key, _text = api_key_create(
             actor=cast.compliance, organization=cast.seller, name="CRM", scopes=["stages.read"]
         )
+        from api.webhook_models import WebhookDelivery
+        from api.webhooks import emit, endpoint_create
+
+        cast.webhook, _secret = endpoint_create(
+            actor=cast.compliance, organization=cast.seller, url="http://127.0.0.1:9/",
+            description="CRM", event_types=["deal.cancelled"],
+        )  # fmt: skip
+        emit("deal.cancelled", [cast.seller.pk], {"deal": str(cast.deal.pk)})
+        cast.webhook_delivery = WebhookDelivery.objects.get(endpoint=cast.webhook)
         # What each case checks it starts from: an earlier case's writes must not leak.
         cast.events_at_start = AuditEvent.objects.count()
         yield cast

@@ -58,6 +58,8 @@ app.autodiscover_tasks(
 )
 # Retention, backups and restore drills keep their tasks apart from the audit reports'.
 app.autodiscover_tasks(["audits"], related_name="tasks_lifecycle")
+# The API's webhook deliveries and their sweeper (api/webhook_tasks.py).
+app.autodiscover_tasks(["api"], related_name="webhook_tasks")
 
 
 @before_task_publish.connect

@@ -38,6 +38,7 @@ LABELS = {
     "audits-purge-expired": _("Purge customers past their retention"),
     "audits-restore-drill": _("Weekly restore drill"),
     "notifications-digest": _("Daily digest of notifications by e-mail"),
+    "api-webhooks-sweep": _("Send webhook deliveries that are due again"),
 }
 
 

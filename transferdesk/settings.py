@@ -479,6 +479,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": timedelta(minutes=15),
         "options": {"queue": "maintenance"},
     },
+    # Webhook deliveries whose message was lost, or whose next attempt is due (api/webhooks.py).
+    "api-webhooks-sweep": {
+        "task": "api.webhook_tasks.webhook_sweep",
+        "schedule": timedelta(seconds=env_int("WEBHOOK_SWEEP_INTERVAL", 60)),
+        "options": {"queue": "maintenance"},
+    },
     # Data-subject requests close to their legal deadline: remind the assignee once.
     "transfers-requests-remind": {
         "task": "transfers.notice_tasks.requests_remind",
@@ -604,6 +610,16 @@ REST_FRAMEWORK = {
 }
 #: Calls one key may make (DRF's rate syntax: N/second, minute, hour or day).
 API_KEY_RATE = os.environ.get("API_KEY_RATE", "600/minute")
+#: Webhooks (api/webhooks.py): seconds to wait after each failed attempt before the next one
+#: (one attempt, then one per delay: six in all over about nine hours); then the delivery fails
+#: and waits for a replay. Seconds one attempt may take (connect and read).
+WEBHOOK_RETRY_DELAYS = [60, 300, 1800, 7200, 21600]
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+#: Whether an endpoint may be on a loopback, private, link-local or reserved address. Never in
+#: production (a webhook must not become a way to reach the inside of the network).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = (
+    not PRODUCTION and os.environ.get("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "1") == "1"
+)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TransferDesk API",
     "DESCRIPTION": "Deals and their stages for the seller's and the buyer's systems (docs/api.md).",

@@ -46,7 +46,7 @@ from transferdesk.crypto import aead
 from transferdesk.crypto.errors import CryptoError
 from transferdesk.trail import AuditAction, chain_head, record_event
 
-from . import signing
+from . import events, signing
 from .choices import DealStatus, RunRefusal, StageKind, StageStatus
 from .models import HandoverItem, HandoverStage, StageApproval, StageManifest, TransferDeal
 from .recipients import tell_stage
@@ -776,6 +776,7 @@ def _complete(stage: HandoverStage, lease: str, result: dict[str, Any] | None = 
         details={"items": count, "merkle_root": root, "excluded": exclusions},
     )
     tell_stage(stage, Kind.STAGE_DELIVERED)
+    events.stage_delivered.send(sender=HandoverStage, stage_id=stage.pk, deal_id=stage.deal_id)
     # The head now includes the completion event; the manifest only adds one quick insert
     # while the chain lock is held.
     head = chain_head()

@@ -26,6 +26,7 @@ from notifications.choices import Kind
 from transferdesk.principals import is_machine
 from transferdesk.trail import AuditAction, record_event
 
+from . import events
 from .choices import DealStatus, StageStatus
 from .models import HandoverItem
 from .portal_models import (
@@ -113,6 +114,9 @@ def followup_create(
         },
     )
     tell_followups(task.deal_id, task.due_at)
+    events.followup_created.send(
+        sender=FollowUpTask, deal_id=task.deal_id, task_ids=[task.pk], count=1
+    )
     return task
 
 
@@ -220,6 +224,9 @@ def followups_for_erased_customers(*, customer_ids: list[Any], actor: Any = None
             },
         )
         tell_followups(deal_id, due)
+        events.followup_created.send(
+            sender=FollowUpTask, deal_id=deal_id, task_ids=[], count=len(item_ids)
+        )
     return len(made)
 
 
@@ -232,7 +239,10 @@ def followups_remind(*, lead: timedelta = timedelta(days=3)) -> int:
         status=FollowUpStatus.OPEN, due_at__gte=now, due_at__lte=now + lead
     ).order_by("due_at"):
         with transaction.atomic():
-            told += tell_followup_due(task)
+            first = tell_followup_due(task)
+            if first:
+                events.followup_due.send(sender=FollowUpTask, task_id=task.pk, deal_id=task.deal_id)
+            told += first
     return told
 
 

@@ -34,6 +34,7 @@ from notifications.choices import Kind
 from transferdesk.crypto import blind_index
 from transferdesk.trail import AuditAction, record_event
 
+from . import events
 from .models import HandoverItem, TransferDeal
 from .notice_models import (
     DataSubjectRequest,
@@ -247,6 +248,7 @@ def request_create(
     if kind == RequestKind.OBJECTION:
         _apply_objection(dsr, actor)
     tell_request(dsr, Kind.REQUEST_RECEIVED, actor=actor)
+    events.request_received.send(sender=DataSubjectRequest, request_id=dsr.pk, deal_id=deal.pk)
     _on_commit_tell(dsr.pk, "request_received")
     return dsr
 

@@ -74,3 +74,7 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "api_key_created", _("API key created")
     API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
     API_CALL = "api_call", _("API call")
+    # Webhooks (api/webhooks.py): endpoints added and disabled, deliveries sent again by hand.
+    WEBHOOK_CREATED = "webhook_created", _("Webhook endpoint created")
+    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook endpoint disabled")
+    WEBHOOK_REPLAYED = "webhook_replayed", _("Webhook delivery replayed")
