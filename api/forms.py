@@ -1,4 +1,5 @@
-"""The key-issuing form: which organisation, a name, the scopes."""
+"""The forms of the API's pages: a key (organisation, name, scopes) and a webhook endpoint
+(organisation, address, events), both for a seller or a buyer organisation."""
 
 from __future__ import annotations
 
@@ -11,12 +12,25 @@ from transferdesk.principals import ApiScope
 from .services import KEY_HOLDER_KINDS
 
 
-class ApiKeyForm(forms.Form):
+class _OrganizationForm(forms.Form):
+    """The organisation a key or an endpoint is for: a seller or a buyer, by its name."""
+
     organization = forms.ModelChoiceField(
         label=_("Organisation"),
         queryset=Organization.objects.none(),
         error_messages={"invalid_choice": _("Choose an organisation from the list.")},
     )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["organization"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Organization.objects.filter(kind__in=KEY_HOLDER_KINDS).order_by(
+            "legal_name"
+        )
+
+
+class ApiKeyForm(_OrganizationForm):
     name = forms.CharField(
         label=_("Key name"),
         max_length=50,
@@ -32,24 +46,11 @@ class ApiKeyForm(forms.Form):
         error_messages={"invalid_choice": _("Choose scopes from the list.")},
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        field = self.fields["organization"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = Organization.objects.filter(kind__in=KEY_HOLDER_KINDS).order_by(
-            "legal_name"
-        )
 
-
-class WebhookEndpointForm(forms.Form):
+class WebhookEndpointForm(_OrganizationForm):
     """A webhook endpoint: whose, where, which events (the address is checked by the service
     too, ``api.webhooks.check_url``)."""
 
-    organization = forms.ModelChoiceField(
-        label=_("Organisation"),
-        queryset=Organization.objects.none(),
-        error_messages={"invalid_choice": _("Choose an organisation from the list.")},
-    )
     url = forms.URLField(
         label=_("Address"),
         max_length=500,
@@ -63,14 +64,6 @@ class WebhookEndpointForm(forms.Form):
         widget=forms.SelectMultiple(attrs={"size": 5}),
         error_messages={"invalid_choice": _("Choose events from the list.")},
     )
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        field = self.fields["organization"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = Organization.objects.filter(kind__in=KEY_HOLDER_KINDS).order_by(
-            "legal_name"
-        )
 
 
 def _event_choices() -> list[tuple[str, str]]:
