@@ -82,15 +82,14 @@ def test_a_worker_killed_mid_stage_leaves_every_customer_exactly_once(tcast, mon
     finally:
         worker.stop()
     assert_exactly_once(stage, 3000)
-    assert AuditEvent.objects.filter(
-        action=AuditAction.HANDOVER_INTERRUPTED, object_id=str(stage.pk)
-    ).exists()
-    assert (
-        AuditEvent.objects.filter(
-            action=AuditAction.HANDOVER_COMPLETED, object_id=str(stage.pk)
-        ).count()
-        == 1
-    )
+    # Killed inside a partition, the stage is resumed once its heartbeat is stale (an
+    # interruption event: test_engine.py shows that path step by step). Killed between two
+    # partitions' messages, the new worker takes the ones still queued and nothing was
+    # interrupted (CI saw this one). Either way: started once, completed once.
+    events = AuditEvent.objects.filter(object_id=str(stage.pk))
+    assert events.filter(action=AuditAction.HANDOVER_STARTED).count() == 1
+    assert events.filter(action=AuditAction.HANDOVER_INTERRUPTED).count() <= 1
+    assert events.filter(action=AuditAction.HANDOVER_COMPLETED).count() == 1
 
 
 def _point_broker_at(url):
