@@ -17,17 +17,14 @@ values under an older master key, so that an old key left with "0" can really go
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import Counter
 from typing import Any
 
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.db import transaction
 
-from transferdesk.crypto import aead
-from transferdesk.crypto.errors import DecryptionError
 from transferdesk.crypto.keyring import Keyring, get_keyring
+from transferdesk.crypto.sealed import SealedText
 
 PREFIX = "tdmfa1"
 #: The types whose ``data`` holds sealed values (WebAuthn holds a public key only).
@@ -36,36 +33,24 @@ SEALED_TYPES = ("totp", "recovery_codes")
 CLEAR = ""
 
 
-def _aad(key_id: str) -> bytes:
-    return f"transferdesk/mfa-secret/{PREFIX}/{key_id}".encode()
+SEALED = SealedText(prefix=PREFIX, purpose="mfa-secret", what="a second-factor secret")
 
 
 def seal(text: str, keyring: Keyring | None = None) -> str:
     """``text`` sealed under the active master key, as ``tdmfa1:<key id>:<base64>``."""
-    keyring = keyring or get_keyring()
-    blob = aead.encrypt(keyring.active_key(), text.encode(), _aad(keyring.active_id))
-    return f"{PREFIX}:{keyring.active_id}:{base64.urlsafe_b64encode(blob).decode('ascii')}"
+    return SEALED.seal(text, keyring)
 
 
 def key_id_of(value: str) -> str:
     """The master key id a stored value is sealed under; ``CLEAR`` for a clear value."""
-    if not value.startswith(PREFIX + ":"):
-        return CLEAR
-    return value.split(":", 2)[1]
+    return SEALED.key_id(value) if SEALED.is_sealed(value) else CLEAR
 
 
 def unseal(value: str, keyring: Keyring | None = None) -> str:
     """The text of a ``seal``ed value; a value without the prefix is returned as it is."""
-    if not value.startswith(PREFIX + ":"):
+    if not SEALED.is_sealed(value):
         return value  # written before sealing: clear until sealed (see the module's text)
-    _prefix, key_id, encoded = value.split(":", 2)
-    keyring = keyring or get_keyring()
-    key = keyring.key(key_id)  # MissingMasterKey naming the id
-    try:
-        blob = base64.urlsafe_b64decode(encoded.encode("ascii"))
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise DecryptionError("cannot decrypt a second-factor secret: not base64") from None
-    return aead.decrypt(key, blob, _aad(key_id), what="a second-factor secret").decode()
+    return SEALED.open(value, keyring)
 
 
 class MFAAdapter(DefaultMFAAdapter):

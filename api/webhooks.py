@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import ipaddress
 import json
 import logging
@@ -41,9 +40,9 @@ from standardwebhooks import Webhook
 
 from customers.models import Organization
 from transferdesk import jobs
-from transferdesk.crypto import aead
 from transferdesk.crypto.errors import DecryptionError, MissingMasterKey
-from transferdesk.crypto.keyring import Keyring, get_keyring
+from transferdesk.crypto.keyring import Keyring
+from transferdesk.crypto.sealed import SealedText
 from transferdesk.public_url import public_url
 from transferdesk.trail import AuditAction, record_event
 from transfers import events
@@ -79,24 +78,15 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
-def _aad(key_id: str) -> bytes:
-    return f"transferdesk/webhook-secret/{_SEAL_PREFIX}/{key_id}".encode()
+_SEALED = SealedText(prefix=_SEAL_PREFIX, purpose="webhook-secret", what="a webhook secret")
 
 
 def seal_secret(secret: str, keyring: Keyring | None = None) -> str:
-    keyring = keyring or get_keyring()
-    blob = aead.encrypt(keyring.active_key(), secret.encode(), _aad(keyring.active_id))
-    return f"{_SEAL_PREFIX}:{keyring.active_id}:{base64.urlsafe_b64encode(blob).decode('ascii')}"
+    return _SEALED.seal(secret, keyring)
 
 
 def unseal_secret(value: str) -> str:
-    _prefix, key_id, encoded = value.split(":", 2)
-    try:
-        blob = base64.urlsafe_b64decode(encoded.encode("ascii"))
-    except (binascii.Error, ValueError):
-        raise DecryptionError("cannot decrypt a webhook secret: not base64") from None
-    key = get_keyring().key(key_id)
-    return aead.decrypt(key, blob, _aad(key_id), what="a webhook secret").decode()
+    return _SEALED.open(value)
 
 
 def reseal_secrets(keyring: Keyring, *, batch_size: int, limit: int | None) -> tuple[int, int]:
